@@ -1,0 +1,119 @@
+"""The application factory. Nothing is built at import time: engines, limiter and worker are made
+in the lifespan, from the settings given (or read from the environment)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from bestow.kit.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from bestow import __version__
+from bestow.config import Settings, get_settings
+from bestow.deps import Runtime, RuntimeDep
+from bestow.kit.db import Database
+from bestow.kit.idempotency import IdempotencyStore
+from bestow.kit.logging import RequestMiddleware, configure_logging
+from bestow.kit.ratelimit import RateLimiter
+from bestow.kit.security import Sealer, load_secret_key
+from bestow.surfaces.admin import errors as admin_errors
+from bestow.surfaces.admin.routes import router as admin_router
+from bestow.surfaces.auth_cache import AuthCache
+from bestow.surfaces.common import Surface, SurfaceRegistry
+from bestow.surfaces.partner import errors as partner_errors
+from bestow.surfaces.partner.routes import router as partner_router
+
+READY_TIMEOUT_SECONDS = 2.0
+
+DESCRIPTION = """Bestow issues rewards (discounts, vouchers, points, free bets) through the APIs of
+four vendors, on one core. Each surface keeps its vendor's conventions; the Admin API sets it up."""
+
+
+def surfaces() -> SurfaceRegistry:
+    registry = SurfaceRegistry(Surface("admin", "/admin", admin_errors.render))
+    registry.add(Surface("partner", "/partner", partner_errors.render))
+    return registry
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    return Runtime(
+        settings=settings,
+        db=db,
+        rate_limiter=RateLimiter(settings),
+        idempotency=IdempotencyStore(db, settings),
+        sealer=Sealer(load_secret_key(settings)),
+    )
+
+
+def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings)
+        app.state.runtime = runtime
+        app.state.partner_auth_cache = AuthCache(settings.auth_cache_seconds)
+        worker_task: asyncio.Task[None] | None = None
+        worker = None
+        if with_worker:
+            from bestow.worker.runner import Worker, import_task_modules
+
+            import_task_modules(settings.worker_imports)
+            worker = Worker(runtime.db, settings)
+            app.state.worker = worker
+            worker_task = asyncio.create_task(worker.run())
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                await worker_task
+            await runtime.db.dispose()
+
+    app = FastAPI(
+        title="Bestow",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    registry = surfaces()
+    registry.install(app)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        error_response=registry.error_response,
+        body_policy=registry.body_policy,
+    )
+    app.include_router(partner_router)
+    app.include_router(admin_router)
+    _add_operational_routes(app)
+    return app
+
+
+def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["Operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["Operations"], responses={503: {"description": "Database unreachable"}})
+    async def readyz(runtime: RuntimeDep) -> Any:
+        """The database answers."""
+        try:
+            await asyncio.wait_for(runtime.db.ping(), READY_TIMEOUT_SECONDS)
+        except Exception as exc:
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+        return {"status": "ok", "database": "ok"}
+
+    @app.get("/metrics", tags=["Operations"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

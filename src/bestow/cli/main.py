@@ -1,0 +1,136 @@
+"""The ``bestow`` command: serve, worker, database, demo data and administration."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from bestow.cli.common import print_json, run, runtime
+from bestow.config import get_settings
+
+app = typer.Typer(help="Bestow: a self-hosted rewards issuance platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only")] = False,
+) -> None:
+    """Serve every API surface, with a worker in the same process unless --no-worker."""
+    import uvicorn
+
+    from bestow.app import create_app
+
+    settings = get_settings()
+    run(lambda: _ensure_admin_token())
+    application = create_app(settings, with_worker=not no_worker)
+    uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning",
+                lifespan="on", timeout_graceful_shutdown=int(settings.worker_lease_seconds))
+
+
+async def _ensure_admin_token() -> None:
+    """Without BESTOW_ADMIN_TOKEN and without any stored admin token, make one and show it once."""
+    from sqlalchemy import select
+
+    from bestow.kit.security import generate_secret, hash_secret
+    from bestow.models import AdminToken
+
+    if get_settings().admin_token:
+        return
+    async with runtime() as rt, rt.db.write_session() as session:
+        if await session.scalar(select(AdminToken.id).limit(1)):
+            return
+        token = generate_secret("bst_adm_")
+        session.add(AdminToken(name="first-run", token_hash=hash_secret(token)))
+        await session.commit()
+    typer.secho(f"Admin token (shown once, store it): {token}", fg=typer.colors.YELLOW)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+    imports: Annotated[
+        list[str] | None, typer.Option("--import", help="Extra module that registers tasks")
+    ] = None,
+) -> None:
+    """Run a worker process; SIGTERM or SIGINT finish the running jobs, then stop."""
+    from bestow.kit.logging import configure_logging
+    from bestow.worker.runner import Worker, import_task_modules
+
+    settings = get_settings()
+    if concurrency:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    configure_logging(settings.log_level, json=settings.log_json)
+    import_task_modules([*settings.worker_imports, *(imports or [])])
+
+    async def main() -> None:
+        async with runtime() as rt:
+            w = Worker(rt.db, settings)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, w.stop)
+            await w.run()
+
+    run(main)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from bestow.kit.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the credentials as JSON")] = False,
+    print_intro: Annotated[
+        bool, typer.Option("--print-intro", help="Print credentials and a first request to try")
+    ] = False,
+) -> None:
+    """Seed the demo data set if the database has none, and print its credentials."""
+    from bestow.demo import seed
+
+    async def main() -> tuple[dict[str, object], bool]:
+        async with runtime() as rt:
+            return await seed.ensure(rt)
+
+    data, created = run(main)
+    if as_json or not print_intro:
+        print_json(data)
+        return
+    _intro(data, created)
+
+
+def _intro(data: dict[str, object], created: bool) -> None:
+    partner = data["partner"]
+    admin = data["admin"]
+    assert isinstance(partner, dict) and isinstance(admin, dict)
+    settings = get_settings()
+    state = "seeded" if created else "already present"
+    typer.secho(f"\nBestow demo data {state} ({settings.environment}).", bold=True)
+    typer.echo(f"  admin token:           {admin['token']}")
+    typer.echo(f"  partner X-ClientId:    {partner['client_id']}")
+    typer.echo(f"  partner access token:  {partner['access_token']}")
+    typer.echo(f"  partner merchant_id:   {partner['merchant_id']}")
+    typer.echo("\nTry (once the server below is up):\n")
+    typer.echo(
+        "  curl -s http://127.0.0.1:8000/partner/merchants \\\n"
+        f"    -H 'Authorization: Bearer {partner['access_token']}' \\\n"
+        f"    -H 'X-ClientId: {partner['client_id']}' \\\n"
+        "    -H 'Accept-Version: v4.0'\n"
+    )
+    typer.echo("  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n")
+
+
+from bestow.cli import admin as _admin  # noqa: E402
+
+_admin.register(app)

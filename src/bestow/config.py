@@ -1,0 +1,84 @@
+"""Settings: one object, read from ``BESTOW_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    SANDBOX = "sandbox"
+    UAT = "uat"
+    PRODUCTION = "production"
+
+
+class RateLimitTier(BaseSettings):
+    """Two windows, as the Partner API documents: a short burst and a long quota."""
+
+    per_second: int | None = 5
+    per_15_minutes: int | None = 2000
+
+
+DEFAULT_TIERS: dict[str, RateLimitTier] = {
+    "default": RateLimitTier(),
+    "high": RateLimitTier(per_second=50, per_15_minutes=50_000),
+    "unlimited": RateLimitTier(per_second=None, per_15_minutes=None),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BESTOW_", extra="ignore")
+
+    environment: Environment = Environment.SANDBOX
+    database_url: str = "sqlite+aiosqlite:///./var/bestow.db"
+    redis_url: str | None = None
+    redis_prefix: str = "bestow"
+    admin_token: str | None = Field(default=None, repr=False)
+    secret_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="Key that seals secrets the server must read back (operator keys, webhook "
+        "secrets). Generated into var/secret.key outside production when unset.",
+    )
+    var_dir: Path = Path("./var")
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    idempotency_ttl_seconds: int = 30 * 24 * 3600
+    idempotency_lock_seconds: int = 60
+    rate_limit_tiers: dict[str, RateLimitTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    auth_cache_seconds: float = 5.0
+
+    worker_concurrency: int = 4
+    worker_poll_seconds: float = 0.5
+    worker_lease_seconds: float = 30.0
+    worker_imports: list[str] = Field(default_factory=list)
+
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,155 @@
+"""The demo data set: enough to try every success and every documented error by hand.
+
+Seeded once per database. Its credentials are kept sealed (encrypted under the deployment's secret
+key) so that ``bestow demo --json`` can print them again; every other secret is shown once only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import insert
+
+from bestow.clients import service as clients
+from bestow.deps import Runtime
+from bestow.kit.actor import Actor
+from bestow.kit.db import utcnow
+from bestow.kit.ids import new_guid, new_id
+from bestow.kit.security import generate_secret, hash_secret
+from bestow.merchants import service as merchants
+from bestow.models import AdminToken, Member, SystemValue
+
+DEMO_KEY = "demo"
+ACTOR = Actor("system:demo")
+MEMBERS_PER_MERCHANT = 500
+
+MERCHANTS = [
+    {"name": "Pizza Company", "handle": "pizzacompany", "time_zone": "America/Los_Angeles"},
+    {"name": "Harbour Coffee", "handle": "harbourcoffee", "time_zone": "America/New_York"},
+]
+LOCATIONS = [
+    [
+        {"name": "Pizza Company Mission", "street": "2101 Mission St", "city": "San Francisco",
+         "state": "CA", "zip": "94110", "phone": "+14155550100"},
+        {"name": "Pizza Company Oakland", "street": "410 Broadway", "city": "Oakland",
+         "state": "CA", "zip": "94607", "phone": "+15105550100"},
+    ],
+    [
+        {"name": "Harbour Coffee Pier 17", "street": "89 South St", "city": "New York",
+         "state": "NY", "zip": "10038", "phone": "+12125550100"},
+    ],
+]
+BUSINESS_UNITS = [["PIZZA_US"], ["HARBOUR_NY", "HARBOUR_NJ"]]
+AREA_CODES = ["415", "212"]
+
+
+async def load(runtime: Runtime) -> dict[str, Any] | None:
+    async with runtime.db.session() as session:
+        stored = await session.get(SystemValue, DEMO_KEY)
+    return orjson.loads(runtime.sealer.unseal(stored.value)) if stored else None
+
+
+async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
+    """The demo credentials and ids; seeds them first if the database has none. Returns
+    ``(demo, created)``."""
+    existing = await load(runtime)
+    if existing is not None:
+        return existing, False
+    async with runtime.db.write_session() as session:
+        # Re-check under the write lock: two processes may race to seed.
+        if await session.get(SystemValue, DEMO_KEY) is not None:
+            await session.rollback()
+            demo = await load(runtime)
+            assert demo is not None
+            return demo, False
+        demo = await _seed(session, runtime)
+        session.add(SystemValue(key=DEMO_KEY, value=runtime.sealer.seal(orjson.dumps(demo).decode())))
+        await session.commit()
+    return demo, True
+
+
+async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
+    admin_token = runtime.settings.admin_token
+    if not admin_token:
+        admin_token = generate_secret("bst_adm_")
+        session.add(AdminToken(name="demo", token_hash=hash_secret(admin_token)))
+
+    merchant_rows = []
+    for spec, locations, units in zip(MERCHANTS, LOCATIONS, BUSINESS_UNITS, strict=True):
+        merchant = await merchants.create_merchant(session, actor=ACTOR, **spec)
+        merchant_rows.append(merchant)
+        for location in locations:
+            await merchants.create_location(
+                session, merchant_id=merchant.id, actor=ACTOR, **location
+            )
+        for unit in units:
+            await merchants.create_business_unit(
+                session, merchant_id=merchant.id, name=unit, actor=ACTOR
+            )
+
+    demo_members: list[dict[str, str]] = []
+    for index, merchant in enumerate(merchant_rows):
+        rows = _members(merchant.id, index)
+        await session.execute(insert(Member), rows)
+        if index == 0:
+            demo_members = [{"email": r["email"], "phone": r["phone"]} for r in rows[:10]]
+
+    tiers = runtime.rate_limiter.tier_names()
+    partner = await clients.create_client(
+        session, name="Demo Partner", scopes=["rewards.issue"], rate_limit_tier="default",
+        known_tiers=tiers, actor=ACTOR,
+    )
+    token = await clients.issue_credential(
+        session, runtime.sealer, client_id=partner.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
+    )
+    await clients.grant_merchant(
+        session, client_id=partner.id, merchant_id=merchant_rows[0].id, actor=ACTOR
+    )
+    other = await clients.create_client(
+        session, name="Other Partner", scopes=["rewards.issue"], rate_limit_tier="default",
+        known_tiers=tiers, actor=ACTOR,
+    )
+    other_token = await clients.issue_credential(
+        session, runtime.sealer, client_id=other.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
+    )
+    await clients.grant_merchant(
+        session, client_id=other.id, merchant_id=merchant_rows[1].id, actor=ACTOR
+    )
+    return {
+        "admin": {"token": admin_token},
+        "partner": {
+            "client_id": partner.id,
+            "access_token": token.secret,
+            "merchant_id": merchant_rows[0].id,
+            "members": demo_members,
+            "other_client": {
+                "client_id": other.id,
+                "access_token": other_token.secret,
+                "merchant_id": merchant_rows[1].id,
+            },
+        },
+        "merchants": [{"id": m.id, "name": m.name, "handle": m.handle} for m in merchant_rows],
+    }
+
+
+def _members(merchant_id: str, merchant_index: int) -> list[dict[str, Any]]:
+    now = utcnow()
+    handle = MERCHANTS[merchant_index]["handle"]
+    area = AREA_CODES[merchant_index]
+    rows = []
+    for n in range(MEMBERS_PER_MERCHANT):
+        rows.append({
+            "id": new_id("mbr"),
+            "merchant_id": merchant_id,
+            "account_id": new_guid(),
+            "email": f"member{n:04d}@{handle}.example.com",
+            "phone": f"+1{area}555{n:04d}",
+            "loyalty_id": f"{merchant_index + 1}{n:011d}",
+            "first_name": f"Member{n}",
+            "last_name": "Demo",
+            "status": "inactive" if n == MEMBERS_PER_MERCHANT - 1 else "active",
+            "created_at": now,
+            "updated_at": now,
+        })
+    return rows

@@ -1,0 +1,176 @@
+"""Database plumbing shared by every domain: base model, column types, engines and dialect helpers.
+
+PostgreSQL and SQLite are both first-class. Anything dialect-specific lives here, with the SQLite path
+beside the PostgreSQL one, so that repositories stay portable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on both databases (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path.startswith(":memory:"):
+        return None
+    return Path(path.split("?", 1)[0])
+
+
+class Database:
+    """Engines and session factories for one database.
+
+    On SQLite, a deferred transaction that reads and then writes fails at once with
+    ``database is locked`` when another writer got in between; write work therefore opens its
+    transaction with ``BEGIN IMMEDIATE`` on a second engine, and waits its turn instead.
+    On PostgreSQL both factories share one engine.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            file = _sqlite_file(url)
+            if file is not None:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            self.engine = self._sqlite_engine(url, immediate=False, echo=echo)
+            self.write_engine = self._sqlite_engine(url, immediate=True, echo=echo)
+        else:
+            self.engine = create_async_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=False,
+                pool_timeout=10,
+                echo=echo,
+                connect_args={"timeout": 5, "command_timeout": 60},
+            )
+            self.write_engine = self.engine
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @staticmethod
+    def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading; it may write on PostgreSQL, never rely on that on SQLite."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction holds the write lock from its start on SQLite."""
+        async with self.write_sessionmaker() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+
+
+def dialect_insert(dialect_name: str, table: Any) -> Insert:
+    """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on both."""
+    if dialect_name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
+def insert_ignore(
+    dialect_name: str, table: Any, index_elements: Sequence[Any] | None = None
+) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for either database."""
+    stmt = dialect_insert(dialect_name, table)
+    return stmt.on_conflict_do_nothing(index_elements=index_elements)  # type: ignore[attr-defined,no-any-return]
+
+
+def for_update_skip_locked(dialect_name: str) -> dict[str, Any]:
+    """Keyword arguments for ``select().with_for_update`` where the database has row locks.
+
+    SQLite has none: its writers are serialised by the ``BEGIN IMMEDIATE`` transaction instead.
+    """
+    return {"skip_locked": True} if dialect_name == "postgresql" else {}
+
+
+def dialect_of(session_or_conn: AsyncSession | AsyncConnection) -> str:
+    return session_or_conn.bind.dialect.name  # type: ignore[union-attr]

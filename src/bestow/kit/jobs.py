@@ -1,0 +1,170 @@
+"""The jobs table: atomic enqueue in the caller's transaction, claiming with leases.
+
+Modelled on database-backed queues that run at scale (Oban, River, Solid Queue): a job is claimed by
+one UPDATE that marks it ``running`` with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+serialises writers instead). A job whose lease ran out (its worker died) is claimed again. A task's
+writes and the job's completion commit in one transaction, guarded by the lease holder, so a task that
+only writes to the database takes effect exactly once however often it is retried.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.kit.db import Database, dialect_of, for_update_skip_locked, insert_ignore, utcnow
+from bestow.kit.ids import new_id
+from bestow.models import Job
+
+
+@dataclass
+class JobContext:
+    job: Job
+    session: AsyncSession
+    db: Database
+    worker_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    kind: str
+    handler: Handler
+    max_attempts: int
+    queue: str
+
+
+_REGISTRY: dict[str, TaskSpec] = {}
+
+
+def task(
+    kind: str, *, max_attempts: int = 20, queue: str = "default"
+) -> Callable[[Handler], Handler]:
+    """Register a task handler under ``kind``."""
+
+    def register(handler: Handler) -> Handler:
+        _REGISTRY[kind] = TaskSpec(kind, handler, max_attempts, queue)
+        return handler
+
+    return register
+
+
+def registered(kind: str) -> TaskSpec | None:
+    return _REGISTRY.get(kind)
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    run_at: datetime | None = None,
+    unique_key: str | None = None,
+    max_attempts: int | None = None,
+    priority: int = 0,
+) -> str | None:
+    """Add a job in the caller's transaction. With ``unique_key``, a second enqueue is a no-op
+    (returns ``None``) while the first job exists."""
+    spec = _REGISTRY.get(kind)
+    job_id = new_id("job")
+    values = {
+        "id": job_id,
+        "kind": kind,
+        "queue": spec.queue if spec else "default",
+        "payload": payload or {},
+        "state": "available",
+        "priority": priority,
+        "attempt": 0,
+        "max_attempts": max_attempts or (spec.max_attempts if spec else 20),
+        "unique_key": unique_key,
+        "run_at": run_at or utcnow(),
+        "created_at": utcnow(),
+    }
+    result = await session.execute(insert_ignore(dialect_of(session), Job.__table__).values(values))
+    return job_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+async def claim(
+    session: AsyncSession, *, worker_id: str, limit: int, lease: timedelta, queues: list[str]
+) -> list[Job]:
+    """Mark up to ``limit`` due jobs as running for ``worker_id``; the caller commits."""
+    now = utcnow()
+    due = (
+        select(Job.id)
+        .where(
+            Job.queue.in_(queues),
+            or_(
+                and_(Job.state == "available", Job.run_at <= now),
+                and_(Job.state == "running", Job.locked_until < now),
+            ),
+        )
+        .order_by(Job.priority.desc(), Job.run_at)
+        .limit(limit)
+    )
+    locking = for_update_skip_locked(dialect_of(session))
+    if locking:
+        due = due.with_for_update(**locking)
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(due.scalar_subquery()))
+        .values(
+            state="running",
+            attempt=Job.attempt + 1,
+            locked_by=worker_id,
+            locked_until=now + lease,
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def _held_by(job_id: str, worker_id: str) -> Any:
+    return and_(Job.id == job_id, Job.locked_by == worker_id, Job.state == "running")
+
+
+async def complete(session: AsyncSession, job: Job, worker_id: str) -> bool:
+    """Mark done in the task's own transaction; ``False`` means the lease was lost."""
+    result = await session.execute(
+        update(Job)
+        .where(_held_by(job.id, worker_id))
+        .values(state="completed", finished_at=utcnow(), locked_until=None, last_error=None)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def backoff(attempt: int) -> timedelta:
+    """Exponential with jitter, capped at an hour: 2 s, 4 s, 8 s, ..."""
+    base = min(3600.0, 2.0**attempt)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+async def fail(session: AsyncSession, job: Job, worker_id: str, error: str) -> str:
+    """Schedule a retry, or bury the job once its attempts are spent. Returns the new state."""
+    state = "dead" if job.attempt >= job.max_attempts else "available"
+    values: dict[str, Any] = {"state": state, "last_error": error[:4000], "locked_until": None}
+    if state == "dead":
+        values["finished_at"] = utcnow()
+    else:
+        values["run_at"] = utcnow() + backoff(job.attempt)
+    await session.execute(update(Job).where(_held_by(job.id, worker_id)).values(**values))
+    return state
+
+
+async def extend_lease(session: AsyncSession, job_ids: list[str], worker_id: str, lease: timedelta) -> None:
+    if not job_ids:
+        return
+    await session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.locked_by == worker_id, Job.state == "running")
+        .values(locked_until=utcnow() + lease)
+    )

@@ -1,0 +1,66 @@
+"""Pagination helpers: page/per_page (vendor surfaces) and opaque cursors (Admin API)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.kit.errors import Invalid
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[tuple[T]], *, page: int, per_page: int
+) -> Page[T]:
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = await session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))
+    return Page(items=list(rows), page=page, per_page=per_page, total=int(total or 0))
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise Invalid("cursor is not one this API returned", field="cursor") from exc
+
+
+@dataclass(frozen=True)
+class CursorPage(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+async def cursor_paginate(
+    session: AsyncSession, stmt: Select[tuple[T]], id_column: Any, *, cursor: str | None, limit: int
+) -> CursorPage[T]:
+    """Items ordered by a time-ordered id; the cursor is the last id of the previous page."""
+    if cursor:
+        stmt = stmt.where(id_column > decode_cursor(cursor))
+    rows = list(await session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last = getattr(rows[-1], "id", None) if rows else None
+    return CursorPage(items=rows, next_cursor=encode_cursor(last) if has_more and last else None)

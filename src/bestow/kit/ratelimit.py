@@ -1,0 +1,103 @@
+"""Per-client rate limits with the ``limits`` library.
+
+Two windows per tier, as the Partner API documents them: a burst limit on a moving window and a
+quota on a sliding window counter (constant memory per client). Memory storage serves one process;
+with ``BESTOW_REDIS_URL`` every API process shares one budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+
+from bestow.config import RateLimitTier, Settings
+from bestow.kit.errors import Invalid, RateLimited
+
+
+@dataclass(frozen=True)
+class _Window:
+    item: RateLimitItem
+    limiter: MovingWindowRateLimiter | SlidingWindowCounterRateLimiter
+
+
+def redis_storage_uri(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"async+{scheme}://{rest}"
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        self.storage: Storage
+        if settings.redis_url:
+            self.storage = RedisStorage(
+                redis_storage_uri(settings.redis_url),
+                implementation="redispy",
+                key_prefix=f"{settings.redis_prefix}:rl",
+            )
+        else:
+            self.storage = MemoryStorage()
+        moving = MovingWindowRateLimiter(self.storage)
+        sliding = SlidingWindowCounterRateLimiter(self.storage)
+        self._tiers: dict[str, list[_Window]] = {}
+        for name, tier in settings.rate_limit_tiers.items():
+            self._tiers[name] = self._windows(tier, moving, sliding)
+
+    @staticmethod
+    def _windows(
+        tier: RateLimitTier,
+        moving: MovingWindowRateLimiter,
+        sliding: SlidingWindowCounterRateLimiter,
+    ) -> list[_Window]:
+        windows = []
+        if tier.per_second:
+            windows.append(_Window(RateLimitItemPerSecond(tier.per_second, 1), moving))
+        if tier.per_15_minutes:
+            windows.append(_Window(RateLimitItemPerMinute(tier.per_15_minutes, 15), sliding))
+        return windows
+
+    def has_tier(self, name: str) -> bool:
+        return name in self._tiers
+
+    def tier_names(self) -> list[str]:
+        return sorted(self._tiers)
+
+    async def hit(self, client_id: str, tier: str) -> None:
+        """Charge one request; raise ``RateLimited`` with the response headers when over.
+
+        There is no atomic multi-window hit: the short window is charged first and the long one only
+        when it passed, so a refused burst is not charged to the 15-minute quota.
+        """
+        windows = self._tiers.get(tier)
+        if windows is None:
+            raise Invalid(f"unknown rate-limit tier {tier!r}")
+        for window in windows:
+            if not await window.limiter.hit(window.item, "client", client_id):
+                raise RateLimited(
+                    f"Rate limit exceeded: {window.item.amount} requests per "
+                    f"{_describe(window.item)}",
+                    headers=await self._headers(window, client_id),
+                )
+
+    async def _headers(self, window: _Window, client_id: str) -> dict[str, str]:
+        stats = await window.limiter.get_window_stats(window.item, "client", client_id)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        return {
+            "Retry-After": str(reset),
+            "RateLimit-Limit": str(window.item.amount),
+            "RateLimit-Remaining": str(max(0, stats.remaining)),
+            "RateLimit-Reset": str(reset),
+        }
+
+    async def reset(self) -> None:
+        await self.storage.reset()
+
+
+def _describe(item: RateLimitItem) -> str:
+    if item.multiples == 1:
+        return item.GRANULARITY.name
+    return f"{item.multiples} {item.GRANULARITY.name}s"

@@ -1,0 +1,33 @@
+"""Every ORM model, one module per table; importing this package registers them all."""
+
+from bestow.models.admin_token import AdminToken
+from bestow.models.audit_entry import AuditEntry
+from bestow.models.business_unit import BusinessUnit
+from bestow.models.client import Client
+from bestow.models.client_merchant import ClientMerchant
+from bestow.models.credential import Credential
+from bestow.models.idempotency_record import IdempotencyRecord
+from bestow.models.job import Job
+from bestow.models.location import Location
+from bestow.models.member import Member
+from bestow.models.member_external_id import MemberExternalId
+from bestow.models.merchant import Merchant
+from bestow.models.outbox_event import OutboxEvent
+from bestow.models.system_value import SystemValue
+
+__all__ = [
+    "AdminToken",
+    "AuditEntry",
+    "BusinessUnit",
+    "Client",
+    "ClientMerchant",
+    "Credential",
+    "IdempotencyRecord",
+    "Job",
+    "Location",
+    "Member",
+    "MemberExternalId",
+    "Merchant",
+    "OutboxEvent",
+    "SystemValue",
+]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bestow.kit.db import Base, JSONType, UTCDateTime, utcnow
+from bestow.kit.ids import new_id
+
+
+class Client(Base):
+    """An integrating partner: one tenant, whatever surface it calls."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cli"))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    rate_limit_tier: Mapped[str] = mapped_column(String(40), default="default")
+    operator_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

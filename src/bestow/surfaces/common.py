@@ -1,0 +1,149 @@
+"""What every surface shares: which surface owns a path, how its errors look, request helpers.
+
+Each surface registers one ``ErrorRenderer``: it turns any exception that reaches the edge (domain
+errors, validation errors, unknown routes, oversized bodies, crashes) into its vendor's error shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from bestow.kit.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from bestow.kit.logging import PayloadTooLarge, UnsupportedMediaType
+
+log = structlog.get_logger("bestow.errors")
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A surface-neutral view of an error: status, a stable kind, and a message for people."""
+
+    status: int
+    kind: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    field: str | None = None
+
+
+def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
+    """One clear sentence for the first problem pydantic found, and the field it concerns."""
+    errors = exc.errors()
+    if not errors:
+        return "Invalid request", None
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return "Request body is not valid JSON", None
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    where = ".".join(loc)
+    message = str(first.get("msg", "is invalid"))
+    if first.get("type") == "extra_forbidden":
+        message = "is not a known field"
+    elif first.get("type") == "missing":
+        message = "is required"
+    return (f"{where}: {message}" if where else message), (where or None)
+
+
+def classify(exc: Exception) -> ErrorInfo:
+    """Map any exception to the neutral view; surfaces refine status and codes from here."""
+    match exc:
+        case RateLimited():
+            return ErrorInfo(429, "rate_limited", exc.message, headers=exc.headers)
+        case IdempotencyMismatch():
+            return ErrorInfo(422, "idempotency_mismatch", exc.message)
+        case IdempotencyInFlight():
+            return ErrorInfo(409, "idempotency_in_flight", exc.message, headers={"Retry-After": "1"})
+        case Unauthenticated():
+            return ErrorInfo(401, "unauthenticated", exc.message)
+        case Forbidden():
+            return ErrorInfo(403, "forbidden", exc.message)
+        case NotFound():
+            return ErrorInfo(404, "not_found", exc.message)
+        case Conflict():
+            return ErrorInfo(409, "conflict", exc.message)
+        case Invalid():
+            return ErrorInfo(400, "invalid", exc.message, field=exc.field)
+        case DomainError():
+            return ErrorInfo(400, "invalid", exc.message)
+        case RequestValidationError():
+            message, where = describe_validation(exc)
+            return ErrorInfo(400, "invalid", message, field=where)
+        case PayloadTooLarge():
+            return ErrorInfo(413, "too_large", str(exc))
+        case UnsupportedMediaType():
+            return ErrorInfo(415, "unsupported_media_type", str(exc))
+        case StarletteHTTPException():
+            kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+            detail = exc.detail if isinstance(exc.detail, str) else "Request refused"
+            if exc.status_code == 404:
+                detail = "No such resource"
+            return ErrorInfo(exc.status_code, kind, detail, headers=dict(exc.headers or {}))
+        case _:
+            return ErrorInfo(500, "internal", "Internal error; the request id identifies it")
+
+
+ErrorRenderer = Callable[[ErrorInfo, Exception], Response]
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    prefix: str
+    render: ErrorRenderer
+    json_bodies: bool = True
+    body_exempt: tuple[str, ...] = ()
+
+
+class SurfaceRegistry:
+    def __init__(self, default: Surface) -> None:
+        self.default = default
+        self.surfaces: list[Surface] = []
+
+    def add(self, surface: Surface) -> None:
+        self.surfaces.append(surface)
+        self.surfaces.sort(key=lambda s: len(s.prefix), reverse=True)
+
+    def for_path(self, path: str) -> Surface:
+        for surface in self.surfaces:
+            if path == surface.prefix or path.startswith(surface.prefix + "/"):
+                return surface
+        return self.default
+
+    def error_response(self, path: str, exc: Exception) -> Response:
+        info = classify(exc)
+        if info.status >= 500:
+            log.error("unhandled", error=type(exc).__name__, path=path, exc_info=exc)
+        return self.for_path(path).render(info, exc)
+
+    def body_policy(self, path: str, content_type: str) -> str | None:
+        surface = self.for_path(path)
+        if not surface.json_bodies or path in surface.body_exempt:
+            return None
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            return None
+        return "Content-Type must be application/json"
+
+    def install(self, app: FastAPI) -> None:
+        async def handle(request: Request, exc: Exception) -> Response:
+            return self.error_response(request.url.path, exc)
+
+        for kind in (DomainError, RequestValidationError, StarletteHTTPException,
+                     PayloadTooLarge, Exception):
+            app.add_exception_handler(kind, handle)

@@ -1,0 +1,1 @@
+"""Imports every module that registers worker tasks, so a worker knows them all."""

@@ -1,0 +1,164 @@
+"""Shared fixtures. Every database test runs on SQLite and, when available, on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bestow.app import build_runtime, create_app
+from bestow.clients import service as clients
+from bestow.config import Settings
+from bestow.deps import Runtime
+from bestow.kit.actor import Actor
+from bestow.merchants import service as merchants
+from tests.fixtures import databases
+
+ADMIN_TOKEN = "test-admin-token-" + "x" * 32
+ACTOR = Actor("test")
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        f"bestow databases: sqlite, postgresql={'yes' if databases.postgres_url() else 'no'}",
+        f"bestow redis: {'yes' if databases.redis_url() else 'no'}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+def _db_params() -> list[object]:
+    params: list[object] = [pytest.param("sqlite", id="sqlite")]
+    if databases.postgres_url():
+        params.append(pytest.param("postgresql", id="postgresql"))
+    return params
+
+
+@pytest.fixture(scope="session", params=_db_params())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of each kind, for the whole run."""
+    if request.param == "sqlite":
+        yield from databases.migrated(databases.sqlite_url(tmp_path_factory.mktemp("sqlite")))
+        return
+    base = databases.postgres_url()
+    assert base is not None
+    url = databases.create_postgres_database(base)
+    try:
+        yield from databases.migrated(url)
+    finally:
+        databases.drop_postgres_database(base, url)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    return f"bestow-test-{uuid.uuid4().hex[:8]}"
+
+
+def make_settings(database_url: str, var_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "var_dir": var_dir,
+        "admin_token": ADMIN_TOKEN,
+        "secret_key": "test-secret-key",
+        "log_json": True,
+        "worker_poll_seconds": 0.05,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str, var_dir: Path) -> Settings:
+    return make_settings(database_url, var_dir)
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """The services of a deployment, without HTTP: for service tests."""
+    rt = build_runtime(settings)
+    try:
+        yield rt
+    finally:
+        await rt.db.dispose()
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the application (ASGI transport, lifespan run)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@dataclass
+class PartnerWorld:
+    """A merchant granted to a partner client, and another client's merchant beside it."""
+
+    client_id: str
+    token: str
+    merchant_id: str
+    other_client_id: str
+    other_token: str
+    other_merchant_id: str
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "X-ClientId": self.client_id,
+            "Accept-Version": "v4.0",
+            **extra,
+        }
+
+    def other_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.other_token}",
+            "X-ClientId": self.other_client_id,
+            "Accept-Version": "v4.0",
+        }
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def make_partner(
+    runtime: Runtime, *, tier: str = "default", scopes: tuple[str, ...] = ("rewards.issue",)
+) -> tuple[str, str, str]:
+    """A client with a partner token and one granted merchant: (client_id, token, merchant_id)."""
+    async with runtime.db.write_session() as session:
+        merchant = await merchants.create_merchant(
+            session, name="Test Merchant", handle=unique("m"), time_zone="America/New_York",
+            actor=ACTOR,
+        )
+        await merchants.create_location(
+            session, merchant_id=merchant.id, name="Main Street", city="Springfield", actor=ACTOR
+        )
+        client = await clients.create_client(
+            session, name=unique("partner"), scopes=list(scopes), rate_limit_tier=tier,
+            known_tiers=runtime.rate_limiter.tier_names(), actor=ACTOR,
+        )
+        issued = await clients.issue_credential(
+            session, runtime.sealer, client_id=client.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
+        )
+        await clients.grant_merchant(
+            session, client_id=client.id, merchant_id=merchant.id, actor=ACTOR
+        )
+        await session.commit()
+    return client.id, issued.secret, merchant.id
+
+
+@pytest.fixture
+async def partner(runtime: Runtime) -> PartnerWorld:
+    first = await make_partner(runtime)
+    second = await make_partner(runtime)
+    return PartnerWorld(*first, *second)
