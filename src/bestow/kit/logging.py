@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,16 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = structlog.get_logger("bestow.access")
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (it is swapped under test capture)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -45,15 +56,21 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
 
 
-class PayloadTooLarge(Exception):
+class PayloadTooLarge(HTTPException):
+    """Raised while the body streams in; an ``HTTPException`` so that body parsing lets it
+    through instead of turning it into a generic parse error."""
+
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Request body exceeds the limit of {limit} bytes")
+        super().__init__(413, f"Request body exceeds the limit of {limit} bytes")
         self.limit = limit
+
+    def __str__(self) -> str:
+        return str(self.detail)
 
 
 ErrorResponder = Callable[[str, Exception], Response]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -84,6 +85,9 @@ def classify(exc: Exception) -> ErrorInfo:
         case RequestValidationError():
             message, where = describe_validation(exc)
             return ErrorInfo(400, "invalid", message, field=where)
+        case DBAPIError() if _is_data_exception(exc):
+            # e.g. a NUL byte, which PostgreSQL text cannot hold: the value is bad, not the server.
+            return ErrorInfo(400, "invalid", "The request contains a value that cannot be stored")
         case PayloadTooLarge():
             return ErrorInfo(413, "too_large", str(exc))
         case UnsupportedMediaType():
@@ -96,6 +100,12 @@ def classify(exc: Exception) -> ErrorInfo:
             return ErrorInfo(exc.status_code, kind, detail, headers=dict(exc.headers or {}))
         case _:
             return ErrorInfo(500, "internal", "Internal error; the request id identifies it")
+
+
+def _is_data_exception(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22 (data exception) on PostgreSQL; SQLite stores any text."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
 ErrorRenderer = Callable[[ErrorInfo, Exception], Response]
@@ -144,6 +154,6 @@ class SurfaceRegistry:
         async def handle(request: Request, exc: Exception) -> Response:
             return self.error_response(request.url.path, exc)
 
-        for kind in (DomainError, RequestValidationError, StarletteHTTPException,
-                     PayloadTooLarge, Exception):
+        for kind in (DomainError, RequestValidationError, StarletteHTTPException, DBAPIError,
+                     Exception):
             app.add_exception_handler(kind, handle)

@@ -1,0 +1,102 @@
+"""Bad input gets the surface's own clear 4xx, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN, PartnerWorld, make_settings
+
+pytestmark = pytest.mark.asyncio
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _merchant_count(client: httpx.AsyncClient) -> int:
+    total, cursor = 0, None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/admin/merchants", params=params, headers=ADMIN)).json()
+        total += len(page["data"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return total
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "detail"),
+    [
+        (b"{", "application/json", 400, "not valid JSON"),
+        (b'{"name": "A", "handle": "ab", "colour": "red"}', "application/json", 400, "colour"),
+        (b'{"name": "A", "handle": "ab", "time_zone": "Mars/Base"}', "application/json", 400,
+         "time zone"),
+        (b'{"name": "A"}', "application/json", 400, "handle"),
+        (b"name=A", "application/x-www-form-urlencoded", 415, "application/json"),
+        (b'["not", "an", "object"]', "application/json", 400, ""),
+    ],
+)
+async def test_admin_bad_bodies_are_problem_details_and_write_nothing(
+    app_client: httpx.AsyncClient, body: bytes, content_type: str, status: int, detail: str
+) -> None:
+    before = await _merchant_count(app_client)
+    response = await app_client.post(
+        "/admin/merchants", content=body, headers={**ADMIN, "Content-Type": content_type}
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status
+    assert detail in problem["detail"]
+    assert await _merchant_count(app_client) == before
+
+
+async def test_body_over_the_limit_is_413(database_url: str, tmp_path: object) -> None:
+    from bestow.app import create_app
+
+    app = create_app(make_settings(database_url, tmp_path, max_body_bytes=1024))  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            big = b'{"name": "' + b"a" * 2000 + b'", "handle": "big"}'
+            response = await client.post(
+                "/admin/merchants", content=big,
+                headers={**ADMIN, "Content-Type": "application/json"},
+            )
+            assert response.status_code == 413
+            assert response.json()["status"] == 413
+
+            async def chunks():  # no Content-Length: the limit holds while streaming too
+                for _ in range(4):
+                    yield b"a" * 400
+
+            streamed = await client.post(
+                "/admin/merchants", content=chunks(),
+                headers={**ADMIN, "Content-Type": "application/json"},
+            )
+            assert streamed.status_code == 413
+
+
+async def test_partner_errors_keep_the_partner_shape(
+    app_client: httpx.AsyncClient, partner: PartnerWorld
+) -> None:
+    response = await app_client.post(
+        "/partner/merchants", content=b"{}", headers=partner.headers(**{"Content-Type": "text/plain"})
+    )
+    assert response.status_code in (405, 415)
+    assert set(response.json()) == {"code", "message"}
+
+
+async def test_admin_requires_a_token(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get("/admin/clients")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    wrong = await app_client.get("/admin/clients", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/admin/clients/cli_missing", "/admin/merchants/%00%ff",
+                                  "/admin/members/' OR 1=1 --"])
+async def test_unknown_or_garbage_ids_are_a_clear_4xx(app_client: httpx.AsyncClient, path: str) -> None:
+    response = await app_client.get(path, headers=ADMIN)
+    assert response.status_code in ((400, 404) if "%00" in path else (404,))
+    assert response.headers["content-type"] == "application/problem+json"
