@@ -42,7 +42,9 @@ def _db_params() -> list[object]:
 
 
 @pytest.fixture(scope="session", params=_db_params())
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database of each kind, for the whole run."""
     if request.param == "sqlite":
         yield from databases.migrated(databases.sqlite_url(tmp_path_factory.mktemp("sqlite")))
@@ -137,15 +139,22 @@ async def make_partner(
     """A client with a partner token and one granted merchant: (client_id, token, merchant_id)."""
     async with runtime.db.write_session() as session:
         merchant = await merchants.create_merchant(
-            session, name="Test Merchant", handle=unique("m"), time_zone="America/New_York",
+            session,
+            name="Test Merchant",
+            handle=unique("m"),
+            time_zone="America/New_York",
             actor=ACTOR,
         )
         await merchants.create_location(
             session, merchant_id=merchant.id, name="Main Street", city="Springfield", actor=ACTOR
         )
         client = await clients.create_client(
-            session, name=unique("partner"), scopes=list(scopes), rate_limit_tier=tier,
-            known_tiers=runtime.rate_limiter.tier_names(), actor=ACTOR,
+            session,
+            name=unique("partner"),
+            scopes=list(scopes),
+            rate_limit_tier=tier,
+            known_tiers=runtime.rate_limiter.tier_names(),
+            actor=ACTOR,
         )
         issued = await clients.issue_credential(
             session, runtime.sealer, client_id=client.id, kind=clients.PARTNER_TOKEN, actor=ACTOR

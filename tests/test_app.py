@@ -25,7 +25,8 @@ async def test_readyz_reports_the_database(app_client: httpx.AsyncClient) -> Non
 
 async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: object) -> None:
     settings = make_settings(
-        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", tmp_path  # type: ignore[arg-type]
+        "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere",
+        tmp_path,  # type: ignore[arg-type]
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

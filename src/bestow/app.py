@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from bestow.kit.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
@@ -20,6 +19,7 @@ from bestow.kit.db import Database
 from bestow.kit.idempotency import IdempotencyStore
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.ratelimit import RateLimiter
+from bestow.kit.responses import JSONResponse
 from bestow.kit.security import Sealer, load_secret_key
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.routes import router as admin_router
@@ -103,7 +103,9 @@ def _add_operational_routes(app: FastAPI) -> None:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["Operations"], responses={503: {"description": "Database unreachable"}})
+    @app.get(
+        "/readyz", tags=["Operations"], responses={503: {"description": "Database unreachable"}}
+    )
     async def readyz(runtime: RuntimeDep) -> Any:
         """The database answers."""
         try:

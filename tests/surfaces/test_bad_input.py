@@ -28,8 +28,12 @@ async def _merchant_count(client: httpx.AsyncClient) -> int:
     [
         (b"{", "application/json", 400, "not valid JSON"),
         (b'{"name": "A", "handle": "ab", "colour": "red"}', "application/json", 400, "colour"),
-        (b'{"name": "A", "handle": "ab", "time_zone": "Mars/Base"}', "application/json", 400,
-         "time zone"),
+        (
+            b'{"name": "A", "handle": "ab", "time_zone": "Mars/Base"}',
+            "application/json",
+            400,
+            "time zone",
+        ),
         (b'{"name": "A"}', "application/json", 400, "handle"),
         (b"name=A", "application/x-www-form-urlencoded", 415, "application/json"),
         (b'["not", "an", "object"]', "application/json", 400, ""),
@@ -59,7 +63,8 @@ async def test_body_over_the_limit_is_413(database_url: str, tmp_path: object) -
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             big = b'{"name": "' + b"a" * 2000 + b'", "handle": "big"}'
             response = await client.post(
-                "/admin/merchants", content=big,
+                "/admin/merchants",
+                content=big,
                 headers={**ADMIN, "Content-Type": "application/json"},
             )
             assert response.status_code == 413
@@ -70,7 +75,8 @@ async def test_body_over_the_limit_is_413(database_url: str, tmp_path: object) -
                     yield b"a" * 400
 
             streamed = await client.post(
-                "/admin/merchants", content=chunks(),
+                "/admin/merchants",
+                content=chunks(),
                 headers={**ADMIN, "Content-Type": "application/json"},
             )
             assert streamed.status_code == 413
@@ -80,7 +86,9 @@ async def test_partner_errors_keep_the_partner_shape(
     app_client: httpx.AsyncClient, partner: PartnerWorld
 ) -> None:
     response = await app_client.post(
-        "/partner/merchants", content=b"{}", headers=partner.headers(**{"Content-Type": "text/plain"})
+        "/partner/merchants",
+        content=b"{}",
+        headers=partner.headers(**{"Content-Type": "text/plain"}),
     )
     assert response.status_code in (405, 415)
     assert set(response.json()) == {"code", "message"}
@@ -94,9 +102,12 @@ async def test_admin_requires_a_token(app_client: httpx.AsyncClient) -> None:
     assert wrong.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/admin/clients/cli_missing", "/admin/merchants/%00%ff",
-                                  "/admin/members/' OR 1=1 --"])
-async def test_unknown_or_garbage_ids_are_a_clear_4xx(app_client: httpx.AsyncClient, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/admin/clients/cli_missing", "/admin/merchants/%00%ff", "/admin/members/' OR 1=1 --"]
+)
+async def test_unknown_or_garbage_ids_are_a_clear_4xx(
+    app_client: httpx.AsyncClient, path: str
+) -> None:
     response = await app_client.get(path, headers=ADMIN)
     assert response.status_code in ((400, 404) if "%00" in path else (404,))
     assert response.headers["content-type"] == "application/problem+json"

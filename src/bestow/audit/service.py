@@ -36,7 +36,7 @@ def record(
     return entry
 
 
-def query(*, target_type: str | None = None, target_id: str | None = None) -> Select[tuple[AuditEntry]]:
+def query(*, target_type: str | None = None, target_id: str | None = None) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if target_type:
         stmt = stmt.where(AuditEntry.target_type == target_type)

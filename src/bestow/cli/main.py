@@ -30,8 +30,15 @@ def serve(
     settings = get_settings()
     run(lambda: _ensure_admin_token())
     application = create_app(settings, with_worker=not no_worker)
-    uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning",
-                lifespan="on", timeout_graceful_shutdown=int(settings.worker_lease_seconds))
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.worker_lease_seconds),
+    )
 
 
 async def _ensure_admin_token() -> None:
@@ -128,7 +135,9 @@ def _intro(data: dict[str, object], created: bool) -> None:
         f"    -H 'X-ClientId: {partner['client_id']}' \\\n"
         "    -H 'Accept-Version: v4.0'\n"
     )
-    typer.echo("  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n")
+    typer.echo(
+        "  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n"
+    )
 
 
 from bestow.cli import admin as _admin  # noqa: E402

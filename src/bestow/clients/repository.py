@@ -16,7 +16,9 @@ async def by_operator_id(session: AsyncSession, operator_id: int) -> Client | No
     return await session.scalar(select(Client).where(Client.operator_id == operator_id))
 
 
-async def credentials(session: AsyncSession, client_id: str, kind: str | None = None) -> Sequence[Credential]:
+async def credentials(
+    session: AsyncSession, client_id: str, kind: str | None = None
+) -> Sequence[Credential]:
     stmt = select(Credential).where(Credential.client_id == client_id)
     if kind:
         stmt = stmt.where(Credential.kind == kind)

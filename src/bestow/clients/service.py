@@ -17,8 +17,8 @@ from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.security import Sealer, generate_secret, hash_secret, matches
 from bestow.models import Client, Credential
 
-PARTNER_TOKEN = "partner_token"
-OAUTH_SECRET = "oauth_secret"
+PARTNER_TOKEN = "partner_token"  # noqa: S105 (a kind name, not a secret)
+OAUTH_SECRET = "oauth_secret"  # noqa: S105
 OPERATOR_KEY = "operator_key"
 CREDENTIAL_KINDS = (PARTNER_TOKEN, OAUTH_SECRET, OPERATOR_KEY)
 OPERATOR_SLOTS = ("primary", "secondary")
@@ -63,7 +63,7 @@ async def get_client(session: AsyncSession, client_id: str) -> Client:
     return client
 
 
-def list_query(*, status: str | None = None) -> Select[tuple[Client]]:
+def list_query(*, status: str | None = None) -> Select[Client]:
     stmt = select(Client)
     if status:
         stmt = stmt.where(Client.status == status)
@@ -253,7 +253,10 @@ async def rotate_credential(
             session, sealer, client_id=client_id, kind=old.kind, label=old.label, actor=actor
         )
     await revoke_credential(
-        session, client_id=client_id, credential_id=credential_id, actor=actor,
+        session,
+        client_id=client_id,
+        credential_id=credential_id,
+        actor=actor,
         grace_seconds=grace_seconds,
     )
     return await issue_credential(
@@ -269,8 +272,12 @@ async def grant_merchant(
         raise NotFound(f"merchant {merchant_id} not found")
     if await repo.grant(session, client_id, merchant_id):
         audit.record(
-            session, actor=actor, action="client.merchant_granted", target_type="client",
-            target_id=client_id, changes={"merchant_id": merchant_id},
+            session,
+            actor=actor,
+            action="client.merchant_granted",
+            target_type="client",
+            target_id=client_id,
+            changes={"merchant_id": merchant_id},
         )
 
 
@@ -281,8 +288,12 @@ async def revoke_merchant(
     if not await repo.ungrant(session, client_id, merchant_id):
         raise NotFound(f"client {client_id} has no grant for merchant {merchant_id}")
     audit.record(
-        session, actor=actor, action="client.merchant_revoked", target_type="client",
-        target_id=client_id, changes={"merchant_id": merchant_id},
+        session,
+        actor=actor,
+        action="client.merchant_revoked",
+        target_type="client",
+        target_id=client_id,
+        changes={"merchant_id": merchant_id},
     )
 
 
@@ -319,7 +330,11 @@ async def authenticate_secret(
     now = utcnow()
     found: Credential | None = None
     for credential in await repo.credentials(session, client_id, kind):
-        if credential.secret_hash and matches(secret, credential.secret_hash) and is_active(credential, now):
+        if (
+            credential.secret_hash
+            and matches(secret, credential.secret_hash)
+            and is_active(credential, now)
+        ):
             found = credential
     return _authenticated(client, found) if found else None
 
@@ -333,7 +348,8 @@ async def operator_keys(
         return None
     now = utcnow()
     active = [
-        c for c in await repo.credentials(session, client.id, OPERATOR_KEY)
+        c
+        for c in await repo.credentials(session, client.id, OPERATOR_KEY)
         if c.sealed_secret and is_active(c, now)
     ]
     active.sort(key=lambda c: OPERATOR_SLOTS.index(c.label) if c.label in OPERATOR_SLOTS else 9)

@@ -24,20 +24,38 @@ DEMO_KEY = "demo"
 ACTOR = Actor("system:demo")
 MEMBERS_PER_MERCHANT = 500
 
-MERCHANTS = [
+MERCHANTS: list[dict[str, str]] = [
     {"name": "Pizza Company", "handle": "pizzacompany", "time_zone": "America/Los_Angeles"},
     {"name": "Harbour Coffee", "handle": "harbourcoffee", "time_zone": "America/New_York"},
 ]
 LOCATIONS = [
     [
-        {"name": "Pizza Company Mission", "street": "2101 Mission St", "city": "San Francisco",
-         "state": "CA", "zip": "94110", "phone": "+14155550100"},
-        {"name": "Pizza Company Oakland", "street": "410 Broadway", "city": "Oakland",
-         "state": "CA", "zip": "94607", "phone": "+15105550100"},
+        {
+            "name": "Pizza Company Mission",
+            "street": "2101 Mission St",
+            "city": "San Francisco",
+            "state": "CA",
+            "zip": "94110",
+            "phone": "+14155550100",
+        },
+        {
+            "name": "Pizza Company Oakland",
+            "street": "410 Broadway",
+            "city": "Oakland",
+            "state": "CA",
+            "zip": "94607",
+            "phone": "+15105550100",
+        },
     ],
     [
-        {"name": "Harbour Coffee Pier 17", "street": "89 South St", "city": "New York",
-         "state": "NY", "zip": "10038", "phone": "+12125550100"},
+        {
+            "name": "Harbour Coffee Pier 17",
+            "street": "89 South St",
+            "city": "New York",
+            "state": "NY",
+            "zip": "10038",
+            "phone": "+12125550100",
+        },
     ],
 ]
 BUSINESS_UNITS = [["PIZZA_US"], ["HARBOUR_NY", "HARBOUR_NJ"]]
@@ -64,7 +82,9 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
             assert demo is not None
             return demo, False
         demo = await _seed(session, runtime)
-        session.add(SystemValue(key=DEMO_KEY, value=runtime.sealer.seal(orjson.dumps(demo).decode())))
+        session.add(
+            SystemValue(key=DEMO_KEY, value=runtime.sealer.seal(orjson.dumps(demo).decode()))
+        )
         await session.commit()
     return demo, True
 
@@ -77,7 +97,13 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
 
     merchant_rows = []
     for spec, locations, units in zip(MERCHANTS, LOCATIONS, BUSINESS_UNITS, strict=True):
-        merchant = await merchants.create_merchant(session, actor=ACTOR, **spec)
+        merchant = await merchants.create_merchant(
+            session,
+            name=spec["name"],
+            handle=spec["handle"],
+            time_zone=spec["time_zone"],
+            actor=ACTOR,
+        )
         merchant_rows.append(merchant)
         for location in locations:
             await merchants.create_location(
@@ -97,8 +123,12 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
 
     tiers = runtime.rate_limiter.tier_names()
     partner = await clients.create_client(
-        session, name="Demo Partner", scopes=["rewards.issue"], rate_limit_tier="default",
-        known_tiers=tiers, actor=ACTOR,
+        session,
+        name="Demo Partner",
+        scopes=["rewards.issue"],
+        rate_limit_tier="default",
+        known_tiers=tiers,
+        actor=ACTOR,
     )
     token = await clients.issue_credential(
         session, runtime.sealer, client_id=partner.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
@@ -107,8 +137,12 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
         session, client_id=partner.id, merchant_id=merchant_rows[0].id, actor=ACTOR
     )
     other = await clients.create_client(
-        session, name="Other Partner", scopes=["rewards.issue"], rate_limit_tier="default",
-        known_tiers=tiers, actor=ACTOR,
+        session,
+        name="Other Partner",
+        scopes=["rewards.issue"],
+        rate_limit_tier="default",
+        known_tiers=tiers,
+        actor=ACTOR,
     )
     other_token = await clients.issue_credential(
         session, runtime.sealer, client_id=other.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
@@ -139,17 +173,19 @@ def _members(merchant_id: str, merchant_index: int) -> list[dict[str, Any]]:
     area = AREA_CODES[merchant_index]
     rows = []
     for n in range(MEMBERS_PER_MERCHANT):
-        rows.append({
-            "id": new_id("mbr"),
-            "merchant_id": merchant_id,
-            "account_id": new_guid(),
-            "email": f"member{n:04d}@{handle}.example.com",
-            "phone": f"+1{area}555{n:04d}",
-            "loyalty_id": f"{merchant_index + 1}{n:011d}",
-            "first_name": f"Member{n}",
-            "last_name": "Demo",
-            "status": "inactive" if n == MEMBERS_PER_MERCHANT - 1 else "active",
-            "created_at": now,
-            "updated_at": now,
-        })
+        rows.append(
+            {
+                "id": new_id("mbr"),
+                "merchant_id": merchant_id,
+                "account_id": new_guid(),
+                "email": f"member{n:04d}@{handle}.example.com",
+                "phone": f"+1{area}555{n:04d}",
+                "loyalty_id": f"{merchant_index + 1}{n:011d}",
+                "first_name": f"Member{n}",
+                "last_name": "Demo",
+                "status": "inactive" if n == MEMBERS_PER_MERCHANT - 1 else "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     return rows

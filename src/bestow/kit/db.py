@@ -1,7 +1,7 @@
 """Database plumbing shared by every domain: base model, column types, engines and dialect helpers.
 
-PostgreSQL and SQLite are both first-class. Anything dialect-specific lives here, with the SQLite path
-beside the PostgreSQL one, so that repositories stay portable.
+PostgreSQL and SQLite are both first-class. Anything dialect-specific lives here, with the SQLite
+path beside the PostgreSQL one, so that repositories stay portable.
 """
 
 from __future__ import annotations

@@ -20,9 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUESTS = Counter(
-    "bestow_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+REQUESTS = Counter("bestow_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "bestow_http_request_duration_seconds",
     "HTTP request latency",
@@ -50,9 +48,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -170,5 +166,3 @@ class RequestMiddleware:
 
 class UnsupportedMediaType(Exception):
     pass
-
-

@@ -28,9 +28,7 @@ class Page(Generic[T]):
         return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
 
 
-async def paginate(
-    session: AsyncSession, stmt: Select[tuple[T]], *, page: int, per_page: int
-) -> Page[T]:
+async def paginate(session: AsyncSession, stmt: Select[T], *, page: int, per_page: int) -> Page[T]:
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = await session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))
     return Page(items=list(rows), page=page, per_page=per_page, total=int(total or 0))
@@ -54,7 +52,7 @@ class CursorPage(Generic[T]):
 
 
 async def cursor_paginate(
-    session: AsyncSession, stmt: Select[tuple[T]], id_column: Any, *, cursor: str | None, limit: int
+    session: AsyncSession, stmt: Select[T], id_column: Any, *, cursor: str | None, limit: int
 ) -> CursorPage[T]:
     """Items ordered by a time-ordered id; the cursor is the last id of the previous page."""
     if cursor:

@@ -1,9 +1,9 @@
 """Secrets: generation, hashing at rest, constant-time comparison, sealing.
 
-Bearer secrets (access tokens, OAuth client secrets, admin tokens) carry 256 bits of entropy, so a
-plain SHA-256 digest is a sound way to keep them at rest (no password stretching needed). Secrets the
-server must read back (operator shared keys, webhook signing secrets) are sealed with Fernet under the
-deployment's secret key.
+Bearer secrets (access tokens, OAuth client secrets, admin tokens) carry 256 bits of entropy, so
+a plain SHA-256 digest is a sound way to keep them at rest (no password stretching needed).
+Secrets the server must read back (operator shared keys, webhook signing secrets) are sealed with
+Fernet under the deployment's secret key.
 """
 
 from __future__ import annotations

@@ -52,48 +52,58 @@ async def create_member(
     )
     if account_id:
         member.account_id = check_guid(account_id, field="account_id")
-    clash = await session.scalar(
-        select(Member.id).where(
-            Member.merchant_id == merchant_id,
-            or_(
-                Member.email == member.email if member.email else False,
-                Member.phone == member.phone if member.phone else False,
-                Member.loyalty_id == member.loyalty_id if member.loyalty_id else False,
-            ),
+    taken = [
+        column == value
+        for column, value in (
+            (Member.email, member.email),
+            (Member.phone, member.phone),
+            (Member.loyalty_id, member.loyalty_id),
         )
+        if value
+    ]
+    clash = await session.scalar(
+        select(Member.id).where(Member.merchant_id == merchant_id, or_(*taken))
     )
     if clash:
         raise Conflict("a member of this merchant already has that email, phone or loyalty id")
     session.add(member)
     await session.flush()
     for namespace, value in (external_ids or {}).items():
-        session.add(MemberExternalId(
-            member_id=member.id, merchant_id=merchant_id, namespace=namespace, value=value
-        ))
+        session.add(
+            MemberExternalId(
+                member_id=member.id, merchant_id=merchant_id, namespace=namespace, value=value
+            )
+        )
     # Identifiers are personal data: the audit trail names the member, never its email or phone.
     audit.record(
-        session, actor=actor, action="member.created", target_type="member",
-        target_id=member.id, changes={"merchant_id": merchant_id, "status": status},
+        session,
+        actor=actor,
+        action="member.created",
+        target_type="member",
+        target_id=member.id,
+        changes={"merchant_id": merchant_id, "status": status},
     )
     return member
 
 
-async def set_status(
-    session: AsyncSession, *, member_id: str, status: str, actor: Actor
-) -> Member:
+async def set_status(session: AsyncSession, *, member_id: str, status: str, actor: Actor) -> Member:
     if status not in STATUSES:
         raise Invalid("status must be active or inactive", field="status")
     member = await get_member(session, member_id)
     previous = member.status
     member.status = status
     audit.record(
-        session, actor=actor, action="member.status_changed", target_type="member",
-        target_id=member.id, changes={"from": previous, "to": status},
+        session,
+        actor=actor,
+        action="member.status_changed",
+        target_type="member",
+        target_id=member.id,
+        changes={"from": previous, "to": status},
     )
     return member
 
 
-def list_query(*, merchant_id: str | None = None, status: str | None = None) -> Select[tuple[Member]]:
+def list_query(*, merchant_id: str | None = None, status: str | None = None) -> Select[Member]:
     stmt = select(Member)
     if merchant_id:
         stmt = stmt.where(Member.merchant_id == merchant_id)

@@ -18,8 +18,10 @@ HANDLE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
 
 def check_time_zone(name: str) -> str:
     if name not in available_timezones():
-        raise Invalid(f"unknown time zone {name!r}; use an IANA name such as America/New_York",
-                      field="time_zone")
+        raise Invalid(
+            f"unknown time zone {name!r}; use an IANA name such as America/New_York",
+            field="time_zone",
+        )
     try:
         ZoneInfo(name)
     except ZoneInfoNotFoundError as exc:  # pragma: no cover - listed zones always load
@@ -58,8 +60,12 @@ async def create_merchant(
     session.add(merchant)
     await session.flush()
     audit.record(
-        session, actor=actor, action="merchant.created", target_type="merchant",
-        target_id=merchant.id, changes={"name": merchant.name, "handle": handle},
+        session,
+        actor=actor,
+        action="merchant.created",
+        target_type="merchant",
+        target_id=merchant.id,
+        changes={"name": merchant.name, "handle": handle},
     )
     return merchant
 
@@ -84,20 +90,26 @@ async def update_merchant(
     if enrol_unknown_members is not None:
         merchant.enrol_unknown_members = changes["enrol_unknown_members"] = enrol_unknown_members
     audit.record(
-        session, actor=actor, action="merchant.updated", target_type="merchant",
-        target_id=merchant.id, changes=changes,
+        session,
+        actor=actor,
+        action="merchant.updated",
+        target_type="merchant",
+        target_id=merchant.id,
+        changes=changes,
     )
     return merchant
 
 
-def list_query() -> Select[tuple[Merchant]]:
+def list_query() -> Select[Merchant]:
     return select(Merchant)
 
 
-def granted_query(client_id: str) -> Select[tuple[Merchant]]:
+def granted_query(client_id: str) -> Select[Merchant]:
     """Merchants the client may act for."""
-    return select(Merchant).join(ClientMerchant, ClientMerchant.merchant_id == Merchant.id).where(
-        ClientMerchant.client_id == client_id
+    return (
+        select(Merchant)
+        .join(ClientMerchant, ClientMerchant.merchant_id == Merchant.id)
+        .where(ClientMerchant.client_id == client_id)
     )
 
 
@@ -125,19 +137,28 @@ async def create_location(
     if not name.strip():
         raise Invalid("name must not be blank", field="name")
     location = Location(
-        merchant_id=merchant_id, name=name.strip(), street=street, city=city, state=state,
-        zip=zip, phone=phone,
+        merchant_id=merchant_id,
+        name=name.strip(),
+        street=street,
+        city=city,
+        state=state,
+        zip=zip,
+        phone=phone,
     )
     session.add(location)
     await session.flush()
     audit.record(
-        session, actor=actor, action="location.created", target_type="location",
-        target_id=location.id, changes={"merchant_id": merchant_id, "name": location.name},
+        session,
+        actor=actor,
+        action="location.created",
+        target_type="location",
+        target_id=location.id,
+        changes={"merchant_id": merchant_id, "name": location.name},
     )
     return location
 
 
-def locations_query(*, merchant_ids: list[str] | None = None) -> Select[tuple[Location]]:
+def locations_query(*, merchant_ids: list[str] | None = None) -> Select[Location]:
     stmt = select(Location)
     if merchant_ids is not None:
         stmt = stmt.where(Location.merchant_id.in_(merchant_ids))
@@ -161,13 +182,17 @@ async def create_business_unit(
     session.add(unit)
     await session.flush()
     audit.record(
-        session, actor=actor, action="business_unit.created", target_type="business_unit",
-        target_id=unit.id, changes={"merchant_id": merchant_id, "name": name},
+        session,
+        actor=actor,
+        action="business_unit.created",
+        target_type="business_unit",
+        target_id=unit.id,
+        changes={"merchant_id": merchant_id, "name": name},
     )
     return unit
 
 
-def business_units_query(*, merchant_id: str | None = None) -> Select[tuple[BusinessUnit]]:
+def business_units_query(*, merchant_id: str | None = None) -> Select[BusinessUnit]:
     stmt = select(BusinessUnit)
     if merchant_id:
         stmt = stmt.where(BusinessUnit.merchant_id == merchant_id)

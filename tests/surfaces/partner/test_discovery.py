@@ -97,7 +97,14 @@ async def test_locations_are_paginated_with_the_vendor_envelope(
     assert [loc["merchant_id"] for loc in body["locations"]] == [partner.merchant_id]
     assert body["pagination"] == {"current_page": 1, "per_page": 1, "total_pages": 1}
     assert set(body["locations"][0]) == {
-        "id", "merchant_id", "name", "street", "city", "state", "zip", "phone"
+        "id",
+        "merchant_id",
+        "name",
+        "street",
+        "city",
+        "state",
+        "zip",
+        "phone",
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bestow.kit.responses import JSONResponse
-
 from bestow.surfaces.common import ErrorInfo
 
 CODES = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from bestow.kit.responses import JSONResponse
 
 from bestow.deps import SessionDep
 from bestow.kit.pagination import paginate
+from bestow.kit.responses import JSONResponse
 from bestow.merchants import service as merchants
 from bestow.models import Location, Merchant
 from bestow.surfaces.partner.auth import PartnerClient
