@@ -26,6 +26,7 @@ from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
 from bestow.surfaces.partner import errors as partner_errors
+from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
 from bestow.surfaces.partner.routes import router as partner_router
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         body_policy=registry.body_policy,
     )
     app.include_router(partner_router)
+    app.include_router(partner_campaigns_router)
     app.include_router(admin_router)
     _add_operational_routes(app)
     return app

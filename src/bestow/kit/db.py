@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -174,3 +175,30 @@ def for_update_skip_locked(dialect_name: str) -> dict[str, Any]:
 
 def dialect_of(session_or_conn: AsyncSession | AsyncConnection) -> str:
     return session_or_conn.bind.dialect.name  # type: ignore[union-attr]
+
+
+async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction as fast as the database allows.
+
+    PostgreSQL: binary ``COPY`` through the session's own asyncpg connection (several times faster
+    than INSERT). SQLite: one ``executemany``. Every row must give every column of ``table``.
+    """
+    if not rows:
+        return
+    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+        await session.execute(table.insert(), rows)
+        return
+    columns = [c.name for c in table.columns]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON | JSONB)}
+    records = [
+        tuple(
+            orjson.dumps(row[name]).decode() if name in json_columns else row[name]
+            for name in columns
+        )
+        for row in rows
+    ]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)

@@ -55,3 +55,9 @@ class IdempotencyInFlight(Conflict):
 
 class IdempotencyMismatch(DomainError):
     code = "idempotency_mismatch"
+
+
+class InvalidState(DomainError):
+    """The request is valid but the object's current state does not allow it."""
+
+    code = "invalid_state"

@@ -3,31 +3,45 @@
 from bestow.models.admin_token import AdminToken
 from bestow.models.audit_entry import AuditEntry
 from bestow.models.business_unit import BusinessUnit
+from bestow.models.campaign import Campaign
+from bestow.models.campaign_variant import CampaignVariant
 from bestow.models.client import Client
 from bestow.models.client_merchant import ClientMerchant
 from bestow.models.credential import Credential
+from bestow.models.holdout import Holdout
 from bestow.models.idempotency_record import IdempotencyRecord
+from bestow.models.issuance_failure import IssuanceFailure
+from bestow.models.issuance_job import IssuanceJob
+from bestow.models.issued_reward import IssuedReward
 from bestow.models.job import Job
 from bestow.models.location import Location
 from bestow.models.member import Member
 from bestow.models.member_external_id import MemberExternalId
 from bestow.models.merchant import Merchant
 from bestow.models.outbox_event import OutboxEvent
+from bestow.models.reward_template import RewardTemplate
 from bestow.models.system_value import SystemValue
 
 __all__ = [
     "AdminToken",
     "AuditEntry",
     "BusinessUnit",
+    "Campaign",
+    "CampaignVariant",
     "Client",
     "ClientMerchant",
     "Credential",
+    "Holdout",
     "IdempotencyRecord",
+    "IssuanceFailure",
+    "IssuanceJob",
+    "IssuedReward",
     "Job",
     "Location",
     "Member",
     "MemberExternalId",
     "Merchant",
     "OutboxEvent",
+    "RewardTemplate",
     "SystemValue",
 ]

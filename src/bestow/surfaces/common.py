@@ -23,6 +23,7 @@ from bestow.kit.errors import (
     IdempotencyInFlight,
     IdempotencyMismatch,
     Invalid,
+    InvalidState,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -80,6 +81,8 @@ def classify(exc: Exception) -> ErrorInfo:
             return ErrorInfo(409, "conflict", exc.message)
         case Invalid():
             return ErrorInfo(400, "invalid", exc.message, field=exc.field)
+        case InvalidState():
+            return ErrorInfo(422, "invalid_state", exc.message)
         case DomainError():
             return ErrorInfo(400, "invalid", exc.message)
         case RequestValidationError():

@@ -14,6 +14,7 @@ CODES = {
     "unsupported_media_type": "BAD_REQUEST",
     "method_not_allowed": "BAD_REQUEST",
     "conflict": "CONFLICT",
+    "invalid_state": "INVALID_STATE",
     "idempotency_in_flight": "IDEMPOTENCY_REQUEST_IN_PROGRESS",
     "idempotency_mismatch": "IDEMPOTENCY_KEY_REUSED",
     "rate_limited": "RATE_LIMIT_EXCEEDED",

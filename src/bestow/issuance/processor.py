@@ -1,0 +1,394 @@
+"""Processing of a batch issuance job, one chunk per transaction.
+
+Each chunk commits its rewards (or hold-outs), its failures, its outbox events and the job's
+counters together, and first re-checks that this worker still holds the job's lease. A worker that
+dies mid-chunk commits nothing of it; whoever takes the job over resumes at ``processed_count``.
+Unique constraints on (job, identifier index) and (job, member) back this up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.campaigns.service import views
+from bestow.issuance import events
+from bestow.issuance.service import FINISHED
+from bestow.kit.db import Database, bulk_insert, insert_ignore, utcnow
+from bestow.kit.errors import Invalid
+from bestow.kit.ids import new_guid, new_id
+from bestow.kit.timefmt import iso
+from bestow.members.identifiers import normalise_email, normalise_phone
+from bestow.models import (
+    Campaign,
+    CampaignVariant,
+    Holdout,
+    IssuanceFailure,
+    IssuanceJob,
+    IssuedReward,
+    Job,
+    Member,
+    Merchant,
+    OutboxEvent,
+    RewardTemplate,
+)
+
+CHUNK_SIZE = 2_000
+
+INVALID_EMAIL = "Invalid email"
+INVALID_PHONE = "Invalid phone number; E.164 format required"
+INVALID_TYPE = "Unknown identifier type"
+NOT_FOUND = "User not found"
+INACTIVE = "User inactive"
+DUPLICATE = "Duplicate identifier"
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now; this one must stop without committing."""
+
+
+@dataclass
+class Context:
+    job_id: str
+    merchant: Merchant
+    campaign: Campaign
+    variant: CampaignVariant
+    template: RewardTemplate | None
+    campaign_payload: dict[str, Any]
+
+
+@dataclass
+class ChunkResult:
+    rewards: list[dict[str, Any]] = field(default_factory=list)
+    reward_types: dict[int, str] = field(default_factory=dict)
+    holdouts: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def fence(
+    session: AsyncSession, *, worker_job_id: str, worker_id: str, lease: timedelta
+) -> None:
+    """Renew the lease inside the chunk's transaction; if it was taken over, stop."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == worker_job_id, Job.locked_by == worker_id, Job.state == "running")
+        .values(locked_until=utcnow() + lease)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost(worker_job_id)
+
+
+async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
+    merchant = await session.get(Merchant, job.merchant_id)
+    campaign = await session.get(Campaign, job.campaign_id)
+    variant = await session.get(CampaignVariant, job.variant_id)
+    assert merchant and campaign and variant
+    template = (
+        await session.get(RewardTemplate, variant.reward_template_id)
+        if variant.reward_template_id
+        else None
+    )
+    view = (await views(session, [campaign]))[0]
+    payload = {
+        "id": campaign.id,
+        "name": campaign.name,
+        "objective": campaign.objective,
+        "start_at": iso(campaign.start_at),
+        "end_at": iso(campaign.end_at),
+        "redeemable_from": iso(campaign.redeemable_from),
+        "redeemable_to": iso(campaign.redeemable_to),
+        "time_zone": view.time_zone,
+        "fine_print": campaign.fine_print,
+        "variant": {
+            "id": variant.id,
+            "name": variant.name,
+            "reward_template_id": variant.reward_template_id,
+        },
+    }
+    return Context(job.id, merchant, campaign, variant, template, payload)
+
+
+async def process_job(
+    db: Database,
+    *,
+    job_id: str,
+    worker_job_id: str,
+    worker_id: str,
+    lease: timedelta,
+    chunk_size: int = CHUNK_SIZE,
+) -> None:
+    """Process every remaining chunk of the job, then finish it."""
+    while True:
+        async with db.write_session() as session:
+            await fence(session, worker_job_id=worker_job_id, worker_id=worker_id, lease=lease)
+            job = await session.get(IssuanceJob, job_id, with_for_update=True)
+            if job is None or job.state in FINISHED:
+                return
+            now = utcnow()
+            if job.state == "pending":
+                job.state = "processing"
+                job.started_at = now
+            start = job.processed_count
+            if start < job.total_count:
+                ctx = await _context(session, job)
+                chunk = job.identifiers[start : start + chunk_size]
+                result = await _process_chunk(session, ctx, start, chunk, now)
+                await _write(session, ctx, result, now)
+                job.processed_count = start + len(chunk)
+                job.success_count += len(result.rewards) + len(result.holdouts)
+                job.failure_count += len(result.failures)
+            if job.processed_count >= job.total_count:
+                await _finish(session, job, now)
+                await session.commit()
+                return
+            await session.commit()
+
+
+def _normalise(kind: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid("not a string")
+    if kind == "email":
+        return normalise_email(value)
+    return normalise_phone(value)
+
+
+async def _process_chunk(
+    session: AsyncSession, ctx: Context, start: int, chunk: list[list[Any]], now: datetime
+) -> ChunkResult:
+    result = ChunkResult()
+    wanted: dict[int, tuple[str, str]] = {}
+    seen: set[tuple[str, str]] = set()
+    for offset, (kind, value) in enumerate(chunk):
+        index = start + offset
+        if kind not in ("email", "phone"):
+            result.failures.append(_failure(ctx, index, str(kind), value, INVALID_TYPE))
+            continue
+        try:
+            normal = _normalise(kind, value)
+        except Invalid:
+            reason = INVALID_EMAIL if kind == "email" else INVALID_PHONE
+            result.failures.append(_failure(ctx, index, kind, value, reason))
+            continue
+        if (kind, normal) in seen:
+            result.failures.append(_failure(ctx, index, kind, value, DUPLICATE))
+            continue
+        seen.add((kind, normal))
+        wanted[index] = (kind, normal)
+
+    members = await _members(session, ctx.merchant.id, wanted.values())
+    missing = [key for key in dict.fromkeys(wanted.values()) if key not in members]
+    if missing and ctx.merchant.enrol_unknown_members:
+        await _enrol(session, ctx.merchant.id, missing, now)
+        members |= await _members(session, ctx.merchant.id, missing)
+
+    already = await _rewarded_members(session, ctx.job_id, {m[0] for m in members.values()})
+    for index, key in wanted.items():
+        kind, value = chunk[index - start]
+        found = members.get(key)
+        if found is None:
+            result.failures.append(_failure(ctx, index, kind, value, NOT_FOUND))
+        elif found[1] != "active":
+            result.failures.append(_failure(ctx, index, kind, value, INACTIVE))
+        elif found[0] in already:
+            result.failures.append(_failure(ctx, index, kind, value, DUPLICATE))
+        else:
+            already.add(found[0])
+            if ctx.variant.is_control:
+                result.holdouts.append(_holdout(ctx, index, found[0], now))
+            else:
+                result.rewards.append(_reward(ctx, index, found[0], now))
+                result.reward_types[index] = kind
+    result.failures.sort(key=lambda f: f["identifier_index"])
+    return result
+
+
+async def _members(
+    session: AsyncSession, merchant_id: str, keys: Any
+) -> dict[tuple[str, str], tuple[str, str]]:
+    emails = [v for k, v in keys if k == "email"]
+    phones = [v for k, v in keys if k == "phone"]
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for kind, column, values in (("email", Member.email, emails), ("phone", Member.phone, phones)):
+        if not values:
+            continue
+        rows = await session.execute(
+            select(column, Member.id, Member.status).where(
+                Member.merchant_id == merchant_id, column.in_(values)
+            )
+        )
+        for value, member_id, status in rows:
+            found[(kind, str(value))] = (member_id, status)
+    return found
+
+
+async def _enrol(
+    session: AsyncSession, merchant_id: str, keys: list[tuple[str, str]], now: datetime
+) -> None:
+    rows = [
+        {
+            "id": new_id("mbr"),
+            "merchant_id": merchant_id,
+            "account_id": new_guid(),
+            "email": value if kind == "email" else None,
+            "phone": value if kind == "phone" else None,
+            "loyalty_id": None,
+            "first_name": "",
+            "last_name": "",
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for kind, value in keys
+    ]
+    dialect = session.bind.dialect.name  # type: ignore[union-attr]
+    await session.execute(insert_ignore(dialect, Member.__table__), rows)
+
+
+async def _rewarded_members(session: AsyncSession, job_id: str, member_ids: set[str]) -> set[str]:
+    if not member_ids:
+        return set()
+    ids = list(member_ids)
+    rewarded = await session.scalars(
+        select(IssuedReward.member_id).where(
+            IssuedReward.job_id == job_id, IssuedReward.member_id.in_(ids)
+        )
+    )
+    held = await session.scalars(
+        select(Holdout.member_id).where(Holdout.job_id == job_id, Holdout.member_id.in_(ids))
+    )
+    return set(rewarded) | set(held)
+
+
+def _failure(ctx: Context, index: int, kind: str, value: Any, error: str) -> dict[str, Any]:
+    return {
+        "job_id": ctx.job_id,
+        "identifier_index": index,
+        "identifier_type": kind[:20],
+        "identifier_value": str(value)[:400],
+        "error": error,
+    }
+
+
+def _reward(ctx: Context, index: int, member_id: str, now: datetime) -> dict[str, Any]:
+    assert ctx.template is not None
+    return {
+        "id": new_id("rwd"),
+        "client_id": ctx.campaign.client_id,
+        "merchant_id": ctx.merchant.id,
+        "member_id": member_id,
+        "campaign_id": ctx.campaign.id,
+        "variant_id": ctx.variant.id,
+        "template_id": ctx.template.id,
+        "job_id": ctx.job_id,
+        "identifier_index": index,
+        "kind": ctx.template.kind,
+        "state": "active",
+        "valid_from": ctx.campaign.redeemable_from,
+        "valid_to": ctx.campaign.redeemable_to,
+        "created_at": now,
+        "revoked_at": None,
+    }
+
+
+def _holdout(ctx: Context, index: int, member_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "job_id": ctx.job_id,
+        "identifier_index": index,
+        "member_id": member_id,
+        "campaign_id": ctx.campaign.id,
+        "variant_id": ctx.variant.id,
+        "created_at": now,
+    }
+
+
+async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: datetime) -> None:
+    await bulk_insert(session, IssuedReward.__table__, result.rewards)
+    await bulk_insert(session, Holdout.__table__, result.holdouts)
+    await bulk_insert(session, IssuanceFailure.__table__, result.failures)
+    stamp = iso(now) or ""
+    outbox = []
+    for reward in result.rewards:
+        index = reward["identifier_index"]
+        outbox.append(
+            {
+                "id": new_id("evt"),
+                "type": events.REWARD_ISSUED.name,
+                "client_id": ctx.campaign.client_id,
+                "merchant_id": ctx.merchant.id,
+                "subject_type": "reward",
+                "subject_id": reward["id"],
+                "payload": events.envelope(
+                    events.REWARD_ISSUED.name,
+                    stamp,
+                    {
+                        "issuance_job_id": ctx.job_id,
+                        "merchant_id": ctx.merchant.id,
+                        "reward_id": reward["id"],
+                        "identifier": {"type": result.reward_types[index], "index": index},
+                        "user_id": reward["member_id"],
+                        "state": reward["state"],
+                        "expires_at": iso(reward["valid_to"]),
+                        "campaign": ctx.campaign_payload,
+                    },
+                ),
+                "created_at": now,
+                "published_at": None,
+            }
+        )
+    await bulk_insert(session, OutboxEvent.__table__, outbox)
+
+
+async def _finish(
+    session: AsyncSession, job: IssuanceJob, now: datetime, *, force_failed: bool = False
+) -> None:
+    """A job is ``completed`` when at least one identifier succeeded, ``failed`` when none did or
+    when it could not be processed at all."""
+    job.state = "completed" if job.success_count > 0 and not force_failed else "failed"
+    job.completed_at = now
+    failed = list(
+        await session.execute(
+            select(IssuanceFailure.identifier_value, IssuanceFailure.error)
+            .where(IssuanceFailure.job_id == job.id)
+            .order_by(IssuanceFailure.identifier_index)
+        )
+    )
+    payload = events.envelope(
+        events.REWARD_BATCH_COMPLETED.name,
+        iso(now) or "",
+        {
+            "issuance_job_id": job.id,
+            "merchant_id": job.merchant_id,
+            "state": job.state,
+            "total_count": job.total_count,
+            "issued_count": job.success_count,
+            "failed_count": job.failure_count,
+            "failures": [{"user_identifier": value, "reason": error} for value, error in failed],
+        },
+    )
+    session.add(
+        OutboxEvent(
+            id=new_id("evt"),
+            type=events.REWARD_BATCH_COMPLETED.name,
+            client_id=job.client_id,
+            merchant_id=job.merchant_id,
+            subject_type="issuance_job",
+            subject_id=job.id,
+            payload=payload,
+            created_at=now,
+        )
+    )
+
+
+async def fail_job(db: Database, *, job_id: str, error: str) -> None:
+    """Give up on a job that cannot be processed: ``failed``, with the batch event."""
+    async with db.write_session() as session:
+        job = await session.get(IssuanceJob, job_id, with_for_update=True)
+        if job is None or job.state in FINISHED:
+            return
+        job.error = error[:500]
+        await _finish(session, job, utcnow(), force_failed=True)
+        await session.commit()

@@ -1,0 +1,92 @@
+"""Worker tasks of batch issuance: process a job, revoke a job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from bestow.issuance import events, processor
+from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
+from bestow.kit.db import utcnow
+from bestow.kit.ids import new_id
+from bestow.kit.jobs import JobContext, task
+from bestow.kit.timefmt import iso
+from bestow.models import IssuanceJob, IssuedReward, OutboxEvent
+
+MAX_ATTEMPTS = 10
+
+
+def _lease(ctx: JobContext) -> timedelta:
+    lease: timedelta = ctx.data.get("lease", timedelta(seconds=30))
+    return lease
+
+
+@task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS)
+async def process(ctx: JobContext) -> None:
+    job_id = str(ctx.job.payload["job_id"])
+    try:
+        await processor.process_job(
+            ctx.db,
+            job_id=job_id,
+            worker_job_id=ctx.job.id,
+            worker_id=ctx.worker_id,
+            lease=_lease(ctx),
+        )
+    except processor.LeaseLost:
+        raise
+    except Exception as exc:
+        if ctx.job.attempt >= ctx.job.max_attempts:
+            await processor.fail_job(ctx.db, job_id=job_id, error=type(exc).__name__)
+        raise
+
+
+@task(REVOKE_TASK, max_attempts=MAX_ATTEMPTS)
+async def revoke(ctx: JobContext) -> None:
+    """Revoke every active reward of the job, then mark it ``revoked``, in one transaction."""
+    job_id = str(ctx.job.payload["job_id"])
+    async with ctx.db.write_session() as session:
+        await processor.fence(
+            session, worker_job_id=ctx.job.id, worker_id=ctx.worker_id, lease=_lease(ctx)
+        )
+        job = await session.get(IssuanceJob, job_id, with_for_update=True)
+        if job is None or job.state != "revoking":
+            return
+        now = utcnow()
+        await session.execute(
+            update(IssuedReward)
+            .where(IssuedReward.job_id == job_id, IssuedReward.state == "active")
+            .values(state="revoked", revoked_at=now)
+        )
+        job.revoked_count = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(IssuedReward)
+                .where(IssuedReward.job_id == job_id, IssuedReward.state == "revoked")
+            )
+            or 0
+        )
+        job.state = "revoked"
+        job.revoked_at = now
+        session.add(
+            OutboxEvent(
+                id=new_id("evt"),
+                type=events.REWARD_BATCH_REVOKED.name,
+                client_id=job.client_id,
+                merchant_id=job.merchant_id,
+                subject_type="issuance_job",
+                subject_id=job.id,
+                payload=events.envelope(
+                    events.REWARD_BATCH_REVOKED.name,
+                    iso(now) or "",
+                    {
+                        "issuance_job_id": job.id,
+                        "merchant_id": job.merchant_id,
+                        "state": job.state,
+                        "revoked_count": job.revoked_count,
+                    },
+                ),
+                created_at=now,
+            )
+        )
+        await session.commit()

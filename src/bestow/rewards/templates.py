@@ -1,0 +1,115 @@
+"""Reward templates: created as drafts, published to be usable in campaigns, unpublished to stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.audit import service as audit
+from bestow.kit.actor import Actor
+from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.merchants.service import get_merchant
+from bestow.models import RewardTemplate
+from bestow.rewards import kinds
+
+STATES = ("draft", "published", "unpublished")
+
+
+async def create_template(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    kind: str,
+    name: str,
+    actor: Actor,
+    subtype: str | None = None,
+    description: str = "",
+    fine_print: str = "",
+    discount: dict[str, Any] | None = None,
+    redemption_venue: str | None = "in_store",
+    images: dict[str, str] | None = None,
+    config: dict[str, Any] | None = None,
+    publish: bool = False,
+) -> RewardTemplate:
+    await get_merchant(session, merchant_id)
+    if not name.strip():
+        raise Invalid("name must not be blank", field="name")
+    reward_kind = kinds.get(kind)
+    fields = reward_kind.validate(
+        kinds.TemplateFields(type=kind, subtype=subtype, discount=discount, config=config or {})
+    )
+    template = RewardTemplate(
+        merchant_id=merchant_id,
+        kind=kind,
+        state="published" if publish else "draft",
+        name=name.strip(),
+        type=fields.type,
+        subtype=fields.subtype,
+        description=description,
+        fine_print=fine_print,
+        discount=fields.discount,
+        redemption_venue=redemption_venue,
+        images=images or {},
+        config=fields.config,
+    )
+    session.add(template)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="reward_template.created",
+        target_type="reward_template",
+        target_id=template.id,
+        changes={"merchant_id": merchant_id, "kind": kind, "state": template.state},
+    )
+    return template
+
+
+async def get_template(session: AsyncSession, template_id: str) -> RewardTemplate:
+    template = await session.get(RewardTemplate, template_id)
+    if template is None:
+        raise NotFound(f"reward template {template_id} not found")
+    return template
+
+
+async def set_state(
+    session: AsyncSession, *, template_id: str, state: str, actor: Actor
+) -> RewardTemplate:
+    if state not in ("published", "unpublished"):
+        raise Invalid("a template is published or unpublished", field="state")
+    template = await get_template(session, template_id)
+    if template.state == state:
+        raise Conflict(f"reward template is already {state}")
+    previous, template.state = template.state, state
+    audit.record(
+        session,
+        actor=actor,
+        action=f"reward_template.{state}",
+        target_type="reward_template",
+        target_id=template.id,
+        changes={"from": previous, "to": state},
+    )
+    return template
+
+
+def query(*, merchant_id: str | None = None, state: str | None = None) -> Select[RewardTemplate]:
+    stmt = select(RewardTemplate)
+    if merchant_id:
+        stmt = stmt.where(RewardTemplate.merchant_id == merchant_id)
+    if state:
+        stmt = stmt.where(RewardTemplate.state == state)
+    return stmt
+
+
+async def published_template(
+    session: AsyncSession, *, merchant_id: str, template_id: str
+) -> RewardTemplate:
+    """A published template of that merchant; anything else is not found."""
+    template = await session.scalar(
+        query(merchant_id=merchant_id, state="published").where(RewardTemplate.id == template_id)
+    )
+    if template is None:
+        raise NotFound(f"reward template {template_id} not found")
+    return template

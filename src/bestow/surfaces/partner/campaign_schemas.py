@@ -1,0 +1,131 @@
+"""Partner API bodies for reward templates, campaigns and issuance jobs (vendor field names)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bestow.surfaces.partner.schemas import Pagination
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RewardTemplateOut(BaseModel):
+    id: str
+    name: str
+    type: str
+    subtype: str | None
+    description: str
+    fine_print: str
+    discount: dict[str, Any] | None
+    redemption_venue: str | None
+    images: dict[str, str]
+
+
+class RewardTemplatesOut(BaseModel):
+    reward_templates: list[RewardTemplateOut]
+    pagination: Pagination
+
+
+class RewardTemplateEnvelope(BaseModel):
+    reward_template: RewardTemplateOut
+
+
+class VariantIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    reward_template_id: str | None = Field(default=None, max_length=64)
+
+
+class CampaignIn(Strict):
+    merchant_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    objective: str = Field(default="", max_length=2000)
+    fine_print: str = Field(default="", max_length=10_000)
+    start_at: AwareDatetime
+    end_at: AwareDatetime
+    redeemable_from: AwareDatetime
+    redeemable_to: AwareDatetime
+    variants: list[VariantIn] = Field(min_length=1, max_length=4)
+
+
+class CreateCampaignIn(Strict):
+    campaign: CampaignIn
+
+
+class VariantOut(BaseModel):
+    id: str
+    name: str
+    reward_template_id: str | None
+
+
+class CampaignOut(BaseModel):
+    id: str
+    name: str
+    objective: str
+    start_at: str
+    end_at: str | None
+    redeemable_from: str | None
+    redeemable_to: str | None
+    time_zone: str
+    fine_print: str
+    variants: list[VariantOut]
+
+
+class CampaignEnvelope(BaseModel):
+    campaign: CampaignOut
+
+
+class CampaignsOut(BaseModel):
+    campaigns: list[CampaignOut]
+    pagination: Pagination
+
+
+class IdentifierIn(Strict):
+    type: Literal["email", "phone"]
+    value: str = Field(max_length=400)
+
+
+class IssueIn(Strict):
+    campaign_id: str = Field(min_length=1, max_length=64)
+    merchant_id: str = Field(min_length=1, max_length=64)
+    variant_id: str = Field(min_length=1, max_length=64)
+    identifiers: list[IdentifierIn] = Field(min_length=1, max_length=10_000)
+
+
+class RevokeIn(Strict):
+    merchant_id: str = Field(min_length=1, max_length=64)
+
+
+class FailureOut(BaseModel):
+    identifier_index: int
+    identifier_type: str
+    error: str
+
+
+class SummaryOut(BaseModel):
+    success_count: int
+    failure_count: int
+    failures: list[FailureOut] | None = None
+
+
+class IssuanceJobOut(BaseModel):
+    id: str
+    campaign_id: str
+    variant_id: str
+    state: str
+    total_count: int
+    processed_count: int
+    success_count: int
+    failure_count: int
+    progress_percent: int
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    summary: SummaryOut | None = None
+
+
+class IssuanceJobEnvelope(BaseModel):
+    issuance_job: IssuanceJobOut

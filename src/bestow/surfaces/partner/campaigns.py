@@ -1,0 +1,257 @@
+"""Partner API (Thanx-compatible, v4.0): reward templates, campaigns, issuance jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.campaigns import service as campaigns
+from bestow.clients.service import AuthenticatedClient
+from bestow.deps import RuntimeDep, SessionDep
+from bestow.issuance import service as issuance
+from bestow.kit.idempotency import StoredResponse, fingerprint
+from bestow.kit.pagination import paginate
+from bestow.kit.timefmt import iso
+from bestow.merchants import service as merchants
+from bestow.models import Campaign, IssuanceJob, RewardTemplate
+from bestow.rewards import templates
+from bestow.surfaces.partner.auth import require_scope
+from bestow.surfaces.partner.campaign_schemas import (
+    CampaignEnvelope,
+    CampaignsOut,
+    CreateCampaignIn,
+    IssuanceJobEnvelope,
+    IssueIn,
+    RevokeIn,
+    RewardTemplateEnvelope,
+    RewardTemplatesOut,
+)
+from bestow.surfaces.partner.routes import ERRORS, Page, PerPage
+from bestow.surfaces.partner.schemas import Pagination
+
+IssueScope = Annotated[AuthenticatedClient, Depends(require_scope("rewards.issue"))]
+MerchantId = Annotated[str, Query(min_length=1, max_length=64)]
+STATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: ERRORS[401] | {"description": "The credential lacks the rewards.issue scope"},
+    422: ERRORS[401]
+    | {
+        "description": "Not allowed in the current state, or idempotency key "
+        "reused with another body"
+    },
+    409: ERRORS[401] | {"description": "A request with this idempotency key is in progress"},
+}
+
+router = APIRouter(prefix="/partner", tags=["Partner API"], responses=STATE_ERRORS)
+
+
+def template_json(t: RewardTemplate) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "type": t.type,
+        "subtype": t.subtype,
+        "description": t.description,
+        "fine_print": t.fine_print,
+        "discount": t.discount,
+        "redemption_venue": t.redemption_venue,
+        "images": t.images,
+    }
+
+
+def campaign_json(view: campaigns.CampaignView) -> dict[str, Any]:
+    c = view.campaign
+    return {
+        "id": c.id,
+        "name": c.name,
+        "objective": c.objective,
+        "start_at": iso(c.start_at),
+        "end_at": iso(c.end_at),
+        "redeemable_from": iso(c.redeemable_from),
+        "redeemable_to": iso(c.redeemable_to),
+        "time_zone": view.time_zone,
+        "fine_print": c.fine_print,
+        "variants": [
+            {"id": v.id, "name": v.name, "reward_template_id": v.reward_template_id}
+            for v in view.variants
+        ],
+    }
+
+
+async def job_json(session: AsyncSession, job: IssuanceJob) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": job.id,
+        "campaign_id": job.campaign_id,
+        "variant_id": job.variant_id,
+        "state": job.state,
+        "total_count": job.total_count,
+        "processed_count": job.processed_count,
+        "success_count": job.success_count,
+        "failure_count": job.failure_count,
+        "progress_percent": issuance.progress_percent(job),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+    }
+    if job.state in issuance.FINISHED:
+        body["summary"] = issuance.summary(job, await issuance.failures(session, job.id))
+    return body
+
+
+@router.get("/reward_templates", response_model=RewardTemplatesOut)
+async def list_reward_templates(
+    client: IssueScope,
+    session: SessionDep,
+    merchant_id: MerchantId,
+    page: Page = 1,
+    per_page: PerPage = 10,
+) -> Any:
+    """Every published reward template of the merchant."""
+    await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
+    stmt = templates.query(merchant_id=merchant_id, state="published").order_by(RewardTemplate.id)
+    result = await paginate(session, stmt, page=page, per_page=per_page)
+    return {
+        "reward_templates": [template_json(t) for t in result.items],
+        "pagination": Pagination.of(result),  # type: ignore[arg-type]
+    }
+
+
+@router.get("/reward_templates/{template_id}", response_model=RewardTemplateEnvelope)
+async def get_reward_template(
+    template_id: str, client: IssueScope, session: SessionDep, merchant_id: MerchantId
+) -> Any:
+    """One published reward template of the merchant."""
+    await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
+    template = await templates.published_template(
+        session, merchant_id=merchant_id, template_id=template_id
+    )
+    return {"reward_template": template_json(template)}
+
+
+@router.post("/campaigns", status_code=201, response_model=CampaignEnvelope)
+async def create_campaign(body: CreateCampaignIn, client: IssueScope, runtime: RuntimeDep) -> Any:
+    """Create a partner campaign: a time window, terms, and 1 to 4 variants."""
+    spec = body.campaign
+    async with runtime.db.write_session() as session:
+        view = await campaigns.create_partner_campaign(
+            session,
+            client_id=client.id,
+            merchant_id=spec.merchant_id,
+            name=spec.name,
+            objective=spec.objective,
+            fine_print=spec.fine_print,
+            start_at=spec.start_at,
+            end_at=spec.end_at,
+            redeemable_from=spec.redeemable_from,
+            redeemable_to=spec.redeemable_to,
+            variants=[campaigns.VariantSpec(v.name, v.reward_template_id) for v in spec.variants],
+        )
+        await session.commit()
+    return {"campaign": campaign_json(view)}
+
+
+@router.get("/campaigns", response_model=CampaignsOut)
+async def list_campaigns(
+    client: IssueScope,
+    session: SessionDep,
+    merchant_id: MerchantId,
+    page: Page = 1,
+    per_page: PerPage = 10,
+) -> Any:
+    """Active campaigns this client created through the Partner API."""
+    await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
+    stmt = campaigns.partner_active_query(client_id=client.id, merchant_id=merchant_id)
+    result = await paginate(session, stmt.order_by(Campaign.id), page=page, per_page=per_page)
+    return {
+        "campaigns": [campaign_json(v) for v in await campaigns.views(session, result.items)],
+        "pagination": Pagination.of(result),  # type: ignore[arg-type]
+    }
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignEnvelope)
+async def get_campaign(campaign_id: str, client: IssueScope, session: SessionDep) -> Any:
+    """One campaign this client created."""
+    view = await campaigns.get_partner_campaign(
+        session, client_id=client.id, campaign_id=campaign_id
+    )
+    return {"campaign": campaign_json(view)}
+
+
+def _wake_worker(request: Request) -> None:
+    worker = getattr(request.app.state, "worker", None)
+    if worker is not None:
+        worker.wake()
+
+
+@router.post("/campaigns/issue", status_code=202, response_model=IssuanceJobEnvelope)
+async def issue_rewards(
+    body: IssueIn,
+    client: IssueScope,
+    runtime: RuntimeDep,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None, Header(alias="X-Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> Response:
+    """Start an asynchronous issuance job for up to 10,000 identifiers; 202 with the job."""
+
+    async def work(session: AsyncSession) -> StoredResponse:
+        job = await issuance.create_job(
+            session,
+            client_id=client.id,
+            merchant_id=body.merchant_id,
+            campaign_id=body.campaign_id,
+            variant_id=body.variant_id,
+            identifiers=[issuance.Identifier(i.type, i.value) for i in body.identifiers],
+        )
+        payload = {"issuance_job": await job_json(session, job)}
+        return StoredResponse(202, {"content-type": "application/json"}, orjson.dumps(payload))
+
+    if idempotency_key is None:
+        async with runtime.db.write_session() as session:
+            stored = await work(session)
+            await session.commit()
+        replayed = False
+    else:
+        stored, replayed = await runtime.idempotency.run(
+            client_id=client.id,
+            key=idempotency_key,
+            route="POST /partner/campaigns/issue",
+            fingerprint=fingerprint("POST", "/partner/campaigns/issue", await request.body()),
+            work=work,
+        )
+    if not replayed:
+        _wake_worker(request)
+    headers = dict(stored.headers)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(stored.body, status_code=stored.status_code, headers=headers)
+
+
+@router.get("/issuance_jobs/{job_id}", response_model=IssuanceJobEnvelope)
+async def get_issuance_job(
+    job_id: str, client: IssueScope, session: SessionDep, merchant_id: MerchantId
+) -> Any:
+    """An issuance job's state, counts and, once finished, its failures."""
+    job = await issuance.client_job(
+        session, client_id=client.id, merchant_id=merchant_id, job_id=job_id
+    )
+    return {"issuance_job": await job_json(session, job)}
+
+
+@router.post("/issuance_jobs/{job_id}/revoke", status_code=202, response_model=IssuanceJobEnvelope)
+async def revoke_issuance_job(
+    job_id: str, body: RevokeIn, client: IssueScope, runtime: RuntimeDep, request: Request
+) -> Any:
+    """Revoke every reward of a completed or failed job, in the background; 202 with `revoking`."""
+    async with runtime.db.write_session() as session:
+        job = await issuance.request_revocation(
+            session, client_id=client.id, merchant_id=body.merchant_id, job_id=job_id
+        )
+        payload = {"issuance_job": await job_json(session, job)}
+        await session.commit()
+    _wake_worker(request)
+    return payload
