@@ -19,6 +19,7 @@ from bestow.kit.ids import new_guid, new_id
 from bestow.kit.security import generate_secret, hash_secret
 from bestow.merchants import service as merchants
 from bestow.models import AdminToken, Member, SystemValue
+from bestow.rewards import templates
 
 DEMO_KEY = "demo"
 ACTOR = Actor("system:demo")
@@ -60,6 +61,27 @@ LOCATIONS = [
 ]
 BUSINESS_UNITS = [["PIZZA_US"], ["HARBOUR_NY", "HARBOUR_NJ"]]
 AREA_CODES = ["415", "212"]
+TEMPLATES: list[dict[str, Any]] = [
+    {
+        "name": "Free Slice",
+        "subtype": "free_item",
+        "discount": {"type": "free_item", "value": None},
+        "description": "One free slice of any pizza",
+        "images": {"default": ""},
+    },
+    {
+        "name": "$5 Off",
+        "subtype": "amount",
+        "discount": {"type": "amount", "value": 500},
+        "description": "$5 off an order of $20 or more",
+    },
+    {
+        "name": "10% Off",
+        "subtype": "percent",
+        "discount": {"type": "percent", "value": 10},
+        "description": "10% off the whole order",
+    },
+]
 
 
 async def load(runtime: Runtime) -> dict[str, Any] | None:
@@ -114,6 +136,30 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
                 session, merchant_id=merchant.id, name=unit, actor=ACTOR
             )
 
+    template_ids: list[list[str]] = []
+    for merchant in merchant_rows:
+        ids = []
+        for spec in TEMPLATES:
+            template = await templates.create_template(
+                session,
+                merchant_id=merchant.id,
+                kind="discount",
+                actor=ACTOR,
+                publish=True,
+                fine_print="One per member. Not valid with other offers.",
+                **spec,
+            )
+            ids.append(template.id)
+        draft = await templates.create_template(
+            session,
+            merchant_id=merchant.id,
+            kind="discount",
+            name="Draft (unpublished) offer",
+            discount={"type": "amount", "value": 100},
+            actor=ACTOR,
+        )
+        template_ids.append([*ids, draft.id])
+
     demo_members: list[dict[str, str]] = []
     for index, merchant in enumerate(merchant_rows):
         rows = _members(merchant.id, index)
@@ -156,6 +202,9 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
             "client_id": partner.id,
             "access_token": token.secret,
             "merchant_id": merchant_rows[0].id,
+            "template_id": template_ids[0][0],
+            "template_ids": template_ids[0][:-1],
+            "draft_template_id": template_ids[0][-1],
             "members": demo_members,
             "other_client": {
                 "client_id": other.id,

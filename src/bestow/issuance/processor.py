@@ -69,17 +69,30 @@ class ChunkResult:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def fence(
-    session: AsyncSession, *, worker_job_id: str, worker_id: str, lease: timedelta
-) -> None:
+@dataclass(frozen=True)
+class Lease:
+    """The worker job this processing runs under, and who holds it."""
+
+    job_id: str
+    attempt: int
+    worker_id: str
+    duration: timedelta
+
+
+async def fence(session: AsyncSession, lease: Lease) -> None:
     """Renew the lease inside the chunk's transaction; if it was taken over, stop."""
     result = await session.execute(
         update(Job)
-        .where(Job.id == worker_job_id, Job.locked_by == worker_id, Job.state == "running")
-        .values(locked_until=utcnow() + lease)
+        .where(
+            Job.id == lease.job_id,
+            Job.locked_by == lease.worker_id,
+            Job.attempt == lease.attempt,
+            Job.state == "running",
+        )
+        .values(locked_until=utcnow() + lease.duration)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise LeaseLost(worker_job_id)
+        raise LeaseLost(lease.job_id)
 
 
 async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
@@ -124,7 +137,7 @@ async def process_job(
     """Process every remaining chunk of the job, then finish it."""
     while True:
         async with db.write_session() as session:
-            await fence(session, worker_job_id=worker_job_id, worker_id=worker_id, lease=lease)
+            await fence(session, lease)
             job = await session.get(IssuanceJob, job_id, with_for_update=True)
             if job is None or job.state in FINISHED:
                 return

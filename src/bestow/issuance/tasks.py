@@ -17,9 +17,9 @@ from bestow.models import IssuanceJob, IssuedReward, OutboxEvent
 MAX_ATTEMPTS = 10
 
 
-def _lease(ctx: JobContext) -> timedelta:
-    lease: timedelta = ctx.data.get("lease", timedelta(seconds=30))
-    return lease
+def _lease(ctx: JobContext) -> processor.Lease:
+    duration: timedelta = ctx.data.get("lease", timedelta(seconds=30))
+    return processor.Lease(ctx.job.id, ctx.job.attempt, ctx.worker_id, duration)
 
 
 @task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS)
@@ -46,9 +46,7 @@ async def revoke(ctx: JobContext) -> None:
     """Revoke every active reward of the job, then mark it ``revoked``, in one transaction."""
     job_id = str(ctx.job.payload["job_id"])
     async with ctx.db.write_session() as session:
-        await processor.fence(
-            session, worker_job_id=ctx.job.id, worker_id=ctx.worker_id, lease=_lease(ctx)
-        )
+        await processor.fence(session, _lease(ctx))
         job = await session.get(IssuanceJob, job_id, with_for_update=True)
         if job is None or job.state != "revoking":
             return

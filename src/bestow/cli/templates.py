@@ -1,0 +1,99 @@
+"""``bestow templates``: reward templates, through the same service as the Admin API."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from bestow.cli.common import cli_actor, print_json, run, runtime
+from bestow.models import RewardTemplate
+from bestow.rewards import templates as service
+
+app = typer.Typer(help="Reward templates.", no_args_is_help=True)
+
+
+def _out(t: RewardTemplate) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "merchant_id": t.merchant_id,
+        "kind": t.kind,
+        "state": t.state,
+        "name": t.name,
+        "type": t.type,
+        "subtype": t.subtype,
+        "discount": t.discount,
+    }
+
+
+@app.command("create")
+def create(
+    merchant_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option()] = "discount",
+    discount_type: Annotated[str, typer.Option(help="amount, percent or free_item")] = "free_item",
+    discount_value: Annotated[int | None, typer.Option(help="cents or percent")] = None,
+    description: Annotated[str, typer.Option()] = "",
+    fine_print: Annotated[str, typer.Option()] = "",
+    config: Annotated[str, typer.Option(help="kind-specific settings, as JSON")] = "{}",
+    publish: Annotated[bool, typer.Option("--publish", help="publish at once")] = False,
+) -> None:
+    """Create a reward template (a draft unless --publish)."""
+
+    async def main() -> dict[str, Any]:
+        async with runtime() as rt, rt.db.write_session() as session:
+            template = await service.create_template(
+                session,
+                merchant_id=merchant_id,
+                kind=kind,
+                name=name,
+                actor=cli_actor(),
+                description=description,
+                fine_print=fine_print,
+                discount={"type": discount_type, "value": discount_value},
+                config=json.loads(config),
+                publish=publish,
+            )
+            await session.commit()
+            return _out(template)
+
+    print_json(run(main))
+
+
+def _set_state(template_id: str, state: str) -> None:
+    async def main() -> dict[str, Any]:
+        async with runtime() as rt, rt.db.write_session() as session:
+            template = await service.set_state(
+                session, template_id=template_id, state=state, actor=cli_actor()
+            )
+            await session.commit()
+            return _out(template)
+
+    print_json(run(main))
+
+
+@app.command("publish")
+def publish(template_id: str) -> None:
+    """Publish a template."""
+    _set_state(template_id, "published")
+
+
+@app.command("unpublish")
+def unpublish(template_id: str) -> None:
+    """Unpublish a template."""
+    _set_state(template_id, "unpublished")
+
+
+@app.command("list")
+def list_templates(merchant_id: str) -> None:
+    """A merchant's templates."""
+
+    async def main() -> list[dict[str, Any]]:
+        async with runtime() as rt, rt.db.session() as session:
+            rows = await session.scalars(
+                service.query(merchant_id=merchant_id).order_by(RewardTemplate.id)
+            )
+            return [_out(t) for t in rows]
+
+    print_json(run(main))
