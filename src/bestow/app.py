@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             if worker is not None and worker_task is not None:
                 worker.stop()
                 await worker_task
+            await runtime.rate_limiter.close()
             await runtime.db.dispose()
 
     app = FastAPI(

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,7 +16,7 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class RateLimitTier(BaseSettings):
+class RateLimitTier(BaseModel):
     """Two windows, as the Partner API documents: a short burst and a long quota."""
 
     per_second: int | None = 5
@@ -51,11 +51,17 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: int = 60
     rate_limit_tiers: dict[str, RateLimitTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     auth_cache_seconds: float = 5.0
+    issuance_chunk_size: int = Field(
+        default=2000,
+        ge=1,
+        description="Identifiers an issuance job processes (and commits) per transaction.",
+    )
 
     worker_concurrency: int = 4
     worker_poll_seconds: float = 0.5
     worker_lease_seconds: float = 30.0
     worker_imports: list[str] = Field(default_factory=list)
+    worker_queues: list[str] = Field(default_factory=lambda: ["default"])
 
     db_pool_size: int = 10
     log_level: str = "INFO"

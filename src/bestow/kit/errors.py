@@ -61,3 +61,13 @@ class InvalidState(DomainError):
     """The request is valid but the object's current state does not allow it."""
 
     code = "invalid_state"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (database, Redis) does not answer; the request may be retried."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}

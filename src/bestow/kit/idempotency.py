@@ -4,9 +4,9 @@ A key is scoped to a client. The first request with a key takes an in-flight loc
 of its own (so that duplicates see it at once), then does its work; the stored response is written
 in the same transaction as that work, guarded by the lock's owner token, so the work and the record
 of it commit together or not at all. A duplicate meanwhile gets ``IdempotencyInFlight``; once
-complete, every repeat gets the original response byte for byte; the same key with another request
-gets ``IdempotencyMismatch``. A lock whose holder died expires and may be taken over; the owner token
-then keeps the slow original from also committing.
+complete, every repeat gets the original response byte for byte; the same key with another
+request gets ``IdempotencyMismatch``. A lock whose holder died expires and may be taken over; the
+owner token then keeps the slow original from also committing.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Claim:
 
 
 def fingerprint(method: str, route: str, body: bytes) -> str:
-    """Hash of the request; JSON bodies are canonicalised so that spacing and key order don't count."""
+    """Hash of the request; JSON bodies are canonicalised, so spacing and key order don't count."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
     except orjson.JSONDecodeError:
@@ -66,9 +66,24 @@ class IdempotencyStore:
     async def begin(
         self, *, client_id: str, key: str, route: str, fingerprint: str
     ) -> Claim | StoredResponse:
-        now = utcnow()
+        # A record seen as conflicting may be gone by the time it is read (a failed holder
+        # released it, or housekeeping purged it): then try again from the insert.
+        for _ in range(3):
+            outcome = await self._begin_once(
+                client_id=client_id, key=key, route=route, fingerprint=fingerprint
+            )
+            if outcome is not None:
+                return outcome
+        raise IdempotencyInFlight(
+            "A request with this idempotency key is still being processed; retry later"
+        )
+
+    async def _begin_once(
+        self, *, client_id: str, key: str, route: str, fingerprint: str
+    ) -> Claim | StoredResponse | None:
         owner = new_id("own")
         async with self.db.write_session() as session:
+            now = utcnow()
             table = IdempotencyRecord.__table__
             stmt = insert_ignore(dialect_of(session), table).values(
                 id=new_id("idm"),
@@ -88,13 +103,21 @@ class IdempotencyStore:
                     IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key
                 )
             )
-            assert record is not None
+            if record is None:
+                return None
             if inserted:
                 await session.commit()
                 return Claim(record.id, owner)
-            if record.expires_at <= now:
+            locked = (
+                record.state == "in_flight"
+                and record.locked_until is not None
+                and record.locked_until > now
+            )
+            # An expired record counts as new, unless its holder is still at work.
+            expired = record.expires_at <= now
+            if expired and not locked:
                 return await self._take_over(session, record, route, fingerprint, owner, reset=True)
-            if record.fingerprint != fingerprint or record.route != route:
+            if not expired and (record.fingerprint != fingerprint or record.route != route):
                 raise IdempotencyMismatch(
                     "This idempotency key was already used with a different request"
                 )
@@ -104,7 +127,7 @@ class IdempotencyStore:
                     headers=dict(record.response_headers or {}),
                     body=record.response_body or b"",
                 )
-            if record.locked_until is not None and record.locked_until > now:
+            if locked:
                 raise IdempotencyInFlight(
                     "A request with this idempotency key is still being processed; retry later"
                 )
@@ -120,6 +143,11 @@ class IdempotencyStore:
         *,
         reset: bool,
     ) -> Claim:
+        """Claim a stale record, unless a concurrent caller claimed it first.
+
+        Every claim writes a new owner, so matching the owner that was read makes the update a
+        compare-and-set: of concurrent callers that all saw the record stale, one wins.
+        """
         now = utcnow()
         values: dict[str, Any] = {"owner": owner, "locked_until": now + self.lock}
         if reset:
@@ -133,15 +161,25 @@ class IdempotencyStore:
                 "created_at": now,
                 "expires_at": now + self.ttl,
             }
-        await session.execute(
-            update(IdempotencyRecord).where(IdempotencyRecord.id == record.id).values(**values)
+        result = await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == record.id,
+                IdempotencyRecord.owner.is_not_distinct_from(record.owner),
+            )
+            .values(**values)
         )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise IdempotencyInFlight(
+                "A request with this idempotency key is still being processed; retry later"
+            )
         await session.commit()
         return Claim(record.id, owner)
 
     @staticmethod
     async def complete(session: AsyncSession, claim: Claim, response: StoredResponse) -> None:
-        """Store the response in the caller's transaction; refuse if the lock was taken over."""
+        """Store the response (its ``STORED_HEADERS`` only) in the caller's transaction; refuse
+        if the lock was taken over."""
         result = await session.execute(
             update(IdempotencyRecord)
             .where(
@@ -152,7 +190,11 @@ class IdempotencyStore:
             .values(
                 state="complete",
                 status_code=response.status_code,
-                response_headers=response.headers,
+                response_headers={
+                    name.lower(): value
+                    for name, value in response.headers.items()
+                    if name.lower() in STORED_HEADERS
+                },
                 response_body=response.body,
                 locked_until=None,
             )
@@ -186,6 +228,8 @@ class IdempotencyStore:
         """Run ``work`` once for this key. Returns the response and whether it is a replay.
 
         ``work`` gets a write session and must not commit: the record and the work commit together.
+        A response not worth storing (a server fault, a transient refusal) is returned but its
+        work is rolled back and the key released, so that a retry runs it again.
         """
         outcome = await self.begin(
             client_id=client_id, key=key, route=route, fingerprint=fingerprint
@@ -195,14 +239,13 @@ class IdempotencyStore:
         try:
             async with self.db.write_session() as session:
                 response = await work(session)
-                if is_storable(response.status_code):
+                storable = is_storable(response.status_code)
+                if storable:
                     await self.complete(session, outcome, response)
                     await session.commit()
-                else:
-                    await session.rollback()
-                    await self.release(outcome)
-                return response, False
         except BaseException:
             await self.release(outcome)
             raise
-
+        if not storable:
+            await self.release(outcome)
+        return response, False

@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from bestow.config import RateLimitTier, Settings
-from bestow.kit.errors import Invalid, RateLimited
+from bestow.kit.errors import RateLimited, ServiceUnavailable
+
+# A Redis that stops answering must fail a request, not hang it.
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,19 @@ def redis_storage_uri(url: str) -> str:
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.storage: Storage
+        self._redis_pool: ConnectionPool | None = None
         if settings.redis_url:
+            self._redis_pool = ConnectionPool.from_url(
+                settings.redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
             self.storage = RedisStorage(
                 redis_storage_uri(settings.redis_url),
                 implementation="redispy",
                 key_prefix=f"{settings.redis_prefix}:rl",
+                # Passed through to redis.asyncio.Redis; limits' annotation omits it.
+                connection_pool=self._redis_pool,  # type: ignore[arg-type]
             )
         else:
             self.storage = MemoryStorage()
@@ -72,16 +85,23 @@ class RateLimiter:
         There is no atomic multi-window hit: the short window is charged first and the long one only
         when it passed, so a refused burst is not charged to the 15-minute quota.
         """
+        # A tier removed from the configuration must not lock its clients out: they get the default.
         windows = self._tiers.get(tier)
         if windows is None:
-            raise Invalid(f"unknown rate-limit tier {tier!r}")
-        for window in windows:
-            if not await window.limiter.hit(window.item, "client", client_id):
-                raise RateLimited(
-                    f"Rate limit exceeded: {window.item.amount} requests per "
-                    f"{_describe(window.item)}",
-                    headers=await self._headers(window, client_id),
-                )
+            windows = self._tiers.get("default", [])
+        try:
+            for window in windows:
+                if not await window.limiter.hit(window.item, "client", client_id):
+                    raise RateLimited(
+                        f"Rate limit exceeded: {window.item.amount} requests per "
+                        f"{_describe(window.item)}",
+                        headers=await self._headers(window, client_id),
+                    )
+        except (RedisError, OSError) as exc:
+            # Fail closed, but clearly: a request that cannot be counted is not served.
+            raise ServiceUnavailable(
+                "Rate limiting is unavailable; retry shortly", headers={"Retry-After": "1"}
+            ) from exc
 
     async def _headers(self, window: _Window, client_id: str) -> dict[str, str]:
         stats = await window.limiter.get_window_stats(window.item, "client", client_id)
@@ -94,7 +114,13 @@ class RateLimiter:
         }
 
     async def reset(self) -> None:
+        """Forget every counter under this limiter's prefix."""
         await self.storage.reset()
+
+    async def close(self) -> None:
+        """Close the Redis connections, if any; the limiter is not used afterwards."""
+        if self._redis_pool is not None:
+            await self._redis_pool.aclose()
 
 
 def _describe(item: RateLimitItem) -> str:

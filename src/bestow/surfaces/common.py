@@ -26,11 +26,15 @@ from bestow.kit.errors import (
     InvalidState,
     NotFound,
     RateLimited,
+    ServiceUnavailable,
     Unauthenticated,
 )
 from bestow.kit.logging import PayloadTooLarge, UnsupportedMediaType
 
 log = structlog.get_logger("bestow.errors")
+
+# Endpoints whose body is a CSV file rather than JSON.
+CSV_UPLOADS = ("/members/import",)
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,11 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
     first = errors[0]
     if first.get("type") == "json_invalid":
         return "Request body is not valid JSON", None
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    loc = [
+        str(part)
+        for part in first.get("loc", ())
+        if part not in ("body", "query", "path", "header")
+    ]
     where = ".".join(loc)
     message = str(first.get("msg", "is invalid"))
     if first.get("type") == "extra_forbidden":
@@ -67,10 +75,14 @@ def classify(exc: Exception) -> ErrorInfo:
     match exc:
         case RateLimited():
             return ErrorInfo(429, "rate_limited", exc.message, headers=exc.headers)
+        case ServiceUnavailable():
+            return ErrorInfo(503, "unavailable", exc.message, headers=exc.headers)
         case IdempotencyMismatch():
             return ErrorInfo(422, "idempotency_mismatch", exc.message)
         case IdempotencyInFlight():
-            return ErrorInfo(409, "idempotency_in_flight", exc.message, headers={"Retry-After": "1"})
+            return ErrorInfo(
+                409, "idempotency_in_flight", exc.message, headers={"Retry-After": "1"}
+            )
         case Unauthenticated():
             return ErrorInfo(401, "unauthenticated", exc.message)
         case Forbidden():
@@ -149,6 +161,8 @@ class SurfaceRegistry:
         if not surface.json_bodies or path in surface.body_exempt:
             return None
         media = content_type.split(";", 1)[0].strip().lower()
+        if path.endswith(CSV_UPLOADS):
+            return None if media == "text/csv" else "Content-Type must be text/csv"
         if media == "application/json" or media.endswith("+json"):
             return None
         return "Content-Type must be application/json"
@@ -157,6 +171,11 @@ class SurfaceRegistry:
         async def handle(request: Request, exc: Exception) -> Response:
             return self.error_response(request.url.path, exc)
 
-        for kind in (DomainError, RequestValidationError, StarletteHTTPException, DBAPIError,
-                     Exception):
+        for kind in (
+            DomainError,
+            RequestValidationError,
+            StarletteHTTPException,
+            DBAPIError,
+            Exception,
+        ):
             app.add_exception_handler(kind, handle)

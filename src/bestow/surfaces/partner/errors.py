@@ -19,6 +19,7 @@ CODES = {
     "idempotency_mismatch": "IDEMPOTENCY_KEY_REUSED",
     "rate_limited": "RATE_LIMIT_EXCEEDED",
     "internal": "GENERIC_ERROR",
+    "unavailable": "SERVICE_UNAVAILABLE",
 }
 
 
