@@ -1,10 +1,13 @@
 """The jobs table: atomic enqueue in the caller's transaction, claiming with leases.
 
-Modelled on database-backed queues that run at scale (Oban, River, Solid Queue): a job is claimed by
-one UPDATE that marks it ``running`` with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
-serialises writers instead). A job whose lease ran out (its worker died) is claimed again. A task's
-writes and the job's completion commit in one transaction, guarded by the lease holder, so a task that
-only writes to the database takes effect exactly once however often it is retried.
+Modelled on database-backed queues that run at scale (Oban, River, Solid Queue): a job is claimed
+by one UPDATE that marks it ``running`` with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+SQLite serialises writers instead). A job whose lease ran out (its worker died) is claimed again.
+A task's writes and the job's completion commit in one transaction, guarded by the lease holder, so
+a task that only writes to the database takes effect exactly once however often it is retried.
+
+The lease holder is the worker id together with the attempt number, the fencing token: a worker
+whose lease lapsed and which then claimed the same job again cannot complete it twice.
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import Database, dialect_of, for_update_skip_locked, insert_ignore, utcnow
 from bestow.kit.ids import new_id
 from bestow.models import Job
+
+DEFAULT_QUEUE = "default"
+DEFAULT_MAX_ATTEMPTS = 20
+NOTIFY_CHANNEL = "bestow_jobs"
+"""PostgreSQL channel on which an enqueue announces its queue when the transaction commits."""
 
 
 @dataclass
@@ -47,7 +55,7 @@ _REGISTRY: dict[str, TaskSpec] = {}
 
 
 def task(
-    kind: str, *, max_attempts: int = 20, queue: str = "default"
+    kind: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, queue: str = DEFAULT_QUEUE
 ) -> Callable[[Handler], Handler]:
     """Register a task handler under ``kind``."""
 
@@ -71,26 +79,37 @@ async def enqueue(
     unique_key: str | None = None,
     max_attempts: int | None = None,
     priority: int = 0,
+    queue: str | None = None,
 ) -> str | None:
     """Add a job in the caller's transaction. With ``unique_key``, a second enqueue is a no-op
-    (returns ``None``) while the first job exists."""
+    (returns ``None``) for as long as the first job's row exists, whatever its state."""
     spec = _REGISTRY.get(kind)
+    now = utcnow()
     job_id = new_id("job")
+    queue = queue or (spec.queue if spec else DEFAULT_QUEUE)
+    if max_attempts is None:
+        max_attempts = spec.max_attempts if spec else DEFAULT_MAX_ATTEMPTS
     values = {
         "id": job_id,
         "kind": kind,
-        "queue": spec.queue if spec else "default",
+        "queue": queue,
         "payload": payload or {},
         "state": "available",
         "priority": priority,
         "attempt": 0,
-        "max_attempts": max_attempts or (spec.max_attempts if spec else 20),
+        "max_attempts": max_attempts,
         "unique_key": unique_key,
-        "run_at": run_at or utcnow(),
-        "created_at": utcnow(),
+        "run_at": run_at or now,
+        "created_at": now,
     }
-    result = await session.execute(insert_ignore(dialect_of(session), Job.__table__).values(values))
-    return job_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    dialect = dialect_of(session)
+    result = await session.execute(insert_ignore(dialect, Job.__table__).values(values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    if dialect == "postgresql" and (run_at is None or run_at <= now):
+        # Delivered at commit, never for a rolled-back enqueue; PostgreSQL folds repeats into one.
+        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, queue)))
+    return job_id
 
 
 async def claim(
@@ -128,43 +147,55 @@ async def claim(
     return list((await session.scalars(stmt)).all())
 
 
-def _held_by(job_id: str, worker_id: str) -> Any:
-    return and_(Job.id == job_id, Job.locked_by == worker_id, Job.state == "running")
+def _held_by(job: Job, worker_id: str) -> ColumnElement[bool]:
+    return and_(
+        Job.id == job.id,
+        Job.locked_by == worker_id,
+        Job.attempt == job.attempt,
+        Job.state == "running",
+    )
 
 
 async def complete(session: AsyncSession, job: Job, worker_id: str) -> bool:
     """Mark done in the task's own transaction; ``False`` means the lease was lost."""
     result = await session.execute(
         update(Job)
-        .where(_held_by(job.id, worker_id))
+        .where(_held_by(job, worker_id))
         .values(state="completed", finished_at=utcnow(), locked_until=None, last_error=None)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def backoff(attempt: int) -> timedelta:
     """Exponential with jitter, capped at an hour: 2 s, 4 s, 8 s, ..."""
-    base = min(3600.0, 2.0**attempt)
+    base = min(3600.0, 2.0 ** min(attempt, 12))
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
-async def fail(session: AsyncSession, job: Job, worker_id: str, error: str) -> str:
-    """Schedule a retry, or bury the job once its attempts are spent. Returns the new state."""
-    state = "dead" if job.attempt >= job.max_attempts else "available"
+async def fail(
+    session: AsyncSession, job: Job, worker_id: str, error: str, *, retry: bool = True
+) -> str | None:
+    """Schedule a retry, or bury the job once its attempts are spent (or at once without
+    ``retry``). Returns the new state, or ``None`` when the lease was lost."""
+    state = "available" if retry and job.attempt < job.max_attempts else "dead"
     values: dict[str, Any] = {"state": state, "last_error": error[:4000], "locked_until": None}
     if state == "dead":
         values["finished_at"] = utcnow()
     else:
         values["run_at"] = utcnow() + backoff(job.attempt)
-    await session.execute(update(Job).where(_held_by(job.id, worker_id)).values(**values))
-    return state
+    result = await session.execute(update(Job).where(_held_by(job, worker_id)).values(**values))
+    return state if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-async def extend_lease(session: AsyncSession, job_ids: list[str], worker_id: str, lease: timedelta) -> None:
+async def extend_lease(
+    session: AsyncSession, job_ids: list[str], worker_id: str, lease: timedelta
+) -> int:
+    """Push out the leases ``worker_id`` still holds; returns how many it holds."""
     if not job_ids:
-        return
-    await session.execute(
+        return 0
+    result = await session.execute(
         update(Job)
         .where(Job.id.in_(job_ids), Job.locked_by == worker_id, Job.state == "running")
         .values(locked_until=utcnow() + lease)
     )
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]

@@ -1,29 +1,37 @@
 """The worker: claims due jobs, runs them with leases, retries with backoff, shuts down gracefully.
 
-Runs inside ``bestow serve`` by default and as any number of ``bestow worker`` processes.
+Runs inside ``bestow serve`` by default and as any number of ``bestow worker`` processes. It polls
+for due jobs; on PostgreSQL it also listens for the NOTIFY an enqueue sends at commit, so new work
+starts at once instead of at the next poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import os
 import socket
 import traceback
 from datetime import timedelta
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import structlog
+from sqlalchemy.engine import make_url
 
 from bestow.config import Settings
 from bestow.kit import jobs
 from bestow.kit.db import Database
+from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
 
 log = structlog.get_logger("bestow.worker")
 
 HOUSEKEEPING_SECONDS = 60.0
+LISTEN_RETRY_SECONDS = 5.0
 
 
 def import_task_modules(modules: list[str]) -> None:
@@ -33,16 +41,20 @@ def import_task_modules(modules: list[str]) -> None:
 
 
 class Worker:
-    def __init__(self, db: Database, settings: Settings, *, queues: list[str] | None = None) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, *, queues: list[str] | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
-        self.queues = queues or ["default"]
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{new_id('wrk')[-8:]}"
+        self.queues = queues or list(settings.worker_queues)
+        host = socket.gethostname()[:60]
+        self.worker_id = f"{host}:{os.getpid()}:{new_id('wrk')[-8:]}"
         self.lease = timedelta(seconds=settings.worker_lease_seconds)
         self.concurrency = max(1, settings.worker_concurrency)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._running: dict[str, asyncio.Task[None]] = {}
+        # Keyed by attempt too: after a lapsed lease this worker may claim a job it still runs.
+        self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -54,22 +66,40 @@ class Worker:
 
     async def run(self) -> None:
         log.info("worker.started", worker_id=self.worker_id, queues=self.queues)
-        heartbeat = asyncio.create_task(self._heartbeat())
-        housekeeping = asyncio.create_task(self._housekeeping())
+        background = [
+            asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(self._housekeeping()),
+        ]
+        if not self.db.is_sqlite:
+            background.append(asyncio.create_task(self._listen()))
         try:
             while not self._stopping.is_set():
+                self._wake.clear()
                 claimed = await self._claim_batch()
                 if claimed == 0 or len(self._running) >= self.concurrency:
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.settings.worker_poll_seconds)
         finally:
-            heartbeat.cancel()
-            housekeeping.cancel()
-            if self._running:
-                log.info("worker.draining", running=len(self._running))
-                await asyncio.wait(list(self._running.values()), timeout=self.lease.total_seconds())
+            # The heartbeat keeps the leases of the jobs still running until they finish.
+            await self._drain()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        log.info("worker.draining", running=len(self._running))
+        _, pending = await asyncio.wait(
+            list(self._running.values()), timeout=self.lease.total_seconds()
+        )
+        if pending:
+            # Rolled back; their leases lapse and another worker runs them again.
+            log.warning("worker.abandoned", jobs=len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
 
     async def _claim_batch(self) -> int:
         free = self.concurrency - len(self._running)
@@ -90,45 +120,57 @@ class Worker:
             await asyncio.sleep(self.settings.worker_poll_seconds)
             return 0
         for job in claimed:
+            key = (job.id, job.attempt)
             task = asyncio.create_task(self._execute(job))
-            self._running[job.id] = task
-            task.add_done_callback(lambda _t, job_id=job.id: self._done(job_id))
+            self._running[key] = task
+            task.add_done_callback(functools.partial(self._done, key))
         return len(claimed)
 
-    def _done(self, job_id: str) -> None:
-        self._running.pop(job_id, None)
+    def _done(self, key: tuple[str, int], _task: asyncio.Task[None]) -> None:
+        self._running.pop(key, None)
         self._wake.set()
 
     async def _execute(self, job: Job) -> None:
-        spec = jobs.registered(job.kind)
+        try:
+            await self._run(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # recording the outcome failed; the lease lapses, the job reruns
+            log.error("job.unrecorded", job_id=job.id, kind=job.kind, error=type(exc).__name__)
+
+    async def _run(self, job: Job) -> None:
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
+        spec = jobs.registered(job.kind)
         if spec is None or job.attempt > job.max_attempts:
             reason = "no handler for this kind" if spec is None else "attempts spent"
-            await self._record_failure(job, reason, bury=True)
-            bound.error("job.dead", reason=reason)
+            state = await self._record_failure(job, reason, retry=False)
+            bound.error("job.dead" if state else "job.lease_lost", reason=reason)
             return
         try:
             async with self.db.write_session() as session:
-                ctx = jobs.JobContext(job=job, session=session, db=self.db, worker_id=self.worker_id)
+                ctx = jobs.JobContext(
+                    job=job, session=session, db=self.db, worker_id=self.worker_id
+                )
                 await spec.handler(ctx)
-                if await jobs.complete(session, job, self.worker_id):
-                    await session.commit()
-                    bound.info("job.completed")
-                else:
+                if not await jobs.complete(session, job, self.worker_id):
                     await session.rollback()
                     bound.warning("job.lease_lost")
+                    return
+                await session.commit()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             detail = "".join(traceback.format_exception_only(exc)).strip()
             state = await self._record_failure(job, detail)
-            bound.warning("job.failed", error=type(exc).__name__, state=state)
+            bound.warning(
+                "job.failed" if state else "job.lease_lost", error=type(exc).__name__, state=state
+            )
+            return
+        bound.info("job.completed")
 
-    async def _record_failure(self, job: Job, error: str, *, bury: bool = False) -> str:
-        if bury:
-            job.attempt = job.max_attempts
+    async def _record_failure(self, job: Job, error: str, *, retry: bool = True) -> str | None:
         async with self.db.write_session() as session:
-            state = await jobs.fail(session, job, self.worker_id, error)
+            state = await jobs.fail(session, job, self.worker_id, error, retry=retry)
             await session.commit()
             return state
 
@@ -136,21 +178,52 @@ class Worker:
         interval = max(0.2, self.lease.total_seconds() / 3)
         while True:
             await asyncio.sleep(interval)
-            if not self._running:
+            job_ids = sorted({job_id for job_id, _ in self._running})
+            if not job_ids:
                 continue
             try:
                 async with self.db.write_session() as session:
-                    await jobs.extend_lease(session, list(self._running), self.worker_id, self.lease)
+                    await jobs.extend_lease(session, job_ids, self.worker_id, self.lease)
                     await session.commit()
             except Exception as exc:
                 log.warning("worker.heartbeat_failed", error=type(exc).__name__)
 
     async def _housekeeping(self) -> None:
-        from bestow.kit.housekeeping import sweep
-
         while True:
             try:
                 await sweep(self.db, self.settings)
             except Exception as exc:
                 log.warning("worker.housekeeping_failed", error=type(exc).__name__)
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+    async def _listen(self) -> None:
+        """PostgreSQL only: wake on the NOTIFY of an enqueue for one of our queues."""
+        dsn = make_url(self.db.url).set(drivername="postgresql")
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
+            except Exception as exc:
+                log.warning("worker.listen_failed", error=type(exc).__name__)
+                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+                continue
+            lost = asyncio.Event()
+            try:
+                conn.add_termination_listener(functools.partial(_set_on_call, lost))
+                await conn.add_listener(jobs.NOTIFY_CHANNEL, self._on_notify)
+                self.wake()  # whatever was enqueued while nobody listened
+                await lost.wait()
+                log.warning("worker.listen_lost")
+            except Exception as exc:
+                log.warning("worker.listen_failed", error=type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, queue: str) -> None:
+        if queue in self.queues:
+            self.wake()
+
+
+def _set_on_call(event: asyncio.Event, *_args: object) -> None:
+    event.set()
