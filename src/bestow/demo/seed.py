@@ -67,7 +67,6 @@ TEMPLATES: list[dict[str, Any]] = [
         "subtype": "free_item",
         "discount": {"type": "free_item", "value": None},
         "description": "One free slice of any pizza",
-        "images": {"default": ""},
     },
     {
         "name": "$5 Off",
@@ -139,7 +138,7 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
     template_ids: list[list[str]] = []
     for merchant in merchant_rows:
         ids = []
-        for spec in TEMPLATES:
+        for offer in TEMPLATES:
             template = await templates.create_template(
                 session,
                 merchant_id=merchant.id,
@@ -147,7 +146,10 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
                 actor=ACTOR,
                 publish=True,
                 fine_print="One per member. Not valid with other offers.",
-                **spec,
+                name=offer["name"],
+                subtype=offer["subtype"],
+                discount=offer["discount"],
+                description=offer["description"],
             )
             ids.append(template.id)
         draft = await templates.create_template(

@@ -102,6 +102,7 @@ class Database:
                 pool_pre_ping=False,
                 pool_timeout=10,
                 echo=echo,
+                hide_parameters=True,
                 connect_args={"timeout": 5, "command_timeout": 60},
             )
             self.write_engine = self.engine
@@ -110,7 +111,10 @@ class Database:
 
     @staticmethod
     def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # Parameters are members' emails and phones: never let an error message carry them.
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -38,11 +39,17 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
+_ID = re.compile(r"^[a-z]{2,4}_[0-9a-z]{26}$")
+
+
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        last_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise Invalid("cursor is not one this API returned", field="cursor") from exc
+    if not _ID.match(last_id):
+        raise Invalid("cursor is not one this API returned", field="cursor")
+    return last_id
 
 
 @dataclass(frozen=True)

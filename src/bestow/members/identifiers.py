@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from bestow.kit.errors import Invalid
 
+# The common shape: an ASCII dot-atom local part (RFC 5322 atext) of at most 64 characters, one
+# @-sign and an ASCII host name. email-validator judges such an address as its local part (always
+# valid), its domain (a verdict that depends on the domain alone, cached below) and its length.
+_PLAIN_EMAIL = re.compile(
+    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@([A-Za-z0-9.-]+)"
+)
+_LOCAL_MAX = 64
+_EMAIL_MAX = 254
+
 
 def normalise_email(value: str) -> str:
+    text = value.strip()
+    plain = _PLAIN_EMAIL.fullmatch(text)
+    if plain is not None and len(plain[1]) <= _LOCAL_MAX and len(text) <= _EMAIL_MAX:
+        domain = _plain_domain(plain[2])
+        if domain is False:
+            raise Invalid("invalid email", field="email")
+        if domain is not None:
+            return f"{plain[1]}@{domain}".lower()
     try:
-        checked = validate_email(value.strip(), check_deliverability=False)
+        checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise Invalid("invalid email", field="email") from exc
     return checked.normalized.lower()
+
+
+@lru_cache(maxsize=4096)
+def _plain_domain(domain: str) -> str | bool | None:
+    """email-validator's verdict on an ASCII host name: its normal form when that is the name
+    lower-cased, ``False`` when invalid, ``None`` otherwise (IDNA: the full check decides)."""
+    try:
+        normal = validate_email(f"a@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return False
+    return normal if normal == domain.lower() else None
 
 
 def normalise_phone(value: str) -> str:

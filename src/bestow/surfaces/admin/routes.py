@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +13,7 @@ from bestow.clients import service as clients
 from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
 from bestow.kit.idempotency import StoredResponse, fingerprint
 from bestow.kit.pagination import cursor_paginate
+from bestow.members import importer
 from bestow.members import service as members
 from bestow.merchants import service as merchants
 from bestow.models import AuditEntry, BusinessUnit, Client, Location, Member, Merchant
@@ -26,10 +28,12 @@ from bestow.surfaces.admin.schemas import (
     CredentialIn,
     CredentialOut,
     GrantIn,
+    ImportErrorOut,
     IssuedCredentialOut,
     ListOut,
     LocationIn,
     LocationOut,
+    MemberImportOut,
     MemberIn,
     MemberOut,
     MemberStatusIn,
@@ -74,7 +78,10 @@ async def create_client(
 
 @router.get("/clients", response_model=ListOut[ClientOut])
 async def list_clients(
-    _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     status: Annotated[str | None, Query(pattern="^(active|suspended)$")] = None,
 ) -> Any:
     """List clients."""
@@ -92,12 +99,18 @@ async def get_client(client_id: str, _: AdminActor, session: SessionDep) -> Clie
 
 @router.patch("/clients/{client_id}", response_model=ClientOut)
 async def update_client(
-    client_id: str, body: ClientPatch, actor: AdminActor, runtime: RuntimeDep,
+    client_id: str,
+    body: ClientPatch,
+    actor: AdminActor,
+    runtime: RuntimeDep,
     session: WriteSessionDep,
 ) -> Client:
     """Rename a client, set its scopes, rate-limit tier or status."""
     client = await clients.update_client(
-        session, client_id=client_id, actor=actor, known_tiers=runtime.rate_limiter.tier_names(),
+        session,
+        client_id=client_id,
+        actor=actor,
+        known_tiers=runtime.rate_limiter.tier_names(),
         **body.model_dump(exclude_unset=True),
     )
     await session.commit()
@@ -110,9 +123,14 @@ async def list_credentials(client_id: str, _: AdminActor, session: SessionDep) -
     return await clients.credentials(session, client_id)
 
 
-@router.post("/clients/{client_id}/credentials", status_code=201, response_model=IssuedCredentialOut)
+@router.post(
+    "/clients/{client_id}/credentials", status_code=201, response_model=IssuedCredentialOut
+)
 async def issue_credential(
-    client_id: str, body: CredentialIn, actor: AdminActor, runtime: RuntimeDep,
+    client_id: str,
+    body: CredentialIn,
+    actor: AdminActor,
+    runtime: RuntimeDep,
     session: WriteSessionDep,
 ) -> IssuedCredentialOut:
     """Issue a credential; its secret is in this response only."""
@@ -129,19 +147,29 @@ async def issue_credential(
     response_model=IssuedCredentialOut,
 )
 async def rotate_credential(
-    client_id: str, credential_id: str, actor: AdminActor, runtime: RuntimeDep,
-    session: WriteSessionDep, body: RotateIn | None = None,
+    client_id: str,
+    credential_id: str,
+    actor: AdminActor,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
+    body: RotateIn | None = None,
 ) -> IssuedCredentialOut:
     """Replace a credential; the old one keeps working for ``grace_seconds``."""
     issued = await clients.rotate_credential(
-        session, runtime.sealer, client_id=client_id, credential_id=credential_id, actor=actor,
+        session,
+        runtime.sealer,
+        client_id=client_id,
+        credential_id=credential_id,
+        actor=actor,
         grace_seconds=body.grace_seconds if body else 0,
     )
     await session.commit()
     return _issued(issued)
 
 
-@router.post("/clients/{client_id}/credentials/{credential_id}/revoke", response_model=CredentialOut)
+@router.post(
+    "/clients/{client_id}/credentials/{credential_id}/revoke", response_model=CredentialOut
+)
 async def revoke_credential(
     client_id: str, credential_id: str, actor: AdminActor, session: WriteSessionDep
 ) -> Any:
@@ -177,7 +205,9 @@ async def revoke_merchant(
     client_id: str, merchant_id: str, actor: AdminActor, session: WriteSessionDep
 ) -> Response:
     """Withdraw a merchant grant."""
-    await clients.revoke_merchant(session, client_id=client_id, merchant_id=merchant_id, actor=actor)
+    await clients.revoke_merchant(
+        session, client_id=client_id, merchant_id=merchant_id, actor=actor
+    )
     await session.commit()
     return Response(status_code=204)
 
@@ -186,7 +216,9 @@ async def revoke_merchant(
 
 
 @router.post("/merchants", status_code=201, response_model=MerchantOut)
-async def create_merchant(body: MerchantIn, actor: AdminActor, session: WriteSessionDep) -> Merchant:
+async def create_merchant(
+    body: MerchantIn, actor: AdminActor, session: WriteSessionDep
+) -> Merchant:
     """Create a merchant."""
     merchant = await merchants.create_merchant(session, actor=actor, **body.model_dump())
     await session.commit()
@@ -241,8 +273,11 @@ async def list_locations(
     """A merchant's locations."""
     await merchants.get_merchant(session, merchant_id)
     page = await cursor_paginate(
-        session, merchants.locations_query(merchant_ids=[merchant_id]), Location.id,
-        cursor=cursor, limit=limit,
+        session,
+        merchants.locations_query(merchant_ids=[merchant_id]),
+        Location.id,
+        cursor=cursor,
+        limit=limit,
     )
     return {"data": page.items, "next_cursor": page.next_cursor}
 
@@ -268,8 +303,11 @@ async def list_business_units(
     """A merchant's business units."""
     await merchants.get_merchant(session, merchant_id)
     page = await cursor_paginate(
-        session, merchants.business_units_query(merchant_id=merchant_id), BusinessUnit.id,
-        cursor=cursor, limit=limit,
+        session,
+        merchants.business_units_query(merchant_id=merchant_id),
+        BusinessUnit.id,
+        cursor=cursor,
+        limit=limit,
     )
     return {"data": page.items, "next_cursor": page.next_cursor}
 
@@ -314,16 +352,49 @@ async def create_member(
     return Response(stored.body, status_code=stored.status_code, headers=headers)
 
 
+@router.post(
+    "/merchants/{merchant_id}/members/import",
+    response_model=MemberImportOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def import_members(
+    merchant_id: str, actor: AdminActor, runtime: RuntimeDep, request: Request
+) -> MemberImportOut:
+    """Import members from a ``text/csv`` body; good rows are imported, bad ones returned."""
+    text = importer.decode_csv(await request.body())
+    report = await importer.import_members(
+        runtime.db, merchant_id=merchant_id, source=io.StringIO(text, newline=""), actor=actor
+    )
+    return MemberImportOut(
+        rows=report.rows,
+        imported=report.imported,
+        failed=report.failed,
+        errors=[ImportErrorOut(line=e.line, reason=e.reason) for e in report.errors],
+    )
+
+
 @router.get("/merchants/{merchant_id}/members", response_model=ListOut[MemberOut])
 async def list_members(
-    merchant_id: str, _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
+    merchant_id: str,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     status: Annotated[str | None, Query(pattern="^(active|inactive)$")] = None,
 ) -> Any:
     """A merchant's members."""
     await merchants.get_merchant(session, merchant_id)
     page = await cursor_paginate(
-        session, members.list_query(merchant_id=merchant_id, status=status), Member.id,
-        cursor=cursor, limit=limit,
+        session,
+        members.list_query(merchant_id=merchant_id, status=status),
+        Member.id,
+        cursor=cursor,
+        limit=limit,
     )
     return {"data": page.items, "next_cursor": page.next_cursor}
 
@@ -349,15 +420,19 @@ async def set_member_status(
 
 @router.get("/audit", response_model=ListOut[AuditOut])
 async def list_audit(
-    _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     target_type: Annotated[str | None, Query(max_length=40)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
     """The audit trail, oldest first."""
     page = await cursor_paginate(
-        session, audit.query(target_type=target_type, target_id=target_id), AuditEntry.id,
-        cursor=cursor, limit=limit,
+        session,
+        audit.query(target_type=target_type, target_id=target_id),
+        AuditEntry.id,
+        cursor=cursor,
+        limit=limit,
     )
     return {"data": page.items, "next_cursor": page.next_cursor}
-
-

@@ -16,7 +16,9 @@ class Strict(BaseModel):
 
 class ListOut(BaseModel, Generic[T]):
     data: list[T]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 class ClientIn(Strict):
@@ -155,6 +157,18 @@ class MemberOut(BaseModel):
     last_name: str
     status: str
     created_at: datetime
+
+
+class ImportErrorOut(BaseModel):
+    line: int = Field(description="Line of the file, the header being line 1")
+    reason: str
+
+
+class MemberImportOut(BaseModel):
+    rows: int = Field(description="Data rows read, blank lines aside")
+    imported: int
+    failed: int
+    errors: list[ImportErrorOut] = Field(description="Every refused row, by line")
 
 
 class AuditOut(BaseModel):
