@@ -95,10 +95,11 @@ async def _check_variants(
     names = [v.name.strip().lower() for v in variants]
     if any(not n for n in names):
         raise Invalid("every variant needs a name", field="variants")
-    if len(set(names)) != len(names):
-        raise Invalid("variant names must be unique within a campaign", field="variants")
+    # Two Controls would also be two equal names: say which rule they break.
     if sum(is_control(v.name) for v in variants) > 1:
         raise Invalid("a campaign has at most one Control variant", field="variants")
+    if len(set(names)) != len(names):
+        raise Invalid("variant names must be unique within a campaign", field="variants")
     if all(is_control(v.name) for v in variants):
         raise Invalid("a campaign needs at least one treatment variant", field="variants")
     for index, variant in enumerate(variants):
@@ -230,15 +231,10 @@ async def views(session: AsyncSession, campaigns: list[Campaign]) -> list[Campai
     ):
         variants[variant.campaign_id].append(variant)
     merchant_ids = {c.merchant_id for c in campaigns if c.merchant_id}
-    zones = dict(
-        (
-            await session.execute(
-                select(Merchant.id, Merchant.time_zone).where(Merchant.id.in_(merchant_ids))
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(Merchant.id, Merchant.time_zone).where(Merchant.id.in_(merchant_ids))
     )
+    zones = {merchant_id: zone for merchant_id, zone in rows}
     return [
         CampaignView(c, variants[c.id], zones.get(c.merchant_id or "", "UTC")) for c in campaigns
     ]

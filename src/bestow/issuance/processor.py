@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ARRAY, ColumnElement, String, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from bestow.campaigns.service import views
 from bestow.issuance import events
 from bestow.issuance.service import FINISHED
-from bestow.kit.db import Database, bulk_insert, insert_ignore, utcnow
+from bestow.kit.db import Database, bulk_insert, dialect_of, insert_ignore, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
 from bestow.kit.timefmt import iso
@@ -67,6 +68,16 @@ class ChunkResult:
     reward_types: dict[int, str] = field(default_factory=dict)
     holdouts: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One identifier judged on its own: its normal form, or why it fails without a lookup."""
+
+    kind: str
+    value: Any
+    normal: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,14 +142,18 @@ async def process_job(
     job_id: str,
     worker_job_id: str,
     worker_id: str,
-    lease: timedelta,
+    lease: Lease,
     chunk_size: int = CHUNK_SIZE,
 ) -> None:
     """Process every remaining chunk of the job, then finish it."""
+    judged: list[Judged] | None = None
+    rewarded: set[str] | None = None
     while True:
         async with db.write_session() as session:
             await fence(session, lease)
-            job = await session.get(IssuanceJob, job_id, with_for_update=True)
+            # The identifiers never change: read (and parse) them for the first chunk only.
+            loaded = [defer(IssuanceJob.identifiers)] if judged is not None else []
+            job = await session.get(IssuanceJob, job_id, with_for_update=True, options=loaded)
             if job is None or job.state in FINISHED:
                 return
             now = utcnow()
@@ -148,8 +163,12 @@ async def process_job(
             start = job.processed_count
             if start < job.total_count:
                 ctx = await _context(session, job)
-                chunk = job.identifiers[start : start + chunk_size]
-                result = await _process_chunk(session, ctx, start, chunk, now)
+                if judged is None:
+                    judged = judge(job.identifiers)
+                if rewarded is None:
+                    rewarded = await _rewarded_members(session, job_id)
+                chunk = judged[start : start + chunk_size]
+                result = await _process_chunk(session, ctx, start, chunk, now, rewarded)
                 await _write(session, ctx, result, now)
                 job.processed_count = start + len(chunk)
                 job.success_count += len(result.rewards) + len(result.holdouts)
@@ -169,28 +188,48 @@ def _normalise(kind: str, value: Any) -> str:
     return normalise_phone(value)
 
 
-async def _process_chunk(
-    session: AsyncSession, ctx: Context, start: int, chunk: list[list[Any]], now: datetime
-) -> ChunkResult:
-    result = ChunkResult()
-    wanted: dict[int, tuple[str, str]] = {}
+def judge(identifiers: list[list[Any]]) -> list[Judged]:
+    """Every identifier of the job, in order. A repeat of an earlier one is a duplicate whichever
+    chunk that one fell in, so the outcome does not depend on the chunk size."""
+    judged: list[Judged] = []
     seen: set[tuple[str, str]] = set()
-    for offset, (kind, value) in enumerate(chunk):
-        index = start + offset
+    for kind, value in identifiers:
         if kind not in ("email", "phone"):
-            result.failures.append(_failure(ctx, index, str(kind), value, INVALID_TYPE))
+            judged.append(Judged(str(kind), value, error=INVALID_TYPE))
             continue
         try:
             normal = _normalise(kind, value)
         except Invalid:
             reason = INVALID_EMAIL if kind == "email" else INVALID_PHONE
-            result.failures.append(_failure(ctx, index, kind, value, reason))
+            judged.append(Judged(kind, value, error=reason))
             continue
         if (kind, normal) in seen:
-            result.failures.append(_failure(ctx, index, kind, value, DUPLICATE))
+            judged.append(Judged(kind, value, error=DUPLICATE))
             continue
         seen.add((kind, normal))
-        wanted[index] = (kind, normal)
+        judged.append(Judged(kind, value, normal=normal))
+    return judged
+
+
+async def _process_chunk(
+    session: AsyncSession,
+    ctx: Context,
+    start: int,
+    chunk: list[Judged],
+    now: datetime,
+    already: set[str],
+) -> ChunkResult:
+    """Judge one chunk. ``already`` holds the members the job has rewarded (or held out) so far;
+    the members this chunk rewards are added to it."""
+    result = ChunkResult()
+    wanted: dict[int, tuple[str, str]] = {}
+    for offset, item in enumerate(chunk):
+        index = start + offset
+        if item.normal is None:
+            error = item.error or INVALID_TYPE
+            result.failures.append(_failure(ctx, index, item.kind, item.value, error))
+            continue
+        wanted[index] = (item.kind, item.normal)
 
     members = await _members(session, ctx.merchant.id, wanted.values())
     missing = [key for key in dict.fromkeys(wanted.values()) if key not in members]
@@ -198,9 +237,8 @@ async def _process_chunk(
         await _enrol(session, ctx.merchant.id, missing, now)
         members |= await _members(session, ctx.merchant.id, missing)
 
-    already = await _rewarded_members(session, ctx.job_id, {m[0] for m in members.values()})
     for index, key in wanted.items():
-        kind, value = chunk[index - start]
+        kind, value = chunk[index - start].kind, chunk[index - start].value
         found = members.get(key)
         if found is None:
             result.failures.append(_failure(ctx, index, kind, value, NOT_FOUND))
@@ -230,7 +268,7 @@ async def _members(
             continue
         rows = await session.execute(
             select(column, Member.id, Member.status).where(
-                Member.merchant_id == merchant_id, column.in_(values)
+                Member.merchant_id == merchant_id, _one_of(session, column, values)
             )
         )
         for value, member_id, status in rows:
@@ -261,19 +299,25 @@ async def _enrol(
     await session.execute(insert_ignore(dialect, Member.__table__), rows)
 
 
-async def _rewarded_members(session: AsyncSession, job_id: str, member_ids: set[str]) -> set[str]:
-    if not member_ids:
-        return set()
-    ids = list(member_ids)
+async def _rewarded_members(session: AsyncSession, job_id: str) -> set[str]:
+    """The members the job has rewarded or held out in the chunks committed so far. Read once
+    per run: the chunks that follow add theirs as they go (they alone write to the job)."""
     rewarded = await session.scalars(
-        select(IssuedReward.member_id).where(
-            IssuedReward.job_id == job_id, IssuedReward.member_id.in_(ids)
-        )
+        select(IssuedReward.member_id).where(IssuedReward.job_id == job_id)
     )
-    held = await session.scalars(
-        select(Holdout.member_id).where(Holdout.job_id == job_id, Holdout.member_id.in_(ids))
-    )
+    held = await session.scalars(select(Holdout.member_id).where(Holdout.job_id == job_id))
     return set(rewarded) | set(held)
+
+
+def _one_of(session: AsyncSession, column: Any, values: list[str]) -> ColumnElement[bool]:
+    """``column IN values``. On PostgreSQL ``IN (SELECT unnest($1))``, one array parameter: no
+    statement of thousands of parameters to render, parse and plan for each chunk, and a plan
+    that stays good once the prepared statement goes generic (``= ANY($1)`` then filters every
+    row of the merchant against the array, one by one)."""
+    if dialect_of(session) == "postgresql":
+        array = bindparam(None, values, type_=ARRAY(String))
+        return column.in_(select(func.unnest(array)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def _failure(ctx: Context, index: int, kind: str, value: Any, error: str) -> dict[str, Any]:
@@ -323,9 +367,14 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
     await bulk_insert(session, Holdout.__table__, result.holdouts)
     await bulk_insert(session, IssuanceFailure.__table__, result.failures)
     stamp = iso(now) or ""
+    # Every reward of a chunk expires at the campaign's end: format each distinct value once.
+    expiry: dict[datetime | None, str | None] = {}
     outbox = []
     for reward in result.rewards:
         index = reward["identifier_index"]
+        valid_to = reward["valid_to"]
+        if valid_to not in expiry:
+            expiry[valid_to] = iso(valid_to)
         outbox.append(
             {
                 "id": new_id("evt"),
@@ -344,7 +393,7 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
                         "identifier": {"type": result.reward_types[index], "index": index},
                         "user_id": reward["member_id"],
                         "state": reward["state"],
-                        "expires_at": iso(reward["valid_to"]),
+                        "expires_at": expiry[valid_to],
                         "campaign": ctx.campaign_payload,
                     },
                 ),

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from bestow.config import get_settings
 from bestow.issuance import events, processor
 from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
 from bestow.kit.db import utcnow
@@ -18,7 +19,9 @@ MAX_ATTEMPTS = 10
 
 
 def _lease(ctx: JobContext) -> processor.Lease:
-    duration: timedelta = ctx.data.get("lease", timedelta(seconds=30))
+    # The worker's own lease: renewing for longer would keep a dead worker's job from the others.
+    default = timedelta(seconds=get_settings().worker_lease_seconds)
+    duration: timedelta = ctx.data.get("lease", default)
     return processor.Lease(ctx.job.id, ctx.job.attempt, ctx.worker_id, duration)
 
 
@@ -32,6 +35,7 @@ async def process(ctx: JobContext) -> None:
             worker_job_id=ctx.job.id,
             worker_id=ctx.worker_id,
             lease=_lease(ctx),
+            chunk_size=get_settings().issuance_chunk_size,
         )
     except processor.LeaseLost:
         raise

@@ -231,7 +231,12 @@ async def issue_rewards(
     return Response(stored.body, status_code=stored.status_code, headers=headers)
 
 
-@router.get("/issuance_jobs/{job_id}", response_model=IssuanceJobEnvelope)
+# exclude_unset: ``summary`` (and its ``failures``) are left out, not null, until there is one.
+@router.get(
+    "/issuance_jobs/{job_id}",
+    response_model=IssuanceJobEnvelope,
+    response_model_exclude_unset=True,
+)
 async def get_issuance_job(
     job_id: str, client: IssueScope, session: SessionDep, merchant_id: MerchantId
 ) -> Any:
@@ -242,7 +247,12 @@ async def get_issuance_job(
     return {"issuance_job": await job_json(session, job)}
 
 
-@router.post("/issuance_jobs/{job_id}/revoke", status_code=202, response_model=IssuanceJobEnvelope)
+@router.post(
+    "/issuance_jobs/{job_id}/revoke",
+    status_code=202,
+    response_model=IssuanceJobEnvelope,
+    response_model_exclude_unset=True,
+)
 async def revoke_issuance_job(
     job_id: str, body: RevokeIn, client: IssueScope, runtime: RuntimeDep, request: Request
 ) -> Any:
