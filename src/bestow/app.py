@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         runtime = build_runtime(settings)
         app.state.runtime = runtime
         app.state.partner_auth_cache = AuthCache(settings.auth_cache_seconds)
+        app.state.partner_merchants_cache = AuthCache(settings.auth_cache_seconds)
         worker_task: asyncio.Task[None] | None = None
         worker = None
         if with_worker:

@@ -27,19 +27,24 @@ class Runtime:
     sealer: Sealer
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
+async def get_runtime(request: Request) -> Runtime:
+    """``async`` on purpose: FastAPI runs a plain ``def`` dependency in a thread pool."""
+    return runtime_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).db.session() as session:
+    async with runtime_of(request).db.session() as session:
         yield session
 
 
 async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session whose writes the endpoint commits once, at the end."""
-    async with get_runtime(request).db.write_session() as session:
+    async with runtime_of(request).db.write_session() as session:
         yield session
 
 

@@ -7,13 +7,15 @@ value other than the request id, an email, a phone, a token or a secret.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+import orjson
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -32,6 +34,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = structlog.get_logger("bestow.access")
 
 
+@lru_cache(maxsize=4096)
+def _counter(method: str, route: str, status: int) -> Any:
+    """The labelled child, looked up once per (method, route, status), not once per request."""
+    return REQUESTS.labels(method, route, str(status))
+
+
+@lru_cache(maxsize=2048)
+def _histogram(method: str, route: str) -> Any:
+    return LATENCY.labels(method, route)
+
+
 class _Stderr:
     """Whatever ``sys.stderr`` is at the time of writing (it is swapped under test capture)."""
 
@@ -40,6 +53,10 @@ class _Stderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def _dumps(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -96,7 +113,7 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode())
@@ -119,8 +136,8 @@ class RequestMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             status = status_holder[0]
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
+            _counter(scope["method"], template, status).inc()
+            _histogram(scope["method"], template).observe(elapsed)
             access_log.info(
                 "request",
                 request_id=request_id,
@@ -155,7 +172,7 @@ class RequestMiddleware:
         async def receive_limited() -> Message:
             nonlocal seen
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and message.get("body"):
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise PayloadTooLarge(limit)

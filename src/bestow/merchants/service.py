@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
@@ -104,8 +104,8 @@ def list_query() -> Select[Merchant]:
     return select(Merchant)
 
 
-def granted_query(client_id: str) -> Select[Merchant]:
-    """Merchants the client may act for."""
+def granted_query(client_id: str | ColumnElement[str]) -> Select[Merchant]:
+    """Merchants the client may act for (``client_id`` may be a bind parameter)."""
     return (
         select(Merchant)
         .join(ClientMerchant, ClientMerchant.merchant_id == Merchant.id)

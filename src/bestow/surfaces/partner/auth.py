@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from bestow.clients import service as clients
 from bestow.clients.service import AuthenticatedClient
-from bestow.deps import RuntimeDep
+from bestow.deps import runtime_of
 from bestow.kit.errors import Forbidden, Invalid, Unauthenticated
 from bestow.surfaces.auth_cache import AuthCache
 
@@ -22,18 +23,28 @@ def _cache(request: Request) -> AuthCache[AuthenticatedClient]:
     return cache
 
 
+bearer = HTTPBearer(auto_error=False, description="The access token issued to the partner")
+client_id_header = APIKeyHeader(
+    name="X-ClientId", auto_error=False, description="The client id issued to the partner"
+)
+
+
 async def partner_client(
     request: Request,
-    runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header(description="Bearer {access_token}")] = None,
-    x_clientid: Annotated[str | None, Header(alias="X-ClientId")] = None,
-    accept_version: Annotated[str | None, Header(alias="Accept-Version")] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_clientid: Annotated[str | None, Depends(client_id_header)],
+    accept_version: Annotated[
+        str | None, Header(alias="Accept-Version", description="Always v4.0")
+    ] = None,
 ) -> AuthenticatedClient:
-    """Authenticate, check the API version, then charge the client's rate limit."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip() or not x_clientid:
+    """Authenticate, check the API version, then charge the client's rate limit.
+
+    The credentials are read through security schemes (documented in OpenAPI, and cheaper per
+    request than header parameters, which are validated one by one)."""
+    token = credentials.credentials.strip() if credentials else ""
+    if not token or not x_clientid:
         raise Unauthenticated("Missing or invalid credentials")
-    token = token.strip()
+    runtime = runtime_of(request)
     key = (x_clientid, hashlib.sha256(token.encode()).hexdigest())
     cache = _cache(request)
     client = cache.get(key)

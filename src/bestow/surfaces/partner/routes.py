@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import bindparam
 
-from bestow.deps import SessionDep
+from bestow.deps import SessionDep, runtime_of
 from bestow.kit.pagination import paginate
 from bestow.kit.responses import JSONResponse
 from bestow.merchants import service as merchants
 from bestow.models import Location, Merchant
+from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.partner.auth import PartnerClient
 from bestow.surfaces.partner.schemas import (
     LocationOut,
@@ -37,17 +40,30 @@ Page = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1
 PerPage = Annotated[int, Query(ge=1, le=100, description="Items per page, 1 to 100")]
 
 
+GRANTED_MERCHANTS = (
+    merchants.granted_query(bindparam("client_id"))
+    .with_only_columns(Merchant.id, Merchant.name, Merchant.handle)
+    .order_by(Merchant.id)
+)
+
+
 @router.get("/merchants", response_model=MerchantsOut, response_class=JSONResponse)
-async def get_merchants(client: PartnerClient, session: SessionDep) -> Any:
-    """The merchants this client can currently act for."""
-    rows = await session.execute(
-        merchants.granted_query(client.id)
-        .with_only_columns(Merchant.id, Merchant.name, Merchant.handle)
-        .order_by(Merchant.id)
-    )
-    return JSONResponse(
-        {"merchants": [{"id": r.id, "name": r.name, "handle": r.handle} for r in rows]}
-    )
+async def get_merchants(client: PartnerClient, request: Request) -> Any:
+    """The merchants this client can currently act for.
+
+    Discovery data changes rarely and integrators poll it: each process keeps the rendered list
+    of a client for ``BESTOW_AUTH_CACHE_SECONDS``, the same bound the credential cache has.
+    """
+    cache: AuthCache[bytes] = request.app.state.partner_merchants_cache
+    body = cache.get((client.id,))
+    if body is None:
+        async with runtime_of(request).db.engine.connect() as conn:
+            rows = await conn.execute(GRANTED_MERCHANTS, {"client_id": client.id})
+            body = orjson.dumps(
+                {"merchants": [{"id": r[0], "name": r[1], "handle": r[2]} for r in rows]}
+            )
+        cache.put((client.id,), body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/locations", response_model=LocationsOut)
