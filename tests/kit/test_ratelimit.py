@@ -95,7 +95,9 @@ async def test_the_quota_refusal_names_the_quota_and_when_it_frees(limiters: Lim
     headers = refused.value.headers
     assert refused.value.message == "Rate limit exceeded: 3 requests per 15 minutes"
     assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("3", "0")
-    assert 1 < int(headers["Retry-After"]) <= 15 * 60
+    # limits approximates the sliding window from fixed 15-minute buckets: just before a bucket
+    # boundary the reset it reports can be a second away, so only the range is certain.
+    assert 1 <= int(headers["Retry-After"]) <= 15 * 60
     assert headers["RateLimit-Reset"] == headers["Retry-After"]
 
 
