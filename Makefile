@@ -31,6 +31,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/issuance.py
 
 # Re-resolve the pinned, hashed lock file after changing dependencies in pyproject.toml.
 lock: setup
