@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import random
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from bestow.deps import Runtime
 from bestow.issuance import tasks
 from bestow.kit.jobs import JobContext
 from bestow.models import IssuanceFailure, IssuanceJob, IssuedReward, Job, OutboxEvent
+from tests.fixtures.workers import Spawn, WorkerProcess, worker_env, worker_processes
 from tests.surfaces.partner.helpers import (
     ISSUE,
     create_campaign,
@@ -36,8 +34,6 @@ from tests.surfaces.partner.helpers import (
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-BESTOW = Path(sys.executable).parent / "bestow"
 LEASE_SECONDS = 2
 CHUNK_SIZE = 1000
 """Small chunks make the job last long enough (10 transactions) to be killed in the middle."""
@@ -49,55 +45,18 @@ DUPLICATE = "Duplicate identifier"
 INACTIVE = "User inactive"
 
 
-@dataclass
-class WorkerProcess:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- worker {self.name} (pid {self.process.pid}) ---\n{text[-4000:]}"
-
-
-Spawn = Callable[[str], WorkerProcess]
-
-
 @pytest.fixture
 def spawn(database_url: str, tmp_path: Path) -> Iterator[Spawn]:
     """Start ``bestow worker`` processes on the test database; each is killed at the end."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("BESTOW_")}
-    env.update(
-        BESTOW_DATABASE_URL=database_url,
-        BESTOW_SECRET_KEY="test-secret-key",
-        BESTOW_VAR_DIR=str(tmp_path / "var"),
+    env = worker_env(
+        database_url,
+        tmp_path / "var",
         BESTOW_WORKER_LEASE_SECONDS=str(LEASE_SECONDS),
         BESTOW_WORKER_POLL_SECONDS="0.1",
         BESTOW_ISSUANCE_CHUNK_SIZE=str(CHUNK_SIZE),
     )
-    started: list[WorkerProcess] = []
-
-    def start(name: str) -> WorkerProcess:
-        log = tmp_path / f"worker-{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(BESTOW), "worker"],
-                cwd=REPOSITORY,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(WorkerProcess(name, process, log))
-        return started[-1]
-
-    try:
+    with worker_processes(env, tmp_path) as start:
         yield start
-    finally:
-        for worker in started:
-            if worker.process.poll() is None:
-                worker.process.kill()
-            worker.process.wait(timeout=10)
 
 
 @dataclass(frozen=True)

@@ -4,82 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bestow.deps import Runtime
 from tests.fixtures.tasks import RECORD_EFFECT, effects
+from tests.fixtures.workers import Spawn, WorkerProcess, worker_env, worker_processes
 from tests.worker.support import enqueue_one, fetch_job, wait_for_job
 
 pytestmark = pytest.mark.slow
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-BESTOW = Path(sys.executable).parent / "bestow"
 LEASE_SECONDS = 2
-
-
-@dataclass
-class WorkerProcess:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def owns(self, locked_by: str | None) -> bool:
-        return f":{self.pid}:" in (locked_by or "")
-
-    def output(self) -> str:
-        return f"--- worker {self.name} (pid {self.pid}) ---\n{self.log.read_text()}"
-
-
-Spawn = Callable[[str], WorkerProcess]
 
 
 @pytest.fixture
 def spawn(database_url: str, queue: str, tmp_path: Path) -> Iterator[Spawn]:
     """Start ``bestow worker`` processes on the test's queue; every one is killed at the end."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("BESTOW_")}
-    env.update(
-        PYTHONPATH=str(REPOSITORY),
-        BESTOW_DATABASE_URL=database_url,
-        BESTOW_SECRET_KEY="test-secret-key",
-        BESTOW_VAR_DIR=str(tmp_path / "var"),
+    env = worker_env(
+        database_url,
+        tmp_path / "var",
         BESTOW_WORKER_QUEUES=json.dumps([queue]),
         BESTOW_WORKER_LEASE_SECONDS=str(LEASE_SECONDS),
         BESTOW_WORKER_POLL_SECONDS="0.1",
     )
-    started: list[WorkerProcess] = []
-
-    def start(name: str) -> WorkerProcess:
-        log = tmp_path / f"worker-{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(BESTOW), "worker", "--import", "tests.fixtures.tasks"],
-                cwd=REPOSITORY,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(WorkerProcess(name, process, log))
-        return started[-1]
-
-    try:
+    with worker_processes(env, tmp_path, "--import", "tests.fixtures.tasks") as start:
         yield start
-    finally:
-        for worker in started:
-            if worker.process.poll() is None:
-                worker.process.kill()
-            worker.process.wait(timeout=10)
 
 
 def outputs(*workers: WorkerProcess) -> Callable[[], str]:

@@ -140,8 +140,6 @@ async def process_job(
     db: Database,
     *,
     job_id: str,
-    worker_job_id: str,
-    worker_id: str,
     lease: Lease,
     chunk_size: int = CHUNK_SIZE,
 ) -> None:

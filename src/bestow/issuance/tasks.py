@@ -32,8 +32,6 @@ async def process(ctx: JobContext) -> None:
         await processor.process_job(
             ctx.db,
             job_id=job_id,
-            worker_job_id=ctx.job.id,
-            worker_id=ctx.worker_id,
             lease=_lease(ctx),
             chunk_size=get_settings().issuance_chunk_size,
         )
