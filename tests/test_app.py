@@ -51,6 +51,8 @@ async def test_openapi_describes_every_surface(app_client: httpx.AsyncClient) ->
     assert "/partner/merchants" in paths
     assert "/partner/locations" in paths
     assert "/admin/clients" in paths
+    parameters = paths["/partner/merchants"]["get"]["parameters"]
+    assert {"Authorization", "X-ClientId", "Accept-Version"} <= {p["name"] for p in parameters}
     docs = await app_client.get("/docs")
     assert docs.status_code == 200
 

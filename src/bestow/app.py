@@ -26,6 +26,7 @@ from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
+from bestow.surfaces.partner import auth as partner_auth
 from bestow.surfaces.partner import errors as partner_errors
 from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
 from bestow.surfaces.partner.routes import router as partner_router
@@ -100,7 +101,21 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(admin_router)
     app.include_router(admin_templates_router)
     _add_operational_routes(app)
+    _document_surface_headers(app)
     return app
+
+
+def _document_surface_headers(app: FastAPI) -> None:
+    """Surfaces read their authentication headers themselves (cheaper than FastAPI's header
+    parameters); the OpenAPI document still lists them on every operation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = partner_auth.document(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_operational_routes(app: FastAPI) -> None:
