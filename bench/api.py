@@ -37,7 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchdb import pg_admin, pg_dsn, with_database
 
 BENCH_DIR = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -84,26 +85,6 @@ class Target:
 # --- databases -------------------------------------------------------------------------------
 
 
-def _pg_dsn(url: str) -> str:
-    """A plain libpq URL for asyncpg (no SQLAlchemy driver suffix)."""
-    scheme, rest = url.split("://", 1)
-    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
-
-
-def _pg_with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def _pg_admin(base_url: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(_pg_dsn(base_url), timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @contextlib.contextmanager
 def database(kind: str, tmp: Path, pg_url: str) -> Iterator[str]:
     """A migrated, empty database; yields its SQLAlchemy URL."""
@@ -115,15 +96,15 @@ def database(kind: str, tmp: Path, pg_url: str) -> Iterator[str]:
         yield url
         return
     name = f"bestow_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(pg_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(pg_url, f'CREATE DATABASE "{name}"'))
     try:
-        url = _pg_with_database(_pg_dsn(pg_url), name).replace(
+        url = with_database(pg_dsn(pg_url), name).replace(
             "postgresql://", "postgresql+asyncpg://", 1
         )
         upgrade(url)
         yield url
     finally:
-        asyncio.run(_pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def seed(url: str, var_dir: Path, merchant_count: int) -> Partner:

@@ -61,9 +61,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from benchdb import pg_admin, pg_dsn, with_database
 
 HOST = "127.0.0.1"
 JOB_SIZE = 10_000
@@ -163,25 +163,6 @@ class Options:
 # --- database ------------------------------------------------------------------------------------
 
 
-def _pg_dsn(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def _pg_admin(base_url: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(_pg_dsn(base_url), timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def database(kind: str, tmp: Path, pg_url: str) -> AsyncIterator[str]:
     """A migrated, empty database; yields its SQLAlchemy URL and drops it afterwards."""
@@ -193,15 +174,15 @@ async def database(kind: str, tmp: Path, pg_url: str) -> AsyncIterator[str]:
         yield url
         return
     name = f"bestow_bench_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(pg_url, f'CREATE DATABASE "{name}"')
+    await pg_admin(pg_url, f'CREATE DATABASE "{name}"')
     try:
-        url = _with_database(_pg_dsn(pg_url), name).replace(
+        url = with_database(pg_dsn(pg_url), name).replace(
             "postgresql://", "postgresql+asyncpg://", 1
         )
         await upgrade_async(url)
         yield url
     finally:
-        await _pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _sqlite_path(url: str) -> str:
@@ -246,7 +227,7 @@ class Probe:
         else:
             import asyncpg
 
-            self._pg = await asyncpg.connect(_pg_dsn(self.url.replace("+asyncpg", "")))
+            self._pg = await asyncpg.connect(pg_dsn(self.url.replace("+asyncpg", "")))
 
     async def close(self) -> None:
         if self._lite is not None:
@@ -803,7 +784,7 @@ async def raw_insert(world: World, batches: int) -> dict[str, Any]:
     else:
         import asyncpg
 
-        pg = await asyncpg.connect(_pg_dsn(world.url.replace("+asyncpg", "")))
+        pg = await asyncpg.connect(pg_dsn(world.url.replace("+asyncpg", "")))
         try:
             backend = pg.get_server_pid()
             backend_before = proc_cpu(backend)
