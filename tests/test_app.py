@@ -57,7 +57,7 @@ async def test_openapi_describes_every_surface(app_client: httpx.AsyncClient) ->
     assert docs.status_code == 200
 
 
-def test_creating_the_app_opens_no_database(tmp_path: object) -> None:
+async def test_creating_the_app_opens_no_database(tmp_path: object) -> None:
     settings = make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", tmp_path)  # type: ignore[arg-type]
     app = create_app(settings)
     assert not hasattr(app.state, "runtime")
