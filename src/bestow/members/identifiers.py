@@ -48,10 +48,20 @@ def _plain_domain(domain: str) -> str | bool | None:
     return normal if normal == domain.lower() else None
 
 
-def normalise_phone(value: str) -> str:
-    """E.164 only: a leading ``+`` and a number valid for its country."""
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def normalise_phone(value: str, *, strict: bool = True) -> str:
+    """A number valid for its country, in E.164.
+
+    ``strict`` (identifiers sent by integrators): only ``+`` and up to 15 digits. Formatted
+    numbers ("+1 415-555 0123") are refused, not repaired: the Partner API asks for E.164, and a
+    sandbox that silently fixed them would hide the mistake. Not strict (an operator's own member
+    data, through the Admin API, the CLI or an import): formatting is accepted and normalised,
+    but the leading ``+`` and country code are still required.
+    """
     text = value.strip()
-    if not text.startswith("+"):
+    if not (_E164.fullmatch(text) if strict else text.startswith("+")):
         raise Invalid("phone must be in E.164 format, e.g. +14155551234", field="phone")
     try:
         number = phonenumbers.parse(text, None)

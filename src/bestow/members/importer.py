@@ -225,7 +225,7 @@ def _validate_row(header: Header, line: int, values: list[str]) -> Candidate | R
             return None
 
     email = checked("email", normalise_email)
-    phone = checked("phone", normalise_phone)
+    phone = checked("phone", lambda v: normalise_phone(v, strict=False))
     account_id = checked("account_id", lambda v: check_guid(v, field="account_id"))
     for name, limit in MAX_LENGTHS.items():
         if len(row.get(name, "")) > limit:

@@ -44,7 +44,7 @@ async def create_member(
     member = Member(
         merchant_id=merchant_id,
         email=normalise_email(email) if email else None,
-        phone=normalise_phone(phone) if phone else None,
+        phone=normalise_phone(phone, strict=False) if phone else None,
         loyalty_id=loyalty_id.strip() if loyalty_id else None,
         first_name=first_name,
         last_name=last_name,
