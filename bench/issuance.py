@@ -48,7 +48,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -63,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchdb import pg_admin, pg_dsn, with_database
+from benchkit import free_port, pg_admin, pg_dsn, venv_script, with_database
 
 HOST = "127.0.0.1"
 JOB_SIZE = 10_000
@@ -432,23 +431,6 @@ def payloads(world: World) -> dict[str, Payload]:
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def venv_script(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{name} not found beside {sys.executable} nor on PATH")
-    return found
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -6,16 +6,18 @@ errors, validation errors, unknown routes, oversized bodies, crashes) into its v
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from bestow.deps import Runtime
 from bestow.kit.errors import (
     Conflict,
     DomainError,
@@ -29,6 +31,7 @@ from bestow.kit.errors import (
     ServiceUnavailable,
     Unauthenticated,
 )
+from bestow.kit.idempotency import StoredResponse, fingerprint
 from bestow.kit.logging import PayloadTooLarge, UnsupportedMediaType
 
 log = structlog.get_logger("bestow.errors")
@@ -121,6 +124,39 @@ def _is_data_exception(exc: DBAPIError) -> bool:
     """SQLSTATE class 22 (data exception) on PostgreSQL; SQLite stores any text."""
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
+async def idempotent(
+    request: Request,
+    runtime: Runtime,
+    *,
+    client_id: str,
+    key: str | None,
+    route: str,
+    work: Callable[[AsyncSession], Awaitable[StoredResponse]],
+) -> tuple[Response, bool]:
+    """Run a write endpoint's ``work`` once per idempotency key (or plainly, without a key).
+
+    Returns the response, marked ``Idempotent-Replayed: true`` when it is a stored one, and
+    whether it was replayed.
+    """
+    if key is None:
+        async with runtime.db.write_session() as session:
+            stored = await work(session)
+            await session.commit()
+        replayed = False
+    else:
+        stored, replayed = await runtime.idempotency.run(
+            client_id=client_id,
+            key=key,
+            route=route,
+            fingerprint=fingerprint(request.method, request.url.path, await request.body()),
+            work=work,
+        )
+    headers = dict(stored.headers)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(stored.body, status_code=stored.status_code, headers=headers), replayed
 
 
 ErrorRenderer = Callable[[ErrorInfo, Exception], Response]

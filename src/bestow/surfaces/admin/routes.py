@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from bestow.audit import service as audit
 from bestow.clients import service as clients
 from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
-from bestow.kit.idempotency import StoredResponse, fingerprint
+from bestow.kit.idempotency import StoredResponse
 from bestow.kit.pagination import cursor_paginate
 from bestow.members import importer
 from bestow.members import service as members
@@ -42,6 +42,7 @@ from bestow.surfaces.admin.schemas import (
     MerchantPatch,
     RotateIn,
 )
+from bestow.surfaces.common import idempotent
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
 
@@ -333,23 +334,15 @@ async def create_member(
         payload = MemberOut.model_validate(member).model_dump(mode="json")
         return StoredResponse(201, {"content-type": "application/json"}, orjson.dumps(payload))
 
-    if idempotency_key is None:
-        async with runtime.db.write_session() as session:
-            stored = await work(session)
-            await session.commit()
-        replayed = False
-    else:
-        stored, replayed = await runtime.idempotency.run(
-            client_id="admin",
-            key=idempotency_key,
-            route="POST /admin/merchants/{merchant_id}/members",
-            fingerprint=fingerprint("POST", request.url.path, await request.body()),
-            work=work,
-        )
-    headers = dict(stored.headers)
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(stored.body, status_code=stored.status_code, headers=headers)
+    response, _ = await idempotent(
+        request,
+        runtime,
+        client_id="admin",
+        key=idempotency_key,
+        route="POST /admin/merchants/{merchant_id}/members",
+        work=work,
+    )
+    return response
 
 
 @router.post(

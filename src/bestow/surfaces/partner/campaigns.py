@@ -12,12 +12,13 @@ from bestow.campaigns import service as campaigns
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import RuntimeDep, SessionDep
 from bestow.issuance import service as issuance
-from bestow.kit.idempotency import StoredResponse, fingerprint
+from bestow.kit.idempotency import StoredResponse
 from bestow.kit.pagination import paginate
 from bestow.kit.timefmt import iso
 from bestow.merchants import service as merchants
 from bestow.models import Campaign, IssuanceJob, RewardTemplate
 from bestow.rewards import templates
+from bestow.surfaces.common import idempotent
 from bestow.surfaces.partner.auth import require_scope
 from bestow.surfaces.partner.campaign_schemas import (
     CampaignEnvelope,
@@ -210,25 +211,17 @@ async def issue_rewards(
         payload = {"issuance_job": await job_json(session, job)}
         return StoredResponse(202, {"content-type": "application/json"}, orjson.dumps(payload))
 
-    if idempotency_key is None:
-        async with runtime.db.write_session() as session:
-            stored = await work(session)
-            await session.commit()
-        replayed = False
-    else:
-        stored, replayed = await runtime.idempotency.run(
-            client_id=client.id,
-            key=idempotency_key,
-            route="POST /partner/campaigns/issue",
-            fingerprint=fingerprint("POST", "/partner/campaigns/issue", await request.body()),
-            work=work,
-        )
+    response, replayed = await idempotent(
+        request,
+        runtime,
+        client_id=client.id,
+        key=idempotency_key,
+        route="POST /partner/campaigns/issue",
+        work=work,
+    )
     if not replayed:
         _wake_worker(request)
-    headers = dict(stored.headers)
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(stored.body, status_code=stored.status_code, headers=headers)
+    return response
 
 
 # exclude_unset: ``summary`` (and its ``failures``) are left out, not null, until there is one.

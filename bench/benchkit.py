@@ -1,8 +1,14 @@
-"""Throw-away PostgreSQL databases for the benchmarks."""
+"""What the benchmarks share: throw-away PostgreSQL databases, ports, the venv's scripts."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+HOST = "127.0.0.1"
 
 
 def pg_dsn(url: str) -> str:
@@ -24,3 +30,20 @@ async def pg_admin(base_url: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def venv_script(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found beside {sys.executable} nor on PATH")
+    return found
