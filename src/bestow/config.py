@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     worker_imports: list[str] = Field(default_factory=list)
     worker_queues: list[str] = Field(default_factory=lambda: ["default"])
 
+    webhook_dispatch: bool = Field(
+        default=True, description="Whether workers deliver webhooks (the dispatcher runs in them)."
+    )
+    webhook_concurrency: int = Field(default=64, ge=1, description="Requests in flight per worker.")
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a dispatcher holds a delivery it claimed; longer than the timeout.",
+    )
+    webhook_poll_seconds: float = Field(default=0.25, gt=0)
+    webhook_secret_overlap_seconds: int = Field(
+        default=24 * 3600, ge=0, description="How long a rotated-out secret keeps signing."
+    )
+
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True
@@ -75,6 +90,12 @@ class Settings(BaseSettings):
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_timeout(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from bestow.kit.outbox import envelope, event_type
 
-from bestow.kit.outbox import event_type
+__all__ = [
+    "REWARD_BATCH_COMPLETED",
+    "REWARD_BATCH_REVOKED",
+    "REWARD_ISSUED",
+    "REWARD_REVOKED",
+    "envelope",
+]
 
-REWARD_ISSUED = event_type("reward.issued", "One reward issued by a batch issuance job")
+REWARD_ISSUED = event_type(
+    "reward.issued", "One reward issued by a batch issuance job", surface="partner"
+)
 REWARD_BATCH_COMPLETED = event_type(
-    "reward_batch.completed", "A batch issuance job finished (completed or failed)"
+    "reward_batch.completed",
+    "A batch issuance job finished (completed or failed)",
+    surface="partner",
+)
+REWARD_REVOKED = event_type(
+    "reward.revoked",
+    "One reward revoked with its batch issuance job (extension)",
+    surface="partner",
+    extension=True,
 )
 REWARD_BATCH_REVOKED = event_type(
-    "reward_batch.revoked", "Every reward of a batch issuance job was revoked (extension)"
+    "reward_batch.revoked",
+    "Every reward of a batch issuance job was revoked (extension)",
+    surface="partner",
+    extension=True,
 )
-
-
-def envelope(event: str, timestamp: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"event": event, "timestamp": timestamp, "data": data}

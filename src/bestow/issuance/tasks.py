@@ -9,9 +9,10 @@ from sqlalchemy import func, select, update
 from bestow.config import get_settings
 from bestow.issuance import events, processor
 from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
-from bestow.kit.db import utcnow
+from bestow.kit.db import bulk_insert, utcnow
 from bestow.kit.ids import new_id
 from bestow.kit.jobs import JobContext, task
+from bestow.kit.outbox import record_event
 from bestow.kit.timefmt import iso
 from bestow.models import IssuanceJob, IssuedReward, OutboxEvent
 
@@ -53,10 +54,43 @@ async def revoke(ctx: JobContext) -> None:
         if job is None or job.state != "revoking":
             return
         now = utcnow()
-        await session.execute(
+        stamp = iso(now) or ""
+        revoked = await session.execute(
             update(IssuedReward)
             .where(IssuedReward.job_id == job_id, IssuedReward.state == "active")
             .values(state="revoked", revoked_at=now)
+            .returning(IssuedReward.id, IssuedReward.member_id, IssuedReward.identifier_index)
+            .execution_options(synchronize_session=False)
+        )
+        await bulk_insert(
+            session,
+            OutboxEvent.__table__,
+            [
+                {
+                    "id": new_id("evt"),
+                    "type": events.REWARD_REVOKED.name,
+                    "client_id": job.client_id,
+                    "merchant_id": job.merchant_id,
+                    "subject_type": "reward",
+                    "subject_id": reward_id,
+                    "payload": events.envelope(
+                        events.REWARD_REVOKED.name,
+                        stamp,
+                        {
+                            "issuance_job_id": job.id,
+                            "merchant_id": job.merchant_id,
+                            "reward_id": reward_id,
+                            "identifier": {"index": index},
+                            "user_id": member_id,
+                            "state": "revoked",
+                            "revoked_at": stamp,
+                        },
+                    ),
+                    "created_at": now,
+                    "published_at": None,
+                }
+                for reward_id, member_id, index in revoked
+            ],
         )
         job.revoked_count = int(
             await session.scalar(
@@ -68,25 +102,22 @@ async def revoke(ctx: JobContext) -> None:
         )
         job.state = "revoked"
         job.revoked_at = now
-        session.add(
-            OutboxEvent(
-                id=new_id("evt"),
-                type=events.REWARD_BATCH_REVOKED.name,
-                client_id=job.client_id,
-                merchant_id=job.merchant_id,
-                subject_type="issuance_job",
-                subject_id=job.id,
-                payload=events.envelope(
-                    events.REWARD_BATCH_REVOKED.name,
-                    iso(now) or "",
-                    {
-                        "issuance_job_id": job.id,
-                        "merchant_id": job.merchant_id,
-                        "state": job.state,
-                        "revoked_count": job.revoked_count,
-                    },
-                ),
-                created_at=now,
-            )
+        record_event(
+            session,
+            events.REWARD_BATCH_REVOKED,
+            subject_type="issuance_job",
+            subject_id=job.id,
+            client_id=job.client_id,
+            merchant_id=job.merchant_id,
+            payload=events.envelope(
+                events.REWARD_BATCH_REVOKED.name,
+                stamp,
+                {
+                    "issuance_job_id": job.id,
+                    "merchant_id": job.merchant_id,
+                    "state": job.state,
+                    "revoked_count": job.revoked_count,
+                },
+            ),
         )
         await session.commit()

@@ -1,7 +1,12 @@
 """The transactional outbox: domain events are rows written in the transaction of the change.
 
-A consumer (webhook delivery) reads unpublished rows; since they commit with the change, an event is
-never sent for a change that rolled back, and never lost for one that committed.
+Webhook delivery fans unpublished rows out to the endpoints that want them; since the rows commit
+with the change, an event is never sent for a change that rolled back, and never lost for one that
+committed.
+
+Event types form a registry: each domain declares its own with ``event_type`` at import, naming the
+API surface it belongs to (a surface may add its own signature header to deliveries) and whether it
+is an extension of the vendor's documented set.
 """
 
 from __future__ import annotations
@@ -20,19 +25,32 @@ from bestow.models import OutboxEvent
 class EventType:
     name: str
     description: str
+    surface: str | None = None
+    extension: bool = False
 
 
 _EVENT_TYPES: dict[str, EventType] = {}
 
 
-def event_type(name: str, description: str) -> EventType:
+def event_type(
+    name: str, description: str, *, surface: str | None = None, extension: bool = False
+) -> EventType:
     """Declare an event type (surfaces and domains each declare their own)."""
-    declared = _EVENT_TYPES.setdefault(name, EventType(name, description))
+    declared = _EVENT_TYPES.setdefault(name, EventType(name, description, surface, extension))
     return declared
 
 
 def event_types() -> list[EventType]:
     return sorted(_EVENT_TYPES.values(), key=lambda e: e.name)
+
+
+def lookup(name: str) -> EventType | None:
+    return _EVENT_TYPES.get(name)
+
+
+def envelope(event: str, timestamp: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The body every webhook carries: ``{"event", "timestamp", "data"}``."""
+    return {"event": event, "timestamp": timestamp, "data": data}
 
 
 def record_event(

@@ -21,6 +21,9 @@ from bestow.models.merchant import Merchant
 from bestow.models.outbox_event import OutboxEvent
 from bestow.models.reward_template import RewardTemplate
 from bestow.models.system_value import SystemValue
+from bestow.models.webhook_attempt import WebhookAttempt
+from bestow.models.webhook_delivery import WebhookDelivery
+from bestow.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "AdminToken",
@@ -44,4 +47,7 @@ __all__ = [
     "OutboxEvent",
     "RewardTemplate",
     "SystemValue",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -2,7 +2,8 @@
 
 Runs inside ``bestow serve`` by default and as any number of ``bestow worker`` processes. It polls
 for due jobs; on PostgreSQL it also listens for the NOTIFY an enqueue sends at commit, so new work
-starts at once instead of at the next poll.
+starts at once instead of at the next poll. Each worker also runs the webhook dispatcher
+(``bestow.webhooks.dispatcher``) unless ``BESTOW_WEBHOOK_DISPATCH=false``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bestow.kit.db import Database
 from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
+from bestow.webhooks.dispatcher import Dispatcher
 
 log = structlog.get_logger("bestow.worker")
 
@@ -55,6 +57,9 @@ class Worker:
         self._wake = asyncio.Event()
         # Keyed by attempt too: after a lapsed lease this worker may claim a job it still runs.
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self.dispatcher: Dispatcher | None = None
+        if settings.webhook_dispatch:
+            self.dispatcher = Dispatcher(db, settings, worker_id=self.worker_id)
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -72,6 +77,7 @@ class Worker:
         ]
         if not self.db.is_sqlite:
             background.append(asyncio.create_task(self._listen()))
+        dispatching = asyncio.create_task(self.dispatcher.run()) if self.dispatcher else None
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
@@ -81,7 +87,11 @@ class Worker:
                         await asyncio.wait_for(self._wake.wait(), self.settings.worker_poll_seconds)
         finally:
             # The heartbeat keeps the leases of the jobs still running until they finish.
+            if self.dispatcher and dispatching:
+                self.dispatcher.stop()
             await self._drain()
+            if dispatching:
+                await asyncio.gather(dispatching, return_exceptions=True)
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

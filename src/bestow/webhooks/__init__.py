@@ -1,0 +1,1 @@
+"""Webhooks: endpoints per client, fan-out from the outbox, signed delivery with retries."""
