@@ -24,6 +24,7 @@ from bestow.kit.security import Sealer, load_secret_key
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
+from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
 from bestow.surfaces.partner import auth as partner_auth
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(partner_campaigns_router)
     app.include_router(admin_router)
     app.include_router(admin_templates_router)
+    app.include_router(admin_webhooks_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

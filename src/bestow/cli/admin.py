@@ -10,21 +10,33 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
-from bestow.cli.common import cli_actor, print_json, run, runtime
+from bestow.cli.common import (
+    AsJson,
+    Cursor,
+    Limit,
+    cli_actor,
+    dump,
+    fail,
+    print_json,
+    print_table,
+    read,
+    run,
+    runtime,
+    show,
+    show_list,
+    write,
+)
 from bestow.clients import service as clients
 from bestow.clients.scopes import SCOPES
 from bestow.deps import Runtime
@@ -48,9 +60,6 @@ from bestow.surfaces.admin.schemas import (
     MerchantOut,
 )
 
-T = TypeVar("T")
-Work = Callable[[Runtime, AsyncSession], Awaitable[T]]
-
 clients_app = typer.Typer(
     help="Clients (integrating partners): credentials, scopes, tiers, merchants.",
     no_args_is_help=True,
@@ -64,9 +73,6 @@ members_app = typer.Typer(
 admin_tokens_app = typer.Typer(help="Bearer tokens for the Admin API.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail of admin actions.", no_args_is_help=True)
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
-Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page")]
-Cursor = Annotated[str | None, typer.Option(help="Continue from a previous page's cursor")]
 SHOWN_ERRORS = 20
 
 
@@ -95,103 +101,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
-# Running and printing -----------------------------------------------------------------------
-
-
-def _write(work: Work[T]) -> T:
-    """Run ``work`` in one write transaction, committed when it returns."""
-
-    async def main() -> T:
-        async with runtime() as rt, rt.db.write_session() as session:
-            result = await work(rt, session)
-            await session.commit()
-            return result
-
-    return run(main)
-
-
-def _read(work: Work[T]) -> T:
-    async def main() -> T:
-        async with runtime() as rt, rt.db.session() as session:
-            return await work(rt, session)
-
-    return run(main)
-
-
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
-def _dump(schema: type[BaseModel], obj: object) -> dict[str, Any]:
-    return schema.model_validate(obj).model_dump(mode="json")
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
-    return str(value)
-
-
-def _console() -> Console:
-    # Piped output keeps whole ids on one line instead of folding them to 80 columns.
-    console = Console()
-    return console if console.is_terminal else Console(width=1000)
-
-
-def _show(data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print_json(data)
-        return
-    width = max(len(key) for key in data)
-    for key, value in data.items():
-        typer.echo(f"{key:<{width}}  {_text(value)}")
-
-
-def _table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str) -> None:
-    if not rows:
-        typer.echo(empty, err=True)
-        return
-    table = Table(*columns, box=None, header_style="bold", pad_edge=False)
-    for row in rows:
-        table.add_row(*(_text(row.get(column)) for column in columns))
-    console = _console()
-    if console.is_terminal:
-        console.print(table)
-        return
-    with console.capture() as captured:
-        console.print(table)
-    for line in captured.get().splitlines():
-        typer.echo(line.rstrip())
-
-
-def _list(
-    rows: list[dict[str, Any]],
-    columns: Sequence[str],
-    *,
-    as_json: bool,
-    empty: str,
-    next_cursor: str | None = None,
-    paginated: bool = True,
-) -> None:
-    if as_json:
-        print_json({"data": rows, "next_cursor": next_cursor} if paginated else rows)
-        return
-    _table(rows, columns, empty)
-    if next_cursor:
-        typer.echo(f"more: --cursor {next_cursor}", err=True)
-
-
 def _issued(issued: clients.IssuedSecret, as_json: bool) -> None:
-    data = {**_dump(CredentialOut, issued.credential), "secret": issued.secret}
+    data = {**dump(CredentialOut, issued.credential), "secret": issued.secret}
     if as_json:
-        print_json(_dump(IssuedCredentialOut, data))
+        print_json(dump(IssuedCredentialOut, data))
         return
-    _show({k: v for k, v in data.items() if k != "secret"}, as_json=False)
+    show({k: v for k, v in data.items() if k != "secret"}, as_json=False)
     typer.secho(f"secret (shown once, store it now): {issued.secret}", fg=typer.colors.YELLOW)
 
 
@@ -225,7 +140,7 @@ def clients_create(
             actor=cli_actor(),
         )
 
-    _show(_dump(ClientOut, _write(work)), as_json)
+    show(dump(ClientOut, write(work)), as_json)
 
 
 @clients_app.command("list")
@@ -241,9 +156,11 @@ def clients_list(
         stmt = clients.list_query(status=status.value if status else None)
         return await cursor_paginate(session, stmt, Client.id, cursor=cursor, limit=limit)
 
-    page = _read(work)
-    rows = [_dump(ClientOut, c) for c in page.items]
-    _list(rows, CLIENT_COLUMNS, as_json=as_json, empty="no clients", next_cursor=page.next_cursor)
+    page = read(work)
+    rows = [dump(ClientOut, c) for c in page.items]
+    show_list(
+        rows, CLIENT_COLUMNS, as_json=as_json, empty="no clients", next_cursor=page.next_cursor
+    )
 
 
 @clients_app.command("show")
@@ -253,9 +170,9 @@ def clients_show(client_id: str, as_json: AsJson = False) -> None:
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         client = await clients.get_client(session, client_id)
         granted = await clients.granted_merchant_ids(session, client_id)
-        return {**_dump(ClientOut, client), "merchant_ids": sorted(granted)}
+        return {**dump(ClientOut, client), "merchant_ids": sorted(granted)}
 
-    _show(_read(work), as_json)
+    show(read(work), as_json)
 
 
 @clients_app.command("update")
@@ -274,10 +191,10 @@ def clients_update(
 ) -> None:
     """Rename a client, set its scopes, rate-limit tier or status."""
     if scope and clear_scopes:
-        _fail("--scope and --clear-scopes contradict each other")
+        fail("--scope and --clear-scopes contradict each other")
     scopes = [] if clear_scopes else scope
     if name is None and scopes is None and tier is None and status is None:
-        _fail("nothing to change: give --name, --scope, --clear-scopes, --tier or --status")
+        fail("nothing to change: give --name, --scope, --clear-scopes, --tier or --status")
 
     async def work(rt: Runtime, session: AsyncSession) -> Client:
         return await clients.update_client(
@@ -291,7 +208,7 @@ def clients_update(
             status=status.value if status else None,
         )
 
-    _show(_dump(ClientOut, _write(work)), as_json)
+    show(dump(ClientOut, write(work)), as_json)
 
 
 @clients_app.command("credentials")
@@ -301,8 +218,8 @@ def clients_credentials(client_id: str, as_json: AsJson = False) -> None:
     async def work(_: Runtime, session: AsyncSession) -> list[Any]:
         return await clients.credentials(session, client_id)
 
-    rows = [_dump(CredentialOut, c) for c in _read(work)]
-    _list(rows, CREDENTIAL_COLUMNS, as_json=as_json, empty="no credentials", paginated=False)
+    rows = [dump(CredentialOut, c) for c in read(work)]
+    show_list(rows, CREDENTIAL_COLUMNS, as_json=as_json, empty="no credentials", paginated=False)
 
 
 @clients_app.command("issue-credential")
@@ -321,7 +238,7 @@ def clients_issue_credential(
             session, rt.sealer, client_id=client_id, kind=kind.value, label=label, actor=cli_actor()
         )
 
-    _issued(_write(work), as_json)
+    _issued(write(work), as_json)
 
 
 @clients_app.command("rotate-credential")
@@ -346,7 +263,7 @@ def clients_rotate_credential(
             grace_seconds=grace_seconds,
         )
 
-    _issued(_write(work), as_json)
+    _issued(write(work), as_json)
 
 
 @clients_app.command("revoke-credential")
@@ -358,7 +275,7 @@ def clients_revoke_credential(client_id: str, credential_id: str, as_json: AsJso
             session, client_id=client_id, credential_id=credential_id, actor=cli_actor()
         )
 
-    _show(_dump(CredentialOut, _write(work)), as_json)
+    show(dump(CredentialOut, write(work)), as_json)
 
 
 @clients_app.command("grant")
@@ -370,7 +287,7 @@ def clients_grant(client_id: str, merchant_id: str) -> None:
             session, client_id=client_id, merchant_id=merchant_id, actor=cli_actor()
         )
 
-    _write(work)
+    write(work)
     typer.echo(f"client {client_id} may act for merchant {merchant_id}")
 
 
@@ -383,7 +300,7 @@ def clients_ungrant(client_id: str, merchant_id: str) -> None:
             session, client_id=client_id, merchant_id=merchant_id, actor=cli_actor()
         )
 
-    _write(work)
+    write(work)
     typer.echo(f"client {client_id} may no longer act for merchant {merchant_id}")
 
 
@@ -418,7 +335,7 @@ def merchants_create(
             actor=cli_actor(),
         )
 
-    _show(_dump(MerchantOut, _write(work)), as_json)
+    show(dump(MerchantOut, write(work)), as_json)
 
 
 @merchants_app.command("list")
@@ -430,9 +347,9 @@ def merchants_list(limit: Limit = 100, cursor: Cursor = None, as_json: AsJson = 
             session, merchants.list_query(), Merchant.id, cursor=cursor, limit=limit
         )
 
-    page = _read(work)
-    rows = [_dump(MerchantOut, m) for m in page.items]
-    _list(
+    page = read(work)
+    rows = [dump(MerchantOut, m) for m in page.items]
+    show_list(
         rows, MERCHANT_COLUMNS, as_json=as_json, empty="no merchants", next_cursor=page.next_cursor
     )
 
@@ -450,17 +367,17 @@ def merchants_show(merchant_id: str, as_json: AsJson = False) -> None:
             merchants.business_units_query(merchant_id=merchant_id).order_by(BusinessUnit.id)
         )
         return {
-            **_dump(MerchantOut, merchant),
-            "locations": [_dump(LocationOut, location) for location in locations],
-            "business_units": [_dump(BusinessUnitOut, unit) for unit in units],
+            **dump(MerchantOut, merchant),
+            "locations": [dump(LocationOut, location) for location in locations],
+            "business_units": [dump(BusinessUnitOut, unit) for unit in units],
         }
 
-    data = _read(work)
+    data = read(work)
     if as_json:
         print_json(data)
         return
     locations, units = data.pop("locations"), data.pop("business_units")
-    _show(data, as_json=False)
+    show(data, as_json=False)
     typer.echo("locations:")
     for location in locations:
         typer.echo(f"  {location['id']}  {location['name']}")
@@ -486,7 +403,7 @@ def merchants_update(
 ) -> None:
     """Change a merchant's name, time zone or enrolment option."""
     if name is None and time_zone is None and enrol_unknown_members is None:
-        _fail("nothing to change: give --name, --time-zone or --[no-]enrol-unknown-members")
+        fail("nothing to change: give --name, --time-zone or --[no-]enrol-unknown-members")
 
     async def work(_: Runtime, session: AsyncSession) -> Merchant:
         return await merchants.update_merchant(
@@ -498,7 +415,7 @@ def merchants_update(
             enrol_unknown_members=enrol_unknown_members,
         )
 
-    _show(_dump(MerchantOut, _write(work)), as_json)
+    show(dump(MerchantOut, write(work)), as_json)
 
 
 @merchants_app.command("add-location")
@@ -527,7 +444,7 @@ def merchants_add_location(
             actor=cli_actor(),
         )
 
-    _show(_dump(LocationOut, _write(work)), as_json)
+    show(dump(LocationOut, write(work)), as_json)
 
 
 @merchants_app.command("add-business-unit")
@@ -539,7 +456,7 @@ def merchants_add_business_unit(merchant_id: str, name: str, as_json: AsJson = F
             session, merchant_id=merchant_id, name=name, actor=cli_actor()
         )
 
-    _show(_dump(BusinessUnitOut, _write(work)), as_json)
+    show(dump(BusinessUnitOut, write(work)), as_json)
 
 
 # Members ------------------------------------------------------------------------------------
@@ -552,7 +469,7 @@ def _external_ids(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         namespace, sep, value = pair.partition("=")
         if not sep or not namespace.strip() or not value.strip():
-            _fail("--external takes NAMESPACE=VALUE")
+            fail("--external takes NAMESPACE=VALUE")
         external[namespace.strip()] = value.strip()
     return external
 
@@ -591,7 +508,7 @@ def members_create(
             external_ids=external_ids,
         )
 
-    _show(_dump(MemberOut, _write(work)), as_json)
+    show(dump(MemberOut, write(work)), as_json)
 
 
 @members_app.command("show")
@@ -601,7 +518,7 @@ def members_show(member_id: str, as_json: AsJson = False) -> None:
     async def work(_: Runtime, session: AsyncSession) -> Member:
         return await members.get_member(session, member_id)
 
-    _show(_dump(MemberOut, _read(work)), as_json)
+    show(dump(MemberOut, read(work)), as_json)
 
 
 @members_app.command("status")
@@ -613,7 +530,7 @@ def members_status(member_id: str, status: MemberStatus, as_json: AsJson = False
             session, member_id=member_id, status=status.value, actor=cli_actor()
         )
 
-    _show(_dump(MemberOut, _write(work)), as_json)
+    show(dump(MemberOut, write(work)), as_json)
 
 
 @members_app.command("list")
@@ -631,9 +548,11 @@ def members_list(
         stmt = members.list_query(merchant_id=merchant_id, status=status.value if status else None)
         return await cursor_paginate(session, stmt, Member.id, cursor=cursor, limit=limit)
 
-    page = _read(work)
-    rows = [_dump(MemberOut, m) for m in page.items]
-    _list(rows, MEMBER_COLUMNS, as_json=as_json, empty="no members", next_cursor=page.next_cursor)
+    page = read(work)
+    rows = [dump(MemberOut, m) for m in page.items]
+    show_list(
+        rows, MEMBER_COLUMNS, as_json=as_json, empty="no members", next_cursor=page.next_cursor
+    )
 
 
 @members_app.command("import")
@@ -653,9 +572,9 @@ def members_import(
     try:
         text = importer.decode_csv(file.read_bytes())
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}")
+        fail(f"cannot read {file}: {exc.strerror or exc}")
     except DomainError as exc:
-        _fail(f"{file}: {exc.message}")
+        fail(f"{file}: {exc.message}")
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     # Validation is the costly part: large files spread it over the cores.
     workers = min(os.cpu_count() or 1, 8)
@@ -691,7 +610,7 @@ def members_import(
     try:
         report = run(main)
     except importer.ImportFailed as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         progress.stop()
         if pool is not None:
@@ -708,7 +627,7 @@ def _write_errors(path: Path, report: importer.ImportReport) -> None:
             writer.writerow(("line", "reason"))
             writer.writerows(report.errors)
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror or exc}")
+        fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _import_summary(
@@ -798,11 +717,11 @@ def admin_tokens_create(
     async def work(_: Runtime, session: AsyncSession) -> tuple[AdminToken, str]:
         return await _create_admin_token(session, name=name, actor=cli_actor())
 
-    token, secret = _write(work)
+    token, secret = write(work)
     if as_json:
         print_json({**_token_row(token), "token": secret})
         return
-    _show(_token_row(token), as_json=False)
+    show(_token_row(token), as_json=False)
     typer.secho(f"token (shown once, store it now): {secret}", fg=typer.colors.YELLOW)
 
 
@@ -813,8 +732,8 @@ def admin_tokens_list(as_json: AsJson = False) -> None:
     async def work(_: Runtime, session: AsyncSession) -> list[AdminToken]:
         return list(await session.scalars(select(AdminToken).order_by(AdminToken.id)))
 
-    rows = [_token_row(token) for token in _read(work)]
-    _list(rows, TOKEN_COLUMNS, as_json=as_json, empty="no admin tokens", paginated=False)
+    rows = [_token_row(token) for token in read(work)]
+    show_list(rows, TOKEN_COLUMNS, as_json=as_json, empty="no admin tokens", paginated=False)
 
 
 @admin_tokens_app.command("revoke")
@@ -824,7 +743,7 @@ def admin_tokens_revoke(token_id: str, as_json: AsJson = False) -> None:
     async def work(_: Runtime, session: AsyncSession) -> AdminToken:
         return await _revoke_admin_token(session, token_id=token_id, actor=cli_actor())
 
-    _show(_token_row(_write(work)), as_json)
+    show(_token_row(write(work)), as_json)
 
 
 # Audit --------------------------------------------------------------------------------------
@@ -846,8 +765,8 @@ def audit_list(
         latest = await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))
         return list(reversed(latest.all()))
 
-    rows = [_dump(AuditOut, entry) for entry in _read(work)]
+    rows = [dump(AuditOut, entry) for entry in read(work)]
     if as_json:
         print_json({"data": rows})
         return
-    _table(rows, AUDIT_COLUMNS, "no audit entries")
+    print_table(rows, AUDIT_COLUMNS, "no audit entries")

@@ -142,6 +142,8 @@ def _intro(data: dict[str, object], created: bool) -> None:
 
 from bestow.cli import admin as _admin  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
+from bestow.cli import webhooks as _webhooks  # noqa: E402
 
 _admin.register(app)
 app.add_typer(_templates.app, name="templates")
+app.add_typer(_webhooks.app, name="webhooks")

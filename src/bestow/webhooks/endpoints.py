@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import bestow.events  # noqa: F401 - declares every event type
 from bestow.audit import service as audit
 from bestow.clients.service import get_client
 from bestow.kit.actor import Actor

@@ -1,0 +1,363 @@
+"""``bestow webhooks``: endpoints, deliveries and replays, through the Admin API's services."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.cli.common import (
+    AsJson,
+    Cursor,
+    Limit,
+    cli_actor,
+    dump,
+    fail,
+    print_json,
+    read,
+    show,
+    show_list,
+    write,
+)
+from bestow.deps import Runtime
+from bestow.kit.outbox import event_types
+from bestow.kit.pagination import CursorPage, cursor_paginate
+from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from bestow.surfaces.admin.webhooks import (
+    AttemptOut,
+    EndpointOut,
+    EndpointWithSecretOut,
+    delivery_view,
+    with_secret,
+)
+from bestow.webhooks import endpoints
+from bestow.webhooks.endpoints import MAX_ATTEMPTS
+
+app = typer.Typer(
+    help="Webhook endpoints: signed event delivery with retries, attempts, replays.",
+    no_args_is_help=True,
+)
+
+ENDPOINT_COLUMNS = ("id", "client_id", "url", "enabled", "event_types", "max_attempts")
+ATTEMPT_COLUMNS = (
+    "created_at",
+    "event_id",
+    "attempt",
+    "origin",
+    "success",
+    "status_code",
+    "latency_ms",
+    "error",
+)
+DELIVERY_COLUMNS = (
+    "event_id",
+    "event_type",
+    "state",
+    "attempt_count",
+    "next_attempt_at",
+    "last_status_code",
+    "last_error",
+)
+
+Events = Annotated[
+    str | None, typer.Option("--events", help="Comma-separated event types (default: all)")
+]
+HeaderOption = Annotated[
+    list[str] | None,
+    typer.Option("--header", help="A static header 'Name: value' sent with every request"),
+]
+_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _events(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _headers(values: list[str] | None) -> dict[str, str] | None:
+    if not values:
+        return None
+    headers = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            fail(f"a header is 'Name: value', not {value!r}")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def _since(value: str) -> datetime:
+    """An ISO 8601 time (UTC when it has no offset) or a duration ago: 30m, 2h, 1d."""
+    if match := _RELATIVE.match(value.strip()):
+        amount, unit = int(match[1]), _UNITS[match[2]]
+        return datetime.now(UTC) - timedelta(**{unit: amount})
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"--since takes an ISO 8601 time or a duration such as 30m, 2h, 1d; not {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _show_secret(made: endpoints.WithSecret, as_json: bool) -> None:
+    data = with_secret(made).model_dump(mode="json")
+    if as_json:
+        print_json(dump(EndpointWithSecretOut, data))
+        return
+    show({k: v for k, v in data.items() if k != "secret"}, as_json=False)
+    typer.secho(f"secret (shown once, store it now): {made.secret}", fg=typer.colors.YELLOW)
+
+
+@app.command("create")
+def create(
+    client_id: Annotated[str, typer.Option("--client-id", help="The client receiving events")],
+    url: Annotated[str, typer.Option(help="Where events are POSTed")],
+    events: Events = None,
+    description: Annotated[str, typer.Option()] = "",
+    max_attempts: Annotated[
+        int, typer.Option(min=1, max=MAX_ATTEMPTS, help="1 sends once, without retries")
+    ] = MAX_ATTEMPTS,
+    header: HeaderOption = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Register an endpoint; prints its signing secret once."""
+
+    async def work(rt: Runtime, session: AsyncSession) -> endpoints.WithSecret:
+        return await endpoints.create_endpoint(
+            session,
+            rt.sealer,
+            client_id=client_id,
+            url=url,
+            actor=cli_actor(),
+            production=rt.settings.is_production,
+            description=description,
+            event_types=_events(events),
+            max_attempts=max_attempts,
+            headers=_headers(header),
+            enabled=not disabled,
+        )
+
+    _show_secret(write(work), as_json)
+
+
+@app.command("list")
+def list_endpoints(
+    client_id: Annotated[str | None, typer.Option("--client-id")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    as_json: AsJson = False,
+) -> None:
+    """Endpoints, of one client or of all."""
+
+    async def work(_: Runtime, session: AsyncSession) -> CursorPage[WebhookEndpoint]:
+        return await cursor_paginate(
+            session,
+            endpoints.query(client_id=client_id),
+            WebhookEndpoint.id,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    page = read(work)
+    rows = [dump(EndpointOut, e) for e in page.items]
+    show_list(
+        rows,
+        ENDPOINT_COLUMNS,
+        as_json=as_json,
+        empty="no webhook endpoints",
+        next_cursor=page.next_cursor,
+    )
+
+
+@app.command("show")
+def show_endpoint(endpoint_id: str, as_json: AsJson = False) -> None:
+    """One endpoint."""
+
+    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+        return dump(EndpointOut, await endpoints.get_endpoint(session, endpoint_id))
+
+    show(read(work), as_json)
+
+
+def _update(endpoint_id: str, as_json: bool, **fields: Any) -> None:
+    async def work(rt: Runtime, session: AsyncSession) -> dict[str, Any]:
+        endpoint = await endpoints.update_endpoint(
+            session,
+            endpoint_id=endpoint_id,
+            actor=cli_actor(),
+            production=rt.settings.is_production,
+            **fields,
+        )
+        return dump(EndpointOut, endpoint)
+
+    show(write(work), as_json)
+
+
+@app.command("update")
+def update(
+    endpoint_id: str,
+    url: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    events: Annotated[
+        str | None, typer.Option("--events", help="Comma-separated event types; '' for all")
+    ] = None,
+    max_attempts: Annotated[int | None, typer.Option(min=1, max=MAX_ATTEMPTS)] = None,
+    header: HeaderOption = None,
+    clear_headers: Annotated[
+        bool, typer.Option("--clear-headers", help="Remove every static header")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Change an endpoint's settings (only those given)."""
+    headers = {} if clear_headers else _headers(header)
+    _update(
+        endpoint_id,
+        as_json,
+        url=url,
+        description=description,
+        event_types=_events(events),
+        max_attempts=max_attempts,
+        headers=headers,
+    )
+
+
+@app.command("enable")
+def enable(endpoint_id: str, as_json: AsJson = False) -> None:
+    """Enable an endpoint (clears its failure streak)."""
+    _update(endpoint_id, as_json, enabled=True)
+
+
+@app.command("disable")
+def disable(endpoint_id: str, as_json: AsJson = False) -> None:
+    """Stop delivering to an endpoint; its events are kept as failed deliveries to replay."""
+    _update(endpoint_id, as_json, enabled=False)
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    endpoint_id: str,
+    overlap: Annotated[
+        int | None,
+        typer.Option(help="Seconds the current secret keeps signing (default: the deployment's)"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """A new signing secret, printed once; the current one keeps signing during the overlap."""
+
+    async def work(rt: Runtime, session: AsyncSession) -> endpoints.WithSecret:
+        seconds = rt.settings.webhook_secret_overlap_seconds if overlap is None else overlap
+        return await endpoints.rotate_secret(
+            session,
+            rt.sealer,
+            endpoint_id=endpoint_id,
+            actor=cli_actor(),
+            overlap=timedelta(seconds=seconds),
+        )
+
+    _show_secret(write(work), as_json)
+
+
+@app.command("delete")
+def delete(endpoint_id: str) -> None:
+    """Remove an endpoint with its deliveries and attempts."""
+
+    async def work(_: Runtime, session: AsyncSession) -> None:
+        await endpoints.delete_endpoint(session, endpoint_id=endpoint_id, actor=cli_actor())
+
+    write(work)
+    typer.echo(f"deleted {endpoint_id}")
+
+
+@app.command("deliveries")
+def deliveries(
+    endpoint_id: str,
+    event: Annotated[str | None, typer.Option("--event", help="Only this event")] = None,
+    by_event: Annotated[
+        bool, typer.Option("--by-event", help="One line per event with its state, not attempts")
+    ] = False,
+    state: Annotated[
+        str | None, typer.Option(help="With --by-event: pending, succeeded or failed")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    as_json: AsJson = False,
+) -> None:
+    """The attempts made to an endpoint (status, latency, error), oldest first."""
+
+    async def work(_: Runtime, session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
+        await endpoints.get_endpoint(session, endpoint_id)
+        if by_event:
+            page = await cursor_paginate(
+                session,
+                endpoints.deliveries_query(endpoint_id, state=state, event_id=event),
+                WebhookDelivery.id,
+                cursor=cursor,
+                limit=limit,
+            )
+            return [delivery_view(d).model_dump(mode="json") for d in page.items], page.next_cursor
+        attempts = await cursor_paginate(
+            session,
+            endpoints.attempts_query(endpoint_id, event_id=event),
+            WebhookAttempt.id,
+            cursor=cursor,
+            limit=limit,
+        )
+        return [dump(AttemptOut, a) for a in attempts.items], attempts.next_cursor
+
+    rows, next_cursor = read(work)
+    show_list(
+        rows,
+        DELIVERY_COLUMNS if by_event else ATTEMPT_COLUMNS,
+        as_json=as_json,
+        empty="no deliveries" if by_event else "no attempts",
+        next_cursor=next_cursor,
+    )
+
+
+@app.command("replay")
+def replay(
+    endpoint_id: str,
+    event: Annotated[str | None, typer.Option("--event", help="Send this event again")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Send again every failed delivery since: ISO 8601 time, or 30m, 2h, 1d"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Send one event again, or every failed delivery since a time (same webhook-id)."""
+    moment = _since(since) if since is not None else None
+
+    async def work(_: Runtime, session: AsyncSession) -> int:
+        return await endpoints.replay(
+            session, endpoint_id=endpoint_id, actor=cli_actor(), event_id=event, since=moment
+        )
+
+    count = write(work)
+    if as_json:
+        print_json({"replayed": count})
+        return
+    typer.echo(f"replayed {count} deliver{'y' if count == 1 else 'ies'}")
+
+
+@app.command("event-types")
+def list_event_types(as_json: AsJson = False) -> None:
+    """The event types an endpoint can subscribe to."""
+    rows = [
+        {
+            "name": e.name,
+            "surface": e.surface,
+            "extension": e.extension,
+            "description": e.description,
+        }
+        for e in event_types()
+    ]
+    show_list(
+        rows,
+        ("name", "surface", "extension", "description"),
+        as_json=as_json,
+        empty="no event types",
+        paginated=False,
+    )

@@ -1,0 +1,315 @@
+"""Admin API: webhook endpoints of a client, their deliveries and attempts, replays."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.kit.outbox import event_types
+from bestow.kit.pagination import cursor_paginate
+from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from bestow.surfaces.admin.auth import AdminActor
+from bestow.surfaces.admin.schemas import ListOut, Strict
+from bestow.webhooks import endpoints
+from bestow.webhooks.endpoints import MAX_ATTEMPTS
+
+router = APIRouter(prefix="/admin", tags=["Admin API"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+EventTypes = Annotated[list[str], Field(max_length=50)]
+Headers = Annotated[dict[str, str], Field(max_length=20)]
+
+
+class EventTypeOut(BaseModel):
+    name: str
+    description: str
+    surface: str | None
+    extension: bool
+
+
+class EndpointIn(Strict):
+    url: str = Field(min_length=1, max_length=2000)
+    description: str = Field(default="", max_length=500)
+    event_types: EventTypes = Field(
+        default_factory=list, description="Event types to receive; empty means all"
+    )
+    max_attempts: int = Field(default=MAX_ATTEMPTS, ge=1, le=MAX_ATTEMPTS)
+    headers: Headers = Field(
+        default_factory=dict, description="Static headers sent with every request"
+    )
+    enabled: bool = True
+
+
+class EndpointPatch(Strict):
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    description: str | None = Field(default=None, max_length=500)
+    event_types: EventTypes | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=MAX_ATTEMPTS)
+    headers: Headers | None = None
+    enabled: bool | None = None
+
+
+class EndpointOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    client_id: str
+    url: str
+    description: str
+    event_types: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    max_attempts: int
+    headers: dict[str, str]
+    failing_since: datetime | None
+    last_success_at: datetime | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EndpointWithSecretOut(EndpointOut):
+    secret: str = Field(description="The signing secret: shown in this response only")
+
+
+class RotateSecretIn(Strict):
+    overlap_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="How long the current secret keeps signing; the deployment's default if null",
+    )
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    state: str
+    origin: str
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    delivery_id: str
+    event_id: str
+    attempt: int
+    origin: str
+    success: bool
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    response_excerpt: str
+    created_at: datetime
+
+
+class ReplayIn(Strict):
+    event_id: str | None = Field(default=None, max_length=40, description="Send this event again")
+    since: datetime | None = Field(
+        default=None, description="Send again every failed delivery created since this time"
+    )
+
+
+class ReplayOut(BaseModel):
+    replayed: int
+
+
+def with_secret(made: endpoints.WithSecret) -> EndpointWithSecretOut:
+    data = EndpointOut.model_validate(made.endpoint).model_dump()
+    return EndpointWithSecretOut(**data, secret=made.secret)
+
+
+def delivery_view(delivery: WebhookDelivery) -> DeliveryOut:
+    view = DeliveryOut.model_validate(delivery)
+    if delivery.state != "pending":
+        view.next_attempt_at = None
+    return view
+
+
+@router.get("/webhook_event_types", response_model=list[EventTypeOut])
+async def list_event_types(_: AdminActor) -> list[EventTypeOut]:
+    """Every event type an endpoint can subscribe to."""
+    return [
+        EventTypeOut(
+            name=e.name, description=e.description, surface=e.surface, extension=e.extension
+        )
+        for e in event_types()
+    ]
+
+
+@router.post(
+    "/clients/{client_id}/webhook_endpoints",
+    status_code=201,
+    response_model=EndpointWithSecretOut,
+)
+async def create_endpoint(
+    client_id: str,
+    body: EndpointIn,
+    actor: AdminActor,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
+) -> EndpointWithSecretOut:
+    """Register an endpoint; its signing secret is in this response only."""
+    made = await endpoints.create_endpoint(
+        session,
+        runtime.sealer,
+        client_id=client_id,
+        actor=actor,
+        production=runtime.settings.is_production,
+        **body.model_dump(),
+    )
+    await session.commit()
+    return with_secret(made)
+
+
+@router.get("/clients/{client_id}/webhook_endpoints", response_model=ListOut[EndpointOut])
+async def list_endpoints(
+    client_id: str,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Any:
+    """A client's endpoints."""
+    page = await cursor_paginate(
+        session,
+        endpoints.query(client_id=client_id),
+        WebhookEndpoint.id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"data": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/webhook_endpoints/{endpoint_id}", response_model=EndpointOut)
+async def get_endpoint(endpoint_id: str, _: AdminActor, session: SessionDep) -> WebhookEndpoint:
+    """One endpoint."""
+    return await endpoints.get_endpoint(session, endpoint_id)
+
+
+@router.patch("/webhook_endpoints/{endpoint_id}", response_model=EndpointOut)
+async def update_endpoint(
+    endpoint_id: str,
+    body: EndpointPatch,
+    actor: AdminActor,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
+) -> WebhookEndpoint:
+    """Change an endpoint; enabling it again clears its failure streak."""
+    endpoint = await endpoints.update_endpoint(
+        session,
+        endpoint_id=endpoint_id,
+        actor=actor,
+        production=runtime.settings.is_production,
+        **body.model_dump(exclude_unset=True),
+    )
+    await session.commit()
+    return endpoint
+
+
+@router.delete("/webhook_endpoints/{endpoint_id}", status_code=204)
+async def delete_endpoint(
+    endpoint_id: str, actor: AdminActor, session: WriteSessionDep
+) -> Response:
+    """Remove an endpoint with its deliveries and attempts."""
+    await endpoints.delete_endpoint(session, endpoint_id=endpoint_id, actor=actor)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/webhook_endpoints/{endpoint_id}/rotate_secret",
+    status_code=201,
+    response_model=EndpointWithSecretOut,
+)
+async def rotate_secret(
+    endpoint_id: str,
+    actor: AdminActor,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
+    body: RotateSecretIn | None = None,
+) -> EndpointWithSecretOut:
+    """A new signing secret (in this response only); the current one keeps signing during the
+    overlap, so receivers can switch without missing a delivery."""
+    overlap = body.overlap_seconds if body and body.overlap_seconds is not None else None
+    made = await endpoints.rotate_secret(
+        session,
+        runtime.sealer,
+        endpoint_id=endpoint_id,
+        actor=actor,
+        overlap=timedelta(
+            seconds=runtime.settings.webhook_secret_overlap_seconds if overlap is None else overlap
+        ),
+    )
+    await session.commit()
+    return with_secret(made)
+
+
+@router.get("/webhook_endpoints/{endpoint_id}/deliveries", response_model=ListOut[DeliveryOut])
+async def list_deliveries(
+    endpoint_id: str,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
+    event_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> Any:
+    """The endpoint's deliveries, one per event."""
+    await endpoints.get_endpoint(session, endpoint_id)
+    page = await cursor_paginate(
+        session,
+        endpoints.deliveries_query(endpoint_id, state=state, event_id=event_id),
+        WebhookDelivery.id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"data": [delivery_view(d) for d in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/webhook_endpoints/{endpoint_id}/attempts", response_model=ListOut[AttemptOut])
+async def list_attempts(
+    endpoint_id: str,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    event_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> Any:
+    """Every request made to the endpoint: outcome, latency, the first bytes of the answer."""
+    await endpoints.get_endpoint(session, endpoint_id)
+    page = await cursor_paginate(
+        session,
+        endpoints.attempts_query(endpoint_id, event_id=event_id),
+        WebhookAttempt.id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"data": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/webhook_endpoints/{endpoint_id}/replay", response_model=ReplayOut)
+async def replay(
+    endpoint_id: str, body: ReplayIn, actor: AdminActor, session: WriteSessionDep
+) -> ReplayOut:
+    """Send one event again, or every failed delivery created since a time. The event keeps its
+    id (`webhook-id`), so receivers can deduplicate."""
+    count = await endpoints.replay(
+        session, endpoint_id=endpoint_id, actor=actor, event_id=body.event_id, since=body.since
+    )
+    await session.commit()
+    return ReplayOut(replayed=count)
