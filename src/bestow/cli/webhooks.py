@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -69,6 +70,14 @@ HeaderOption = Annotated[
     list[str] | None,
     typer.Option("--header", help="A static header 'Name: value' sent with every request"),
 ]
+
+
+class DeliveryState(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -212,7 +221,15 @@ def update(
     as_json: AsJson = False,
 ) -> None:
     """Change an endpoint's settings (only those given)."""
+    if header and clear_headers:
+        fail("--header and --clear-headers contradict each other")
     headers = {} if clear_headers else _headers(header)
+    given = (url, description, events, max_attempts, headers)
+    if all(value is None for value in given):
+        fail(
+            "nothing to change: give --url, --description, --events, --max-attempts, "
+            "--header or --clear-headers"
+        )
     _update(
         endpoint_id,
         as_json,
@@ -279,20 +296,24 @@ def deliveries(
         bool, typer.Option("--by-event", help="One line per event with its state, not attempts")
     ] = False,
     state: Annotated[
-        str | None, typer.Option(help="With --by-event: pending, succeeded or failed")
+        DeliveryState | None, typer.Option(help="With --by-event: only deliveries in this state")
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:
     """The attempts made to an endpoint (status, latency, error), oldest first."""
+    if state is not None and not by_event:
+        fail("--state lists deliveries: use it with --by-event")
 
     async def work(_: Runtime, session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
         await endpoints.get_endpoint(session, endpoint_id)
         if by_event:
             page = await cursor_paginate(
                 session,
-                endpoints.deliveries_query(endpoint_id, state=state, event_id=event),
+                endpoints.deliveries_query(
+                    endpoint_id, state=state.value if state else None, event_id=event
+                ),
                 WebhookDelivery.id,
                 cursor=cursor,
                 limit=limit,

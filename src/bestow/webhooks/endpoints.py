@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -276,6 +276,8 @@ async def replay(
     id, so receivers can deduplicate. Returns how many deliveries were scheduled."""
     if (event_id is None) == (since is None):
         raise Invalid("give either an event id or a time to replay failed deliveries since")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # a time without an offset is UTC
     endpoint = await get_endpoint(session, endpoint_id)
     if not endpoint.enabled:
         raise InvalidState("the endpoint is disabled; enable it before replaying")
