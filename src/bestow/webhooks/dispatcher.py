@@ -388,7 +388,8 @@ _RECORD = (
 
 async def record(db: Database, outcomes: list[Outcome], *, worker_id: str) -> None:
     """Write a batch of outcomes in one transaction. A delivery whose lease this worker lost is
-    left alone (another dispatcher owns it now); its attempt is still logged."""
+    left alone (another dispatcher owns it now); its attempt is still logged. Outcomes of
+    deliveries deleted meanwhile (with their endpoint) are dropped."""
     if not outcomes:
         return
     now = utcnow()
@@ -427,8 +428,19 @@ async def record(db: Database, outcomes: list[Outcome], *, worker_id: str) -> No
             }
         )
     async with db.write_session() as session:
+        # An endpoint deleted while its request was in flight took its deliveries along: drop
+        # their outcomes. The lock keeps the others from being deleted before this commits.
+        present_query = select(WebhookDelivery.id).where(
+            WebhookDelivery.id.in_([o.claimed.delivery_id for o in outcomes])
+        )
+        if dialect_of(session) == "postgresql":
+            present_query = present_query.with_for_update(key_share=True)
+        present = set(await session.scalars(present_query))
+        attempts = [a for a in attempts if a["delivery_id"] in present]
+        updates = [u for u in updates if u["b_id"] in present]
         await bulk_insert(session, WebhookAttempt.__table__, attempts)
-        await session.execute(_RECORD, updates)
+        if updates:
+            await session.execute(_RECORD, updates)
         await _endpoint_health(session, outcomes, now)
         await session.commit()
 
