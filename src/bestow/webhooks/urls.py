@@ -23,6 +23,8 @@ from bestow.kit.errors import Invalid
 MAX_URL_LENGTH = 2000
 INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".intranet", ".lan", ".home.arpa")
 CREATE_RESOLVE_TIMEOUT = 3.0
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+"""The well-known NAT64 prefix: its addresses stand for the IPv4 address in their last 32 bits."""
 
 
 class BlockedAddress(OSError):
@@ -36,9 +38,12 @@ def is_public(address: str) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return is_public(str(embedded))
-    return ip.is_global and not ip.is_multicast
+    # is_global alone lets IPv6 reserved space through (IPv4-compatible ::a.b.c.d, local NAT64)
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -109,7 +114,12 @@ def check_before_send(url: str, *, production: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https":
         raise BlockedAddress("https is required in production")
-    literal = _literal((parts.hostname or "").rstrip("."))
+    host = (parts.hostname or "").rstrip(".")
+    literal = _literal(host)
+    if literal is None and (":" in host or host.replace(".", "").isdigit()):
+        # aiohttp takes such a host for an address and skips the resolver, and the socket layer
+        # reads legacy forms (2130706433, 127.1) as 127.0.0.1: refuse what is not a plain literal
+        raise BlockedAddress("address not allowed")
     if literal is not None and not is_public(str(literal)):
         raise BlockedAddress("address not allowed")
 
