@@ -205,4 +205,8 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    if not driver.is_in_transaction():
+        # The driver adapter opens the transaction lazily, at its first statement; a COPY sent
+        # straight to the driver before that would commit on its own.
+        await connection.exec_driver_sql("SELECT 1")
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
