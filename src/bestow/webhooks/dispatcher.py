@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 import structlog
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow import __version__
@@ -102,6 +102,8 @@ class Outcome:
 
 async def fan_out(db: Database, *, limit: int = FAN_OUT_BATCH) -> int:
     """Turn up to ``limit`` unpublished events into deliveries; returns how many events."""
+    if not await _any(db, select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))):
+        return 0
     async with db.write_session() as session:
         stmt = (
             select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.client_id)
@@ -171,6 +173,13 @@ async def _endpoints_by_client(
     return by_client
 
 
+async def _any(db: Database, query: Select[Any]) -> bool:
+    """Whether ``query`` finds a row: a read, so an idle dispatcher takes no write lock (SQLite
+    has one for the whole database)."""
+    async with db.session() as session:
+        return (await session.execute(query.limit(1))).first() is not None
+
+
 # Claim --------------------------------------------------------------------------------------
 
 
@@ -178,6 +187,9 @@ async def claim(
     db: Database, sealer: Sealer, *, worker_id: str, limit: int, lease: timedelta
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries to ``worker_id``, with what sending them needs."""
+    due_now = (WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= utcnow())
+    if not await _any(db, select(WebhookDelivery.id).where(*due_now)):
+        return []
     async with db.write_session() as session:
         now = utcnow()
         due = (
