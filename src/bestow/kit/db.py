@@ -69,6 +69,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+def _dump_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer": orjson.loads}
+"""JSON columns through orjson: several times faster than the standard library both ways."""
+
+
 def _sqlite_file(url: str) -> Path | None:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if not path or path.startswith(":memory:"):
@@ -104,6 +112,7 @@ class Database:
                 echo=echo,
                 hide_parameters=True,
                 connect_args={"timeout": 5, "command_timeout": 60},
+                **_JSON_CODEC,
             )
             self.write_engine = self.engine
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -113,7 +122,7 @@ class Database:
     def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
         # Parameters are members' emails and phones: never let an error message carry them.
         engine = create_async_engine(
-            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}, **_JSON_CODEC
         )
 
         @event.listens_for(engine.sync_engine, "connect")
