@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -28,10 +29,17 @@ Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page")]
 Cursor = Annotated[str | None, typer.Option(help="Continue from a previous page's cursor")]
 
 
-def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; a domain error becomes a clear message and exit code 1."""
+def run(coro_fn: Callable[[], Awaitable[T]], *, uvloop: bool = False) -> T:
+    """Run a coroutine; a domain error becomes a clear message and exit code 1. Long-running
+    commands ask for ``uvloop`` (a faster event loop, as ``bestow serve`` gets from uvicorn)."""
+    runner: Callable[[Any], T] = asyncio.run
+    if uvloop:
+        with contextlib.suppress(ImportError):
+            import uvloop as fast_loop
+
+            runner = fast_loop.run
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return runner(coro_fn())
     except DomainError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

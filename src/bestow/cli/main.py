@@ -84,7 +84,7 @@ def worker(
                 loop.add_signal_handler(sig, w.stop)
             await w.run()
 
-    run(main)
+    run(main, uvloop=True)
 
 
 @db_app.command("upgrade")

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 import structlog
-from sqlalchemy import Select, Table, bindparam, func, select, update
+from sqlalchemy import Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow import __version__
@@ -54,6 +54,7 @@ RECORD_BATCH = 500
 RECORD_WINDOW_SECONDS = 0.02
 RETRY_RECORD_SECONDS = 1.0
 SYSTEM = Actor("system:webhooks")
+SUCCESS_STAMP = timedelta(seconds=10)
 
 SURFACE_SIGNATURES = {"partner": "X-Thanx-Signature"}
 """The vendor signature header a surface's events carry besides the Standard Webhooks ones."""
@@ -462,9 +463,18 @@ async def _endpoint_health(session: AsyncSession, outcomes: list[Outcome], now: 
     failing = {o.claimed.target.id for o in outcomes if o.sent and not o.success} - succeeded
     gone = {o.claimed.target.id for o in outcomes if o.status_code == 410}
     if succeeded:
+        # A busy endpoint's row would be rewritten (and locked) by every batch of every worker:
+        # ``last_success_at`` moves at most every SUCCESS_STAMP while all is well.
         await session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id.in_(succeeded))
+            .where(
+                WebhookEndpoint.id.in_(succeeded),
+                or_(
+                    WebhookEndpoint.failing_since.is_not(None),
+                    WebhookEndpoint.last_success_at.is_(None),
+                    WebhookEndpoint.last_success_at < now - SUCCESS_STAMP,
+                ),
+            )
             .values(failing_since=None, last_success_at=now)
         )
     if failing:
@@ -517,7 +527,8 @@ class Dispatcher:
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
         self.poll = settings.webhook_poll_seconds
         self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._new_work = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._has_outcomes = asyncio.Event()
@@ -525,11 +536,13 @@ class Dispatcher:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
+        self._new_work.set()
+        self._slot_freed.set()
         self._has_outcomes.set()
 
     def wake(self) -> None:
-        self._wake.set()
+        """Look for due deliveries now instead of at the next poll."""
+        self._new_work.set()
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -542,38 +555,57 @@ class Dispatcher:
             connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
         ) as http:
             recorder = asyncio.create_task(self._record_loop())
+            fanning = asyncio.create_task(self._fan_out_loop())
             try:
-                await self._loop(http)
+                await self._claim_loop(http)
             finally:
+                await asyncio.gather(fanning, return_exceptions=True)
                 if self._in_flight:
                     await asyncio.wait(list(self._in_flight), timeout=self.timeout + 5)
                 self._closing = True
                 self._has_outcomes.set()
                 await recorder
 
-    async def _loop(self, http: aiohttp.ClientSession) -> None:
+    async def _fan_out_loop(self) -> None:
+        """Fans events out as they come, and tells the claim loop when it made deliveries."""
         while not self._stopping.is_set():
-            self._wake.clear()
-            busy = False
             try:
-                busy = await fan_out(self.db) > 0
-                free = self.concurrency - len(self._in_flight)
-                if free >= max(1, self.concurrency // 4) or not self._in_flight:
-                    claimed = await claim(
-                        self.db,
-                        self.sealer,
-                        worker_id=self.worker_id,
-                        limit=free,
-                        lease=self.lease,
-                    )
-                    for item in claimed:
-                        self._start(http, item)
-                    busy = busy or len(claimed) == free
+                fanned = await fan_out(self.db)
             except Exception as exc:  # the database may be away: keep trying
-                log.warning("webhooks.dispatch_failed", error=type(exc).__name__)
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                log.warning("webhooks.fan_out_failed", error=type(exc).__name__)
+                fanned = 0
+            if fanned:
+                self._new_work.set()
+                continue
+            await self._pause(self._stopping)
+
+    async def _claim_loop(self, http: aiohttp.ClientSession) -> None:
+        """Keeps the request slots busy: claims as soon as an eighth of them is free, and waits
+        for the fan-out (or the next poll) once nothing due is left."""
+        threshold = max(1, self.concurrency // 8)
+        while not self._stopping.is_set():
+            self._slot_freed.clear()
+            free = self.concurrency - len(self._in_flight)
+            if free < threshold:
+                await self._pause(self._slot_freed)
+                continue
+            self._new_work.clear()
+            try:
+                claimed = await claim(
+                    self.db, self.sealer, worker_id=self.worker_id, limit=free, lease=self.lease
+                )
+            except Exception as exc:  # the database may be away: keep trying
+                log.warning("webhooks.claim_failed", error=type(exc).__name__)
+                claimed = []
+            for item in claimed:
+                self._start(http, item)
+            if len(claimed) < free:
+                await self._pause(self._new_work)
+
+    async def _pause(self, event: asyncio.Event) -> None:
+        """Until ``event`` is set or the poll interval has passed."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), self.poll)
 
     def _start(self, http: aiohttp.ClientSession, item: Claimed) -> None:
         task = asyncio.create_task(self._deliver(http, item))
@@ -584,7 +616,7 @@ class Dispatcher:
         outcome = await send(http, item, production=self.production, timeout=self.timeout)
         self._outcomes.append(outcome)
         self._has_outcomes.set()
-        self._wake.set()
+        self._slot_freed.set()
 
     async def _record_loop(self) -> None:
         """Writes outcomes in batches until the dispatcher closes and nothing is left. A batch
