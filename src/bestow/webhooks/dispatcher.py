@@ -101,9 +101,11 @@ class Outcome:
 # Fan-out ------------------------------------------------------------------------------------
 
 
-async def fan_out(db: Database, *, limit: int = FAN_OUT_BATCH) -> int:
-    """Turn up to ``limit`` unpublished events into deliveries; returns how many events."""
-    if not await _any(db, select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))):
+async def fan_out(db: Database, *, limit: int = FAN_OUT_BATCH, probe: bool = True) -> int:
+    """Turn up to ``limit`` unpublished events into deliveries; returns how many events. With
+    ``probe``, a read first checks that there is something to do."""
+    unpublished = select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None))
+    if probe and not await _any(db, unpublished):
         return 0
     async with db.write_session() as session:
         stmt = (
@@ -185,11 +187,19 @@ async def _any(db: Database, query: Select[Any]) -> bool:
 
 
 async def claim(
-    db: Database, sealer: Sealer, *, worker_id: str, limit: int, lease: timedelta
+    db: Database,
+    sealer: Sealer,
+    *,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    probe: bool = True,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries to ``worker_id``, with what sending them needs."""
+    """Lease up to ``limit`` due deliveries to ``worker_id``, with what sending them needs. With
+    ``probe``, a read first checks that something is due (for a dispatcher that found nothing
+    last time)."""
     due_now = (WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= utcnow())
-    if not await _any(db, select(WebhookDelivery.id).where(*due_now)):
+    if probe and not await _any(db, select(WebhookDelivery.id).where(*due_now)):
         return []
     async with db.write_session() as session:
         now = utcnow()
@@ -226,9 +236,11 @@ async def claim(
                 .execution_options(synchronize_session=False)
             )
         ).all()
-        if not rows:
-            await session.commit()
-            return []
+        await session.commit()
+    if not rows:
+        return []
+    # The leases are taken: read what the sends need outside the writing transaction.
+    async with db.session() as session:
         bodies = {
             event_id: orjson.dumps(payload)
             for event_id, payload in await session.execute(
@@ -245,7 +257,6 @@ async def claim(
                 )
             )
         }
-        await session.commit()
     return [
         Claimed(
             delivery_id=row.id,
@@ -258,6 +269,7 @@ async def claim(
             target=targets[row.endpoint_id],
         )
         for row in rows
+        if row.endpoint_id in targets  # not deleted (with its deliveries) since the claim
     ]
 
 
@@ -568,9 +580,10 @@ class Dispatcher:
 
     async def _fan_out_loop(self) -> None:
         """Fans events out as they come, and tells the claim loop when it made deliveries."""
+        fanned = 0
         while not self._stopping.is_set():
             try:
-                fanned = await fan_out(self.db)
+                fanned = await fan_out(self.db, probe=fanned == 0)
             except Exception as exc:  # the database may be away: keep trying
                 log.warning("webhooks.fan_out_failed", error=type(exc).__name__)
                 fanned = 0
@@ -583,6 +596,7 @@ class Dispatcher:
         """Keeps the request slots busy: claims as soon as an eighth of them is free, and waits
         for the fan-out (or the next poll) once nothing due is left."""
         threshold = max(1, self.concurrency // 8)
+        drained = True
         while not self._stopping.is_set():
             self._slot_freed.clear()
             free = self.concurrency - len(self._in_flight)
@@ -592,14 +606,20 @@ class Dispatcher:
             self._new_work.clear()
             try:
                 claimed = await claim(
-                    self.db, self.sealer, worker_id=self.worker_id, limit=free, lease=self.lease
+                    self.db,
+                    self.sealer,
+                    worker_id=self.worker_id,
+                    limit=free,
+                    lease=self.lease,
+                    probe=drained,
                 )
             except Exception as exc:  # the database may be away: keep trying
                 log.warning("webhooks.claim_failed", error=type(exc).__name__)
                 claimed = []
             for item in claimed:
                 self._start(http, item)
-            if len(claimed) < free:
+            drained = len(claimed) < free
+            if drained:
                 await self._pause(self._new_work)
 
     async def _pause(self, event: asyncio.Event) -> None:
