@@ -32,6 +32,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/issuance.py
+	$(BIN)/python bench/webhooks.py
 
 # Re-resolve the pinned, hashed lock file after changing dependencies in pyproject.toml.
 lock: setup
