@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import socket
 import sys
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,3 +51,34 @@ def venv_script(name: str) -> str:
     if found is None:
         raise SystemExit(f"{name} not found beside {sys.executable} nor on PATH")
     return found
+
+
+CREATED_DATABASES: list[tuple[str, str]] = []
+"""(server URL, name) of every PostgreSQL database made and not dropped yet: a benchmark's last
+resort drops them when the normal path could not."""
+
+
+@contextlib.asynccontextmanager
+async def database(
+    kind: str, tmp: Path, pg_url: str, *, sqlite_name: str = "bestow.db"
+) -> AsyncIterator[str]:
+    """A migrated, empty database; yields its SQLAlchemy URL and drops it afterwards."""
+    from bestow.kit.migrate import upgrade_async
+
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / sqlite_name}"
+        await upgrade_async(url)
+        yield url
+        return
+    name = f"bestow_bench_{uuid.uuid4().hex[:12]}"
+    await pg_admin(pg_url, f'CREATE DATABASE "{name}"')
+    CREATED_DATABASES.append((pg_url, name))
+    try:
+        url = with_database(pg_dsn(pg_url), name).replace(
+            "postgresql://", "postgresql+asyncpg://", 1
+        )
+        await upgrade_async(url)
+        yield url
+    finally:
+        await asyncio.shield(pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        CREATED_DATABASES.remove((pg_url, name))

@@ -55,14 +55,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from benchkit import free_port, pg_admin, pg_dsn, venv_script, with_database
+from benchkit import database, free_port, pg_dsn, venv_script
 
 HOST = "127.0.0.1"
 JOB_SIZE = 10_000
@@ -160,28 +160,6 @@ class Options:
 
 
 # --- database ------------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def database(kind: str, tmp: Path, pg_url: str) -> AsyncIterator[str]:
-    """A migrated, empty database; yields its SQLAlchemy URL and drops it afterwards."""
-    from bestow.kit.migrate import upgrade_async
-
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / 'bestow.db'}"
-        await upgrade_async(url)
-        yield url
-        return
-    name = f"bestow_bench_{uuid.uuid4().hex[:12]}"
-    await pg_admin(pg_url, f'CREATE DATABASE "{name}"')
-    try:
-        url = with_database(pg_dsn(pg_url), name).replace(
-            "postgresql://", "postgresql+asyncpg://", 1
-        )
-        await upgrade_async(url)
-        yield url
-    finally:
-        await pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _sqlite_path(url: str) -> str:

@@ -63,14 +63,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from benchkit import HOST, pg_admin, pg_dsn, venv_script, with_database
+from benchkit import CREATED_DATABASES, HOST, database, pg_admin, pg_dsn, venv_script
 
 from issuance import ADMIN_TOKEN, SECRET_KEY, World, cpu_delta, proc_cpu, seed, tail
 
@@ -125,34 +125,6 @@ class Options:
 
 
 # --- databases -----------------------------------------------------------------------------------
-
-CREATED_DATABASES: list[tuple[str, str]] = []
-"""(server URL, name) of every PostgreSQL database made and not dropped yet: the last resort of
-``main`` drops them when the normal path could not."""
-
-
-@contextlib.asynccontextmanager
-async def database(kind: str, tmp: Path, pg_url: str) -> AsyncIterator[str]:
-    """A migrated, empty database; yields its SQLAlchemy URL and drops it afterwards."""
-    from bestow.kit.migrate import upgrade_async
-
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / 'bestow-webhooks.db'}"
-        await upgrade_async(url)
-        yield url
-        return
-    name = f"bestow_bench_{uuid.uuid4().hex[:12]}"
-    await pg_admin(pg_url, f'CREATE DATABASE "{name}"')
-    CREATED_DATABASES.append((pg_url, name))
-    try:
-        url = with_database(pg_dsn(pg_url), name).replace(
-            "postgresql://", "postgresql+asyncpg://", 1
-        )
-        await upgrade_async(url)
-        yield url
-    finally:
-        await asyncio.shield(pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        CREATED_DATABASES.remove((pg_url, name))
 
 
 def _as_utc(value: str | datetime | None) -> datetime | None:
@@ -1414,7 +1386,7 @@ async def run(opts: Options, procs: Processes, tmp: Path) -> dict[str, Any]:
     for kind in opts.databases:
         if not {"throughput", "latency", "costs"} & set(opts.phases):
             break
-        async with database(kind, tmp, opts.pg_url) as url:
+        async with database(kind, tmp, opts.pg_url, sqlite_name="bestow-webhooks.db") as url:
             settings = Settings(
                 database_url=url,
                 var_dir=procs.var_dir,
