@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,15 +19,11 @@ from typer.testing import CliRunner, Result
 from bestow.cli.main import app
 from bestow.config import Settings, get_settings
 from bestow.deps import Runtime
-from bestow.issuance.events import REWARD_ISSUED, envelope
-from bestow.kit.db import utcnow
-from bestow.kit.ids import new_id
-from bestow.kit.outbox import record_event
 from bestow.models import WebhookDelivery, WebhookEndpoint
-from bestow.webhooks.dispatcher import Dispatcher
 from tests.cli.test_admin_cli import CLI_ACTOR, bestow, failed, ok
 from tests.conftest import unique
 from tests.fixtures.receiver import Received, Receiver
+from tests.webhooks.helpers import dispatching, emit, poll
 
 T = TypeVar("T")
 Invoke = Callable[..., Result]
@@ -132,32 +127,6 @@ def table(result: Result) -> list[list[str]]:
 # Real deliveries ----------------------------------------------------------------------------
 
 
-async def emit(runtime: Runtime, client_id: str) -> str:
-    """One committed reward.issued event of the client: its id."""
-    async with runtime.db.write_session() as session:
-        row = record_event(
-            session,
-            REWARD_ISSUED,
-            subject_type="reward",
-            subject_id=new_id("rwd"),
-            client_id=client_id,
-            payload=envelope(REWARD_ISSUED.name, utcnow().isoformat(), {"marker": new_id("mk")}),
-        )
-        await session.commit()
-    return row.id
-
-
-async def poll(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"no {what} after {timeout} s")
-        await asyncio.sleep(0.05)
-
-
 async def delivery_states(runtime: Runtime, endpoint_id: str) -> dict[str, tuple[str, int]]:
     """Each delivery of the endpoint: event id -> (state, attempt_count)."""
     async with runtime.db.session() as session:
@@ -167,24 +136,6 @@ async def delivery_states(runtime: Runtime, endpoint_id: str) -> dict[str, tuple
             ).where(WebhookDelivery.endpoint_id == endpoint_id)
         )
         return {event_id: (state, count) for event_id, state, count in rows}
-
-
-@asynccontextmanager
-async def dispatching(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """A webhook dispatcher in this process on the test database, stopped on exit. Commands run
-    only while none is running, so its log lines cannot mix with their output."""
-    dispatcher = Dispatcher(
-        runtime.db,
-        # a short timeout: stopping waits for the sends in flight, some maybe another test's
-        settings.model_copy(update={"webhook_poll_seconds": 0.05, "webhook_timeout_seconds": 3}),
-        worker_id=f"t-{new_id('wrk')}",
-    )
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        yield
-    finally:
-        dispatcher.stop()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def dispatch_until(

@@ -5,7 +5,7 @@ and the production URL rules. On each test database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,15 +18,11 @@ from sqlalchemy import func, select, update
 from bestow.app import create_app
 from bestow.config import Settings
 from bestow.deps import Runtime
-from bestow.issuance.events import REWARD_ISSUED, envelope
-from bestow.kit.db import utcnow
-from bestow.kit.ids import new_id
-from bestow.kit.outbox import record_event
 from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from bestow.webhooks.dispatcher import Dispatcher
 from tests.conftest import make_settings
 from tests.fixtures.receiver import Received, Receiver
 from tests.surfaces.admin.test_admin_api import ADMIN, assert_problem, new_client
+from tests.webhooks.helpers import dispatching, emit, poll
 
 pytestmark = pytest.mark.asyncio
 
@@ -103,49 +99,6 @@ def at(value: str | None) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def emit(runtime: Runtime, client_id: str) -> str:
-    """One committed reward.issued event of the client: its id."""
-    async with runtime.db.write_session() as session:
-        row = record_event(
-            session,
-            REWARD_ISSUED,
-            subject_type="reward",
-            subject_id=new_id("rwd"),
-            client_id=client_id,
-            payload=envelope(REWARD_ISSUED.name, utcnow().isoformat(), {"marker": new_id("mk")}),
-        )
-        await session.commit()
-    return row.id
-
-
-async def poll(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"no {what} after {timeout} s")
-        await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def dispatching(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """A webhook dispatcher in this process on the test database, stopped on exit."""
-    dispatcher = Dispatcher(
-        runtime.db,
-        # a short timeout: stopping waits for the sends in flight, some maybe another test's
-        settings.model_copy(update={"webhook_poll_seconds": 0.05, "webhook_timeout_seconds": 3}),
-        worker_id=f"t-{new_id('wrk')}",
-    )
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        yield
-    finally:
-        dispatcher.stop()
-        await asyncio.wait_for(task, timeout=30)
-
-
 async def settled(
     client: httpx.AsyncClient,
     endpoint_id: str,
@@ -166,7 +119,7 @@ async def settled(
         pending = [r for r in rows if r["state"] == "pending"]
         return rows if len(done) >= count and not pending else None
 
-    return await poll(check, f"{count} settled deliveries to {endpoint_id}", timeout)
+    return await poll(check, f"{count} settled deliveries to {endpoint_id}", timeout=timeout)
 
 
 async def give_up(runtime: Runtime, endpoint_id: str) -> None:
