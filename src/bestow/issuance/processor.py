@@ -34,9 +34,9 @@ from bestow.models import (
     Job,
     Member,
     Merchant,
-    OutboxEvent,
     RewardTemplate,
 )
+from bestow.webhooks import fanout
 
 CHUNK_SIZE = 2_000
 
@@ -396,10 +396,9 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
                     },
                 ),
                 "created_at": now,
-                "published_at": None,
             }
         )
-    await bulk_insert(session, OutboxEvent.__table__, outbox)
+    await fanout.write_events(session, outbox)
 
 
 async def _finish(
@@ -429,17 +428,20 @@ async def _finish(
             "failures": [{"user_identifier": value, "reason": error} for value, error in failed],
         },
     )
-    session.add(
-        OutboxEvent(
-            id=new_id("evt"),
-            type=events.REWARD_BATCH_COMPLETED.name,
-            client_id=job.client_id,
-            merchant_id=job.merchant_id,
-            subject_type="issuance_job",
-            subject_id=job.id,
-            payload=payload,
-            created_at=now,
-        )
+    await fanout.write_events(
+        session,
+        [
+            {
+                "id": new_id("evt"),
+                "type": events.REWARD_BATCH_COMPLETED.name,
+                "client_id": job.client_id,
+                "merchant_id": job.merchant_id,
+                "subject_type": "issuance_job",
+                "subject_id": job.id,
+                "payload": payload,
+                "created_at": now,
+            }
+        ],
     )
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
 from bestow.config import get_settings
 from bestow.issuance import events, processor
 from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
-from bestow.kit.db import bulk_insert, utcnow
+from bestow.kit.db import utcnow
 from bestow.kit.ids import new_id
 from bestow.kit.jobs import JobContext, task
-from bestow.kit.outbox import record_event
+from bestow.kit.outbox import EventType
 from bestow.kit.timefmt import iso
-from bestow.models import IssuanceJob, IssuedReward, OutboxEvent
+from bestow.models import IssuanceJob, IssuedReward
+from bestow.webhooks import fanout
 
 MAX_ATTEMPTS = 10
 
@@ -54,7 +56,6 @@ async def revoke(ctx: JobContext) -> None:
         if job is None or job.state != "revoking":
             return
         now = utcnow()
-        stamp = iso(now) or ""
         revoked = await session.execute(
             update(IssuedReward)
             .where(IssuedReward.job_id == job_id, IssuedReward.state == "active")
@@ -62,36 +63,25 @@ async def revoke(ctx: JobContext) -> None:
             .returning(IssuedReward.id, IssuedReward.member_id, IssuedReward.identifier_index)
             .execution_options(synchronize_session=False)
         )
-        await bulk_insert(
-            session,
-            OutboxEvent.__table__,
-            [
+        rewards = [
+            _event(
+                events.REWARD_REVOKED,
+                job,
+                "reward",
+                reward_id,
+                now,
                 {
-                    "id": new_id("evt"),
-                    "type": events.REWARD_REVOKED.name,
-                    "client_id": job.client_id,
+                    "issuance_job_id": job.id,
                     "merchant_id": job.merchant_id,
-                    "subject_type": "reward",
-                    "subject_id": reward_id,
-                    "payload": events.envelope(
-                        events.REWARD_REVOKED.name,
-                        stamp,
-                        {
-                            "issuance_job_id": job.id,
-                            "merchant_id": job.merchant_id,
-                            "reward_id": reward_id,
-                            "identifier": {"index": index},
-                            "user_id": member_id,
-                            "state": "revoked",
-                            "revoked_at": stamp,
-                        },
-                    ),
-                    "created_at": now,
-                    "published_at": None,
-                }
-                for reward_id, member_id, index in revoked
-            ],
-        )
+                    "reward_id": reward_id,
+                    "identifier": {"index": index},
+                    "user_id": member_id,
+                    "state": "revoked",
+                    "revoked_at": iso(now),
+                },
+            )
+            for reward_id, member_id, index in revoked
+        ]
         job.revoked_count = int(
             await session.scalar(
                 select(func.count())
@@ -102,22 +92,39 @@ async def revoke(ctx: JobContext) -> None:
         )
         job.state = "revoked"
         job.revoked_at = now
-        record_event(
-            session,
+        batch = _event(
             events.REWARD_BATCH_REVOKED,
-            subject_type="issuance_job",
-            subject_id=job.id,
-            client_id=job.client_id,
-            merchant_id=job.merchant_id,
-            payload=events.envelope(
-                events.REWARD_BATCH_REVOKED.name,
-                stamp,
-                {
-                    "issuance_job_id": job.id,
-                    "merchant_id": job.merchant_id,
-                    "state": job.state,
-                    "revoked_count": job.revoked_count,
-                },
-            ),
+            job,
+            "issuance_job",
+            job.id,
+            now,
+            {
+                "issuance_job_id": job.id,
+                "merchant_id": job.merchant_id,
+                "state": job.state,
+                "revoked_count": job.revoked_count,
+            },
         )
+        await fanout.write_events(session, [*rewards, batch])
         await session.commit()
+
+
+def _event(
+    kind: EventType,
+    job: IssuanceJob,
+    subject_type: str,
+    subject_id: str,
+    now: datetime,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """An outbox row of the job's client, with the Partner API's envelope."""
+    return {
+        "id": new_id("evt"),
+        "type": kind.name,
+        "client_id": job.client_id,
+        "merchant_id": job.merchant_id,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": events.envelope(kind.name, iso(now) or "", data),
+        "created_at": now,
+    }

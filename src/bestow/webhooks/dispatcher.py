@@ -40,7 +40,7 @@ from bestow.kit.ids import new_id
 from bestow.kit.outbox import lookup
 from bestow.kit.security import Sealer, load_secret_key
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from bestow.webhooks import signing, urls
+from bestow.webhooks import fanout, signing, urls
 from bestow.webhooks.endpoints import MAX_ATTEMPTS, RETRY_SCHEDULE, signing_secrets
 
 log = structlog.get_logger("bestow.webhooks")
@@ -121,31 +121,8 @@ async def fan_out(db: Database, *, limit: int = FAN_OUT_BATCH, probe: bool = Tru
         if not events:
             return 0
         now = utcnow()
-        wanted = await _endpoints_by_client(session, {c for _, _, c in events if c})
-        rows = [
-            {
-                "id": new_id("dlv"),
-                "endpoint_id": endpoint_id,
-                "event_id": event_id,
-                "client_id": client_id,
-                "event_type": event_type,
-                "state": "pending" if enabled else "failed",
-                "attempt_count": 0,
-                "run_attempts": 0,
-                "origin": "schedule",
-                "next_attempt_at": now,
-                "locked_by": None,
-                "locked_until": None,
-                "last_status_code": None,
-                "last_error": None if enabled else "endpoint disabled",
-                "created_at": now,
-                "updated_at": now,
-                "delivered_at": None,
-            }
-            for event_id, event_type, client_id in events
-            for endpoint_id, types, enabled in wanted.get(client_id or "", ())
-            if not types or event_type in types
-        ]
+        wanted = await fanout.subscriptions(session, {c for _, _, c in events if c})
+        rows = fanout.delivery_rows(events, wanted, now)
         await bulk_insert(session, WebhookDelivery.__table__, rows)
         await session.execute(
             update(OutboxEvent)
@@ -155,25 +132,6 @@ async def fan_out(db: Database, *, limit: int = FAN_OUT_BATCH, probe: bool = Tru
         )
         await session.commit()
         return len(events)
-
-
-async def _endpoints_by_client(
-    session: AsyncSession, client_ids: set[str]
-) -> dict[str, list[tuple[str, list[str], bool]]]:
-    by_client: dict[str, list[tuple[str, list[str], bool]]] = defaultdict(list)
-    if not client_ids:
-        return by_client
-    rows = await session.execute(
-        select(
-            WebhookEndpoint.id,
-            WebhookEndpoint.client_id,
-            WebhookEndpoint.event_types,
-            WebhookEndpoint.enabled,
-        ).where(WebhookEndpoint.client_id.in_(client_ids))
-    )
-    for endpoint_id, client_id, types, enabled in rows:
-        by_client[client_id].append((endpoint_id, list(types or []), bool(enabled)))
-    return by_client
 
 
 async def _any(db: Database, query: Select[Any]) -> bool:
