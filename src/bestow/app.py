@@ -21,12 +21,15 @@ from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.ratelimit import RateLimiter
 from bestow.kit.responses import JSONResponse
 from bestow.kit.security import Sealer, load_secret_key
+from bestow.oauth import tokens
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
 from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
+from bestow.surfaces.oauth import errors as oauth_errors
+from bestow.surfaces.oauth.routes import router as oauth_router
 from bestow.surfaces.partner import auth as partner_auth
 from bestow.surfaces.partner import errors as partner_errors
 from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
@@ -41,17 +44,20 @@ four vendors, on one core. Each surface keeps its vendor's conventions; the Admi
 def surfaces() -> SurfaceRegistry:
     registry = SurfaceRegistry(Surface("admin", "/admin", admin_errors.render))
     registry.add(Surface("partner", "/partner", partner_errors.render))
+    registry.add(Surface("oauth", "/oauth2", oauth_errors.render, json_bodies=False))
     return registry
 
 
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    secret_key = load_secret_key(settings)
     return Runtime(
         settings=settings,
         db=db,
         rate_limiter=RateLimiter(settings),
         idempotency=IdempotencyStore(db, settings),
-        sealer=Sealer(load_secret_key(settings)),
+        sealer=Sealer(secret_key),
+        token_key=tokens.signing_key(secret_key),
     )
 
 
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(admin_router)
     app.include_router(admin_templates_router)
     app.include_router(admin_webhooks_router)
+    app.include_router(oauth_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         default=24 * 3600, ge=0, description="How long a rotated-out secret keeps signing."
     )
 
+    oauth_token_seconds: int = Field(
+        default=3600, ge=60, le=86400, description="Lifetime of an OAuth access token."
+    )
+    oauth_issuer: str = Field(default="bestow", description="The `iss` claim of access tokens.")
+
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True

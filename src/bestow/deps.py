@@ -25,6 +25,8 @@ class Runtime:
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     sealer: Sealer
+    token_key: bytes = b""
+    """Signs and checks OAuth access tokens (derived from the secret key)."""
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -1,0 +1,160 @@
+"""``POST /oauth2/token``: the client credentials grant (RFC 6749 section 4.4).
+
+The client authenticates with its id and an OAuth secret, by HTTP Basic (RFC 6749 2.3.1) or in the
+form body, and gets a bearer token for the Voucher and Loyalty APIs with the scopes it asked for
+(all of its scopes when it names none).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+from urllib.parse import parse_qsl, unquote_plus
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from bestow.clients import service as clients
+from bestow.deps import RuntimeDep, SessionDep
+from bestow.kit.responses import JSONResponse
+from bestow.oauth import tokens
+from bestow.surfaces.oauth.errors import NO_STORE, OAuthError
+
+router = APIRouter(tags=["OAuth 2.0"])
+
+FORM = "application/x-www-form-urlencoded"
+MAX_FIELD = 1000
+
+
+class TokenOut(BaseModel):
+    access_token: str = Field(description="A JWT; send it as `Authorization: Bearer <token>`")
+    token_type: str = Field(description="Always `Bearer`")
+    expires_in: int = Field(description="Seconds the token is valid (3600 by default)")
+    scope: str = Field(description="The scopes granted, space-separated")
+
+
+class OAuthErrorOut(BaseModel):
+    error: str = Field(
+        description="invalid_request, invalid_client, unsupported_grant_type or invalid_scope"
+    )
+    error_description: str
+
+
+async def _parameters(request: Request) -> dict[str, str]:
+    """The request's parameters: a form (the standard) or a JSON object; a repeated or overlong
+    parameter is refused."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    body = await request.body()
+    if media == FORM:
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise OAuthError("invalid_request", "The form body could not be read") from exc
+    elif media == "application/json":
+        try:
+            data = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise OAuthError("invalid_request", "The body is not valid JSON") from exc
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise OAuthError("invalid_request", "The body must be an object of strings")
+        pairs = list(data.items())
+    else:
+        raise OAuthError("invalid_request", f"Content-Type must be {FORM}")
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise OAuthError("invalid_request", "A parameter is repeated")
+    if any(len(value) > MAX_FIELD for _, value in pairs):
+        raise OAuthError("invalid_request", "A parameter is too long")
+    return dict(pairs)
+
+
+def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str, bool]:
+    """(client id, secret, whether HTTP Basic was used)."""
+    header = request.headers.get("authorization", "")
+    in_body = "client_id" in params or "client_secret" in params
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise OAuthError(
+                "invalid_client", "Use HTTP Basic or the form body", status=401, basic=True
+            )
+        if in_body:
+            raise OAuthError("invalid_request", "Send the client credentials one way only")
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise OAuthError(
+                "invalid_client", "Malformed Basic credentials", status=401, basic=True
+            ) from exc
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise OAuthError(
+                "invalid_client", "Malformed Basic credentials", status=401, basic=True
+            )
+        return unquote_plus(client_id), unquote_plus(secret), True
+    client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
+    if not client_id or not secret:
+        raise OAuthError("invalid_client", "Client authentication is required", status=401)
+    return client_id, secret, False
+
+
+@router.post(
+    "/oauth2/token",
+    response_model=TokenOut,
+    responses={400: {"model": OAuthErrorOut}, 401: {"model": OAuthErrorOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "scope": {"type": "string"},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+    """Exchange client credentials for an access token (OAuth 2.0 client credentials grant)."""
+    params = await _parameters(request)
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise OAuthError("invalid_request", "grant_type is required")
+    if grant_type != "client_credentials":
+        raise OAuthError("unsupported_grant_type", "Only client_credentials is supported")
+    client_id, secret, basic = _credentials(request, params)
+    client = await clients.authenticate_secret(
+        session, client_id=client_id, secret=secret, kind=clients.OAUTH_SECRET
+    )
+    if client is None:
+        raise OAuthError("invalid_client", "Client authentication failed", status=401, basic=basic)
+    requested = params.get("scope", "").split()
+    if not_held := sorted(set(requested) - client.scopes):
+        raise OAuthError(
+            "invalid_scope", f"Scopes not granted to this client: {' '.join(not_held)}"
+        )
+    settings = runtime.settings
+    signed, issued = tokens.issue(
+        runtime.token_key,
+        client_id=client.id,
+        scopes=requested or sorted(client.scopes),
+        issuer=settings.oauth_issuer,
+        lifetime=timedelta(seconds=settings.oauth_token_seconds),
+    )
+    body = {
+        "access_token": signed,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": " ".join(issued.scopes),
+    }
+    return JSONResponse(body, headers=NO_STORE)
