@@ -34,6 +34,8 @@ from bestow.surfaces.partner import auth as partner_auth
 from bestow.surfaces.partner import errors as partner_errors
 from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
 from bestow.surfaces.partner.routes import router as partner_router
+from bestow.surfaces.vouchers import errors as voucher_errors
+from bestow.surfaces.vouchers.products import router as voucher_products_router
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -45,6 +47,7 @@ def surfaces() -> SurfaceRegistry:
     registry = SurfaceRegistry(Surface("admin", "/admin", admin_errors.render))
     registry.add(Surface("partner", "/partner", partner_errors.render))
     registry.add(Surface("oauth", "/oauth2", oauth_errors.render, json_bodies=False))
+    registry.add(Surface("vouchers", "/v3", voucher_errors.render))
     return registry
 
 
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(admin_templates_router)
     app.include_router(admin_webhooks_router)
     app.include_router(oauth_router)
+    app.include_router(voucher_products_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

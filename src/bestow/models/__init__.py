@@ -19,6 +19,7 @@ from bestow.models.member import Member
 from bestow.models.member_external_id import MemberExternalId
 from bestow.models.merchant import Merchant
 from bestow.models.outbox_event import OutboxEvent
+from bestow.models.product import Product
 from bestow.models.reward_template import RewardTemplate
 from bestow.models.system_value import SystemValue
 from bestow.models.webhook_attempt import WebhookAttempt
@@ -45,6 +46,7 @@ __all__ = [
     "MemberExternalId",
     "Merchant",
     "OutboxEvent",
+    "Product",
     "RewardTemplate",
     "SystemValue",
     "WebhookAttempt",

@@ -1,0 +1,1 @@
+"""Digital vouchers and gift cards (the Voucher API, UNIQREWARDS v3): catalogue and vouchers."""
