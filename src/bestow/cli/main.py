@@ -135,15 +135,26 @@ def _intro(data: dict[str, object], created: bool) -> None:
         f"    -H 'X-ClientId: {partner['client_id']}' \\\n"
         "    -H 'Accept-Version: v4.0'\n"
     )
+    vouchers = data.get("vouchers")
+    if isinstance(vouchers, dict):
+        typer.echo(
+            "  Voucher API token, then the catalogue (use the access_token it prints):\n"
+            f"  curl -s -u '{vouchers['client_id']}:{vouchers['client_secret']}' \\\n"
+            "    -d grant_type=client_credentials http://127.0.0.1:8000/oauth2/token\n"
+            "  curl -s http://127.0.0.1:8000/v3/products \\\n"
+            "    -H 'Authorization: Bearer <access_token>'\n"
+        )
     typer.echo(
         "  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n"
     )
 
 
 from bestow.cli import admin as _admin  # noqa: E402
+from bestow.cli import products as _products  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
 from bestow.cli import webhooks as _webhooks  # noqa: E402
 
 _admin.register(app)
 app.add_typer(_templates.app, name="templates")
 app.add_typer(_webhooks.app, name="webhooks")
+app.add_typer(_products.app, name="products")

@@ -20,6 +20,7 @@ from bestow.kit.security import generate_secret, hash_secret
 from bestow.merchants import service as merchants
 from bestow.models import AdminToken, Member, SystemValue
 from bestow.rewards import templates
+from bestow.vouchers import products
 
 DEMO_KEY = "demo"
 ACTOR = Actor("system:demo")
@@ -83,6 +84,70 @@ TEMPLATES: list[dict[str, Any]] = [
 ]
 
 
+PRODUCTS: list[dict[str, Any]] = [
+    {
+        "code": "DEMO-SGD10",
+        "name": "$10 Harbour Coffee Voucher",
+        "description": "A $10 voucher for any drink or pastry",
+        "is_value_based": True,
+        "is_open_value": False,
+        "is_status_available": True,
+        "is_multiple_use": False,
+        "currency": "SGD",
+        "face_value": 1000,
+        "validity_days": 365,
+    },
+    {
+        "code": "DEMO-OPEN",
+        "name": "${FV} Harbour Coffee Voucher",
+        "description": "Any amount from $1 to $1,000, chosen at issuance",
+        "is_value_based": True,
+        "is_open_value": True,
+        "is_status_available": True,
+        "is_multiple_use": False,
+        "currency": "SGD",
+        "validity_days": 180,
+    },
+    {
+        "code": "DEMO-5CUPS",
+        "name": "5 Cups of Coffee",
+        "description": "Five cups of filter coffee, one or more at a time",
+        "is_value_based": False,
+        "is_open_value": False,
+        "is_status_available": True,
+        "is_multiple_use": True,
+        "item_quantity": 5,
+        "validity_days": 90,
+    },
+    {
+        "code": "DEMO-GIFT50",
+        "name": "$50 Harbour Coffee eGift Card",
+        "description": "A gift card (super voucher) spent over several visits",
+        "is_value_based": True,
+        "is_open_value": False,
+        "is_status_available": True,
+        "is_multiple_use": True,
+        "currency": "SGD",
+        "face_value": 5000,
+        "validity_days": 730,
+    },
+    {
+        "code": "DEMO-PARTNER20",
+        "name": "$20 Partner Store Voucher",
+        "description": "Redeemed at a partner whose system reports no status",
+        "is_value_based": True,
+        "is_open_value": False,
+        "is_status_available": False,
+        "is_multiple_use": False,
+        "currency": "SGD",
+        "face_value": 2000,
+        "validity_days": 365,
+    },
+]
+LATER_PARTS = ("vouchers",)
+"""Parts of the demo added after its first version: seeded into older demo databases too."""
+
+
 async def load(runtime: Runtime) -> dict[str, Any] | None:
     async with runtime.db.session() as session:
         stored = await session.get(SystemValue, DEMO_KEY)
@@ -93,21 +158,24 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     """The demo credentials and ids; seeds them first if the database has none. Returns
     ``(demo, created)``."""
     existing = await load(runtime)
-    if existing is not None:
+    if existing is not None and all(part in existing for part in LATER_PARTS):
         return existing, False
     async with runtime.db.write_session() as session:
         # Re-check under the write lock: two processes may race to seed.
-        if await session.get(SystemValue, DEMO_KEY) is not None:
-            await session.rollback()
-            demo = await load(runtime)
-            assert demo is not None
-            return demo, False
-        demo = await _seed(session, runtime)
-        session.add(
-            SystemValue(key=DEMO_KEY, value=runtime.sealer.seal(orjson.dumps(demo).decode()))
-        )
+        stored = await session.get(SystemValue, DEMO_KEY)
+        created = stored is None
+        if stored is None:
+            demo = await _seed(session, runtime)
+            stored = SystemValue(key=DEMO_KEY, value="")
+            session.add(stored)
+        else:
+            demo = orjson.loads(runtime.sealer.unseal(stored.value))
+        # A database seeded by an earlier version gets the parts added since.
+        if "vouchers" not in demo:
+            demo["vouchers"] = await _seed_vouchers(session, runtime)
+        stored.value = runtime.sealer.seal(orjson.dumps(demo).decode())
         await session.commit()
-    return demo, True
+    return demo, created
 
 
 async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
@@ -215,6 +283,31 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
             },
         },
         "merchants": [{"id": m.id, "name": m.name, "handle": m.handle} for m in merchant_rows],
+    }
+
+
+async def _seed_vouchers(session: Any, runtime: Runtime) -> dict[str, Any]:
+    """A Voucher API client (OAuth secret) and a product of every type."""
+    client = await clients.create_client(
+        session,
+        name="Demo Voucher Client",
+        scopes=["read_catalogue", "issue_vouchers", "read_vouchers"],
+        rate_limit_tier="default",
+        known_tiers=runtime.rate_limiter.tier_names(),
+        actor=ACTOR,
+    )
+    secret = await clients.issue_credential(
+        session, runtime.sealer, client_id=client.id, kind=clients.OAUTH_SECRET, actor=ACTOR
+    )
+    codes = []
+    for product in PRODUCTS:
+        made = await products.create_product(session, actor=ACTOR, **product)
+        codes.append(made.code)
+    return {
+        "client_id": client.id,
+        "client_secret": secret.secret,
+        "token_url": "/oauth2/token",
+        "product_codes": codes,
     }
 
 
