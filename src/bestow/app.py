@@ -23,6 +23,7 @@ from bestow.kit.responses import JSONResponse
 from bestow.kit.security import Sealer, load_secret_key
 from bestow.oauth import tokens
 from bestow.surfaces.admin import errors as admin_errors
+from bestow.surfaces.admin.products import router as admin_products_router
 from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
 from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(partner_campaigns_router)
     app.include_router(admin_router)
     app.include_router(admin_templates_router)
+    app.include_router(admin_products_router)
     app.include_router(admin_webhooks_router)
     app.include_router(oauth_router)
     app.include_router(voucher_products_router)

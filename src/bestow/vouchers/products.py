@@ -138,6 +138,13 @@ async def update_product(
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise Invalid(f"cannot change {', '.join(sorted(unknown))}")
+    for text in ("name", "description", "terms"):
+        if text in changes and changes[text] is None:
+            raise Invalid(f"{text} cannot be null", field=text)
+    if "name" in changes:
+        if not changes["name"].strip():
+            raise Invalid("name must not be blank", field="name")
+        changes["name"] = changes["name"].strip()
     if "validity_days" in changes or "valid_until" in changes:
         merged = {
             "validity_days": changes.get("validity_days", product.validity_days),

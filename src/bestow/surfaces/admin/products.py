@@ -1,0 +1,129 @@
+"""Admin API: the voucher catalogue's products (created active, archived rather than deleted)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from bestow.deps import SessionDep, WriteSessionDep
+from bestow.kit.pagination import cursor_paginate
+from bestow.models import Product
+from bestow.surfaces.admin.auth import AdminActor
+from bestow.surfaces.admin.schemas import ListOut
+from bestow.vouchers import products
+
+router = APIRouter(prefix="/admin", tags=["Admin API"])
+
+Cents = Annotated[int, Field(ge=1, le=products.MAX_VALUE)]
+
+
+class ProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    is_value_based: bool = True
+    is_open_value: bool = False
+    is_status_available: bool = True
+    is_multiple_use: bool = False
+    currency: str = Field(default="", max_length=3)
+    face_value: Cents | None = None
+    min_face_value: Cents | None = None
+    max_face_value: Cents | None = None
+    item_quantity: int | None = Field(default=None, ge=1, le=10_000)
+    validity_days: int | None = Field(default=None, ge=1, le=3650)
+    valid_until: datetime | None = None
+    stock: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    terms: str = Field(default="", max_length=10_000)
+    image_url: str | None = Field(default=None, max_length=2000)
+
+
+class ProductPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    terms: str | None = Field(default=None, max_length=10_000)
+    image_url: str | None = Field(default=None, max_length=2000)
+    stock: int | None = Field(default=None, ge=0, le=2_147_483_647)
+    validity_days: int | None = Field(default=None, ge=1, le=3650)
+    valid_until: datetime | None = None
+    state: str | None = Field(default=None, pattern="^(active|archived)$")
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    code: str
+    name: str
+    description: str
+    type: str
+    is_value_based: bool
+    is_open_value: bool
+    is_status_available: bool
+    is_multiple_use: bool
+    currency: str
+    face_value: int | None
+    min_face_value: int | None
+    max_face_value: int | None
+    item_quantity: int | None
+    validity_days: int | None
+    valid_until: datetime | None
+    stock: int | None
+    terms: str
+    image_url: str | None
+    state: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def product_out(product: Product) -> dict[str, Any]:
+    """The Admin API's view of a product (its columns and its type)."""
+    view = {name: getattr(product, name) for name in ProductOut.model_fields if name != "type"}
+    return {**view, "type": products.product_type(product)}
+
+
+@router.post("/products", status_code=201, response_model=ProductOut)
+async def create_product(
+    body: ProductIn, actor: AdminActor, session: WriteSessionDep
+) -> dict[str, Any]:
+    """Add a product to the voucher catalogue."""
+    product = await products.create_product(session, actor=actor, **body.model_dump())
+    await session.commit()
+    return product_out(product)
+
+
+@router.get("/products", response_model=ListOut[ProductOut])
+async def list_products(
+    _: AdminActor,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[str | None, Query(pattern="^(active|archived)$")] = None,
+) -> Any:
+    """The catalogue's products, active and archived unless `state` says which."""
+    page = await cursor_paginate(
+        session, products.query(state=state), Product.id, cursor=cursor, limit=limit
+    )
+    return {"data": [product_out(p) for p in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/products/{code}", response_model=ProductOut)
+async def get_product(code: str, _: AdminActor, session: SessionDep) -> dict[str, Any]:
+    """One product, active or archived."""
+    return product_out(await products.get_product(session, code))
+
+
+@router.patch("/products/{code}", response_model=ProductOut)
+async def update_product(
+    code: str, body: ProductPatch, actor: AdminActor, session: WriteSessionDep
+) -> dict[str, Any]:
+    """Change a product's texts, image, stock, validity or state (`archived` hides it from the
+    Voucher API; vouchers already issued keep it)."""
+    product = await products.update_product(
+        session, code=code, actor=actor, **body.model_dump(exclude_unset=True)
+    )
+    await session.commit()
+    return product_out(product)
