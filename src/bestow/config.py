@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         description="How long a dispatcher holds a delivery it claimed; longer than the timeout.",
     )
     webhook_poll_seconds: float = Field(default=0.25, gt=0)
+    webhook_retention_days: int = Field(
+        default=30, ge=1, description="Days settled deliveries and their events are kept."
+    )
     webhook_secret_overlap_seconds: int = Field(
         default=24 * 3600, ge=0, description="How long a rotated-out secret keeps signing."
     )

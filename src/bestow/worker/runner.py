@@ -28,6 +28,7 @@ from bestow.kit.db import Database
 from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
+from bestow.webhooks import retention
 from bestow.webhooks.dispatcher import Dispatcher
 
 log = structlog.get_logger("bestow.worker")
@@ -202,6 +203,9 @@ class Worker:
         while True:
             try:
                 await sweep(self.db, self.settings)
+                purged = await retention.purge(self.db, self.settings)
+                if any(purged.values()):
+                    log.info("webhooks.purged", **purged)
             except Exception as exc:
                 log.warning("worker.housekeeping_failed", error=type(exc).__name__)
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
