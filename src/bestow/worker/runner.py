@@ -28,7 +28,7 @@ from bestow.kit.db import Database
 from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
-from bestow.webhooks import retention
+from bestow.webhooks import fanout, retention
 from bestow.webhooks.dispatcher import Dispatcher
 
 log = structlog.get_logger("bestow.worker")
@@ -224,7 +224,11 @@ class Worker:
             try:
                 conn.add_termination_listener(functools.partial(_set_on_call, lost))
                 await conn.add_listener(jobs.NOTIFY_CHANNEL, self._on_notify)
+                if self.dispatcher:
+                    await conn.add_listener(fanout.NOTIFY_CHANNEL, self._on_deliveries)
                 self.wake()  # whatever was enqueued while nobody listened
+                if self.dispatcher:
+                    self.dispatcher.wake()
                 await lost.wait()
                 log.warning("worker.listen_lost")
             except Exception as exc:
@@ -233,6 +237,10 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=2)
             await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    def _on_deliveries(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        if self.dispatcher:
+            self.dispatcher.wake()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, queue: str) -> None:
         if queue in self.queues:
