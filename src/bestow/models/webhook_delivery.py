@@ -13,8 +13,8 @@ class WebhookDelivery(Base):
     """One event for one endpoint: ``pending`` until an attempt succeeds (``succeeded``) or the
     schedule is spent (``failed``). A replay makes it ``pending`` again with a fresh schedule.
 
-    A dispatcher holds a delivery while ``locked_until`` is in the future; ``attempt_count``,
-    raised by every claim, is the fencing token its result must match.
+    A claim leases the delivery to ``locked_by`` by moving ``next_attempt_at`` to the end of the
+    lease; ``attempt_count``, raised by every claim, is the fencing token its result must match.
     """
 
     __tablename__ = "webhook_deliveries"
@@ -37,7 +37,6 @@ class WebhookDelivery(Base):
     origin: Mapped[str] = mapped_column(String(16), default="schedule")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_by: Mapped[str | None] = mapped_column(String(100))
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

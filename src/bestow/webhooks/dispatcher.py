@@ -176,7 +176,6 @@ async def claim(
                 .where(WebhookDelivery.id.in_(due.scalar_subquery()))
                 .values(
                     locked_by=worker_id,
-                    locked_until=now + lease,
                     next_attempt_at=now + lease,
                     attempt_count=WebhookDelivery.attempt_count + 1,
                     run_attempts=WebhookDelivery.run_attempts + 1,
@@ -360,7 +359,6 @@ _RECORD = (
         state=bindparam("b_state"),
         next_attempt_at=bindparam("b_next"),
         locked_by=None,
-        locked_until=None,
         last_status_code=bindparam("b_status"),
         last_error=bindparam("b_error"),
         updated_at=bindparam("b_now"),
@@ -632,16 +630,3 @@ def _log_failures(batch: list[Outcome]) -> None:
             failed[(outcome.claimed.target.id, outcome.error or "")] += 1
     for (endpoint_id, error), count in failed.items():
         log.info("webhooks.attempts_failed", endpoint_id=endpoint_id, error=error, count=count)
-
-
-def describe(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as plain data (for logs and tests)."""
-    state, next_at = next_state(outcome)
-    return {
-        "delivery_id": outcome.claimed.delivery_id,
-        "success": outcome.success,
-        "status_code": outcome.status_code,
-        "error": outcome.error,
-        "state": state,
-        "next_attempt_at": next_at,
-    }

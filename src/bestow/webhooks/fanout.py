@@ -65,7 +65,6 @@ def delivery_rows(
             "origin": "schedule",
             "next_attempt_at": now,
             "locked_by": None,
-            "locked_until": None,
             "last_status_code": None,
             "last_error": None if enabled else "endpoint disabled",
             "created_at": now,

@@ -88,7 +88,6 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(length=16), nullable=False),
         sa.Column("next_attempt_at", bestow.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("locked_by", sa.String(length=100), nullable=True),
-        sa.Column("locked_until", bestow.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=True),
         sa.Column("created_at", bestow.kit.db.UTCDateTime(timezone=True), nullable=False),
