@@ -17,10 +17,10 @@ from standardwebhooks import Webhook
 
 from bestow.config import Settings
 from bestow.deps import Runtime
-from bestow.issuance.events import REWARD_ISSUED, envelope
+from bestow.issuance.events import REWARD_ISSUED
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_id
-from bestow.kit.outbox import EventType, record_event
+from bestow.kit.outbox import EventType, envelope, record_event
 from bestow.models import AuditEntry, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bestow.webhooks import endpoints
 from bestow.webhooks.dispatcher import Dispatcher

@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 
 from bestow.config import Settings
 from bestow.deps import Runtime
-from bestow.issuance.events import REWARD_ISSUED, envelope
+from bestow.issuance.events import REWARD_ISSUED
+from bestow.kit import outbox
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_id
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery
@@ -18,16 +19,14 @@ from tests.webhooks.helpers import create_endpoint, make_client, settle
 
 
 def event_row(client_id: str) -> dict[str, Any]:
-    return {
-        "id": new_id("evt"),
-        "type": REWARD_ISSUED.name,
-        "client_id": client_id,
-        "merchant_id": None,
-        "subject_type": "test",
-        "subject_id": new_id("sub"),
-        "payload": envelope(REWARD_ISSUED.name, "2026-01-01T00:00:00Z", {}),
-        "created_at": utcnow(),
-    }
+    return outbox.event_row(
+        REWARD_ISSUED,
+        subject_type="test",
+        subject_id=new_id("sub"),
+        client_id=client_id,
+        data={},
+        now=utcnow(),
+    )
 
 
 async def test_settled_history_past_retention_goes_and_the_rest_stays(

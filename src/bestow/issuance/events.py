@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from bestow.kit.outbox import envelope, event_type
-
-__all__ = [
-    "REWARD_BATCH_COMPLETED",
-    "REWARD_BATCH_REVOKED",
-    "REWARD_ISSUED",
-    "REWARD_REVOKED",
-    "envelope",
-]
+from bestow.kit.outbox import event_type
 
 REWARD_ISSUED = event_type(
     "reward.issued", "One reward issued by a batch issuance job", surface="partner"

@@ -22,6 +22,7 @@ from bestow.issuance.service import FINISHED
 from bestow.kit.db import Database, bulk_insert, dialect_of, insert_ignore, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
+from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
 from bestow.members.identifiers import normalise_email, normalise_phone
 from bestow.models import (
@@ -374,29 +375,25 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
         if valid_to not in expiry:
             expiry[valid_to] = iso(valid_to)
         outbox.append(
-            {
-                "id": new_id("evt"),
-                "type": events.REWARD_ISSUED.name,
-                "client_id": ctx.campaign.client_id,
-                "merchant_id": ctx.merchant.id,
-                "subject_type": "reward",
-                "subject_id": reward["id"],
-                "payload": events.envelope(
-                    events.REWARD_ISSUED.name,
-                    stamp,
-                    {
-                        "issuance_job_id": ctx.job_id,
-                        "merchant_id": ctx.merchant.id,
-                        "reward_id": reward["id"],
-                        "identifier": {"type": result.reward_types[index], "index": index},
-                        "user_id": reward["member_id"],
-                        "state": reward["state"],
-                        "expires_at": expiry[valid_to],
-                        "campaign": ctx.campaign_payload,
-                    },
-                ),
-                "created_at": now,
-            }
+            event_row(
+                events.REWARD_ISSUED,
+                subject_type="reward",
+                subject_id=reward["id"],
+                client_id=ctx.campaign.client_id,
+                merchant_id=ctx.merchant.id,
+                now=now,
+                stamp=stamp,
+                data={
+                    "issuance_job_id": ctx.job_id,
+                    "merchant_id": ctx.merchant.id,
+                    "reward_id": reward["id"],
+                    "identifier": {"type": result.reward_types[index], "index": index},
+                    "user_id": reward["member_id"],
+                    "state": reward["state"],
+                    "expires_at": expiry[valid_to],
+                    "campaign": ctx.campaign_payload,
+                },
+            )
         )
     await fanout.write_events(session, outbox)
 
@@ -415,10 +412,14 @@ async def _finish(
             .order_by(IssuanceFailure.identifier_index)
         )
     )
-    payload = events.envelope(
-        events.REWARD_BATCH_COMPLETED.name,
-        iso(now) or "",
-        {
+    batch = event_row(
+        events.REWARD_BATCH_COMPLETED,
+        subject_type="issuance_job",
+        subject_id=job.id,
+        client_id=job.client_id,
+        merchant_id=job.merchant_id,
+        now=now,
+        data={
             "issuance_job_id": job.id,
             "merchant_id": job.merchant_id,
             "state": job.state,
@@ -428,21 +429,7 @@ async def _finish(
             "failures": [{"user_identifier": value, "reason": error} for value, error in failed],
         },
     )
-    await fanout.write_events(
-        session,
-        [
-            {
-                "id": new_id("evt"),
-                "type": events.REWARD_BATCH_COMPLETED.name,
-                "client_id": job.client_id,
-                "merchant_id": job.merchant_id,
-                "subject_type": "issuance_job",
-                "subject_id": job.id,
-                "payload": payload,
-                "created_at": now,
-            }
-        ],
-    )
+    await fanout.write_events(session, [batch])
 
 
 async def fail_job(db: Database, *, job_id: str, error: str) -> None:

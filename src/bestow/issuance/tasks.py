@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
@@ -11,9 +10,8 @@ from bestow.config import get_settings
 from bestow.issuance import events, processor
 from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
 from bestow.kit.db import utcnow
-from bestow.kit.ids import new_id
 from bestow.kit.jobs import JobContext, task
-from bestow.kit.outbox import EventType
+from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
 from bestow.models import IssuanceJob, IssuedReward
 from bestow.webhooks import fanout
@@ -56,6 +54,7 @@ async def revoke(ctx: JobContext) -> None:
         if job is None or job.state != "revoking":
             return
         now = utcnow()
+        stamp = iso(now)
         revoked = await session.execute(
             update(IssuedReward)
             .where(IssuedReward.job_id == job_id, IssuedReward.state == "active")
@@ -64,20 +63,22 @@ async def revoke(ctx: JobContext) -> None:
             .execution_options(synchronize_session=False)
         )
         rewards = [
-            _event(
+            event_row(
                 events.REWARD_REVOKED,
-                job,
-                "reward",
-                reward_id,
-                now,
-                {
+                subject_type="reward",
+                subject_id=reward_id,
+                client_id=job.client_id,
+                merchant_id=job.merchant_id,
+                now=now,
+                stamp=stamp,
+                data={
                     "issuance_job_id": job.id,
                     "merchant_id": job.merchant_id,
                     "reward_id": reward_id,
                     "identifier": {"index": index},
                     "user_id": member_id,
                     "state": "revoked",
-                    "revoked_at": iso(now),
+                    "revoked_at": stamp,
                 },
             )
             for reward_id, member_id, index in revoked
@@ -92,13 +93,14 @@ async def revoke(ctx: JobContext) -> None:
         )
         job.state = "revoked"
         job.revoked_at = now
-        batch = _event(
+        batch = event_row(
             events.REWARD_BATCH_REVOKED,
-            job,
-            "issuance_job",
-            job.id,
-            now,
-            {
+            subject_type="issuance_job",
+            subject_id=job.id,
+            client_id=job.client_id,
+            merchant_id=job.merchant_id,
+            now=now,
+            data={
                 "issuance_job_id": job.id,
                 "merchant_id": job.merchant_id,
                 "state": job.state,
@@ -107,24 +109,3 @@ async def revoke(ctx: JobContext) -> None:
         )
         await fanout.write_events(session, [*rewards, batch])
         await session.commit()
-
-
-def _event(
-    kind: EventType,
-    job: IssuanceJob,
-    subject_type: str,
-    subject_id: str,
-    now: datetime,
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    """An outbox row of the job's client, with the Partner API's envelope."""
-    return {
-        "id": new_id("evt"),
-        "type": kind.name,
-        "client_id": job.client_id,
-        "merchant_id": job.merchant_id,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "payload": events.envelope(kind.name, iso(now) or "", data),
-        "created_at": now,
-    }

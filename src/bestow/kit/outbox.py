@@ -12,12 +12,14 @@ is an extension of the vendor's documented set.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_id
+from bestow.kit.timefmt import iso
 from bestow.models import OutboxEvent
 
 
@@ -51,6 +53,32 @@ def lookup(name: str) -> EventType | None:
 def envelope(event: str, timestamp: str, data: dict[str, Any]) -> dict[str, Any]:
     """The body every webhook carries: ``{"event", "timestamp", "data"}``."""
     return {"event": event, "timestamp": timestamp, "data": data}
+
+
+def event_row(
+    event: EventType,
+    *,
+    subject_type: str,
+    subject_id: str,
+    data: dict[str, Any],
+    now: datetime,
+    client_id: str | None = None,
+    merchant_id: str | None = None,
+    stamp: str | None = None,
+) -> dict[str, Any]:
+    """An event as a row (every column but ``published_at``) with the ``envelope`` payload, for
+    bulk writes (``bestow.webhooks.fanout.write_events``). ``stamp`` is ``now`` formatted, for
+    callers that write many events of one moment."""
+    return {
+        "id": new_id("evt"),
+        "type": event.name,
+        "client_id": client_id,
+        "merchant_id": merchant_id,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": envelope(event.name, stamp or iso(now) or "", data),
+        "created_at": now,
+    }
 
 
 def record_event(
