@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchkit import database, free_port, pg_dsn, venv_script
+from benchkit import DirectReader, cpu_delta, database, free_port, pg_dsn, proc_cpu, venv_script
 
 HOST = "127.0.0.1"
 JOB_SIZE = 10_000
@@ -174,43 +174,8 @@ def _sqlite_time(value: str | datetime | None) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def proc_cpu(pid: int) -> float | None:
-    """User + system CPU seconds of a process on this host (``/proc``), or ``None``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-class Probe:
+class Probe(DirectReader):
     """Direct reads of the jobs' rows (not through the API), for timestamps and progress."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self._pg: Any = None
-        self._lite: sqlite3.Connection | None = None
-
-    async def open(self) -> None:
-        if self.is_sqlite:
-            self._lite = sqlite3.connect(_sqlite_path(self.url), timeout=30)
-            self._lite.execute("PRAGMA busy_timeout=30000")
-        else:
-            import asyncpg
-
-            self._pg = await asyncpg.connect(pg_dsn(self.url.replace("+asyncpg", "")))
-
-    async def close(self) -> None:
-        if self._lite is not None:
-            self._lite.close()
-        if self._pg is not None:
-            await self._pg.close()
 
     async def jobs(self, ids: list[str]) -> list[JobRow]:
         sql = (
@@ -244,18 +209,6 @@ class Probe:
             self._lite.commit()
             return int(row[0])
         return int(await self._pg.fetchval(f"{sql} = ANY($1::text[])", ids))
-
-    async def backend_cpu(self) -> dict[int, float]:
-        """CPU seconds of the PostgreSQL backends of this database (not the probe's own), when
-        the server runs on this host and ``/proc`` shows them; empty on SQLite."""
-        if self._pg is None:
-            return {}
-        pids = await self._pg.fetch(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        found = {int(r[0]): proc_cpu(int(r[0])) for r in pids}
-        return {pid: cpu for pid, cpu in found.items() if cpu is not None}
 
     async def rewards_of(self, ids: list[str]) -> int:
         sql = "SELECT count(*) FROM issued_rewards WHERE job_id"
@@ -742,7 +695,7 @@ async def raw_insert(world: World, batches: int) -> dict[str, Any]:
             conn.close()
         method = "sqlite3 executemany"
     else:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         pg = await asyncpg.connect(pg_dsn(world.url.replace("+asyncpg", "")))
         try:

@@ -56,7 +56,6 @@ import os
 import resource
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -70,9 +69,18 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-from benchkit import CREATED_DATABASES, HOST, database, pg_admin, pg_dsn, venv_script
+from benchkit import (
+    CREATED_DATABASES,
+    HOST,
+    DirectReader,
+    cpu_delta,
+    database,
+    pg_admin,
+    proc_cpu,
+    venv_script,
+)
 
-from issuance import ADMIN_TOKEN, SECRET_KEY, World, cpu_delta, proc_cpu, seed, tail
+from issuance import ADMIN_TOKEN, SECRET_KEY, World, seed, tail
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RECEIVER = REPOSITORY / "tests" / "fixtures" / "receiver.py"
@@ -146,28 +154,8 @@ class Row:
     success: bool
 
 
-class Probe:
+class Probe(DirectReader):
     """Direct reads of the rows (not through the API): counts, job state, timestamps."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._pg: Any = None
-        self._lite: sqlite3.Connection | None = None
-
-    async def open(self) -> None:
-        if self.url.startswith("sqlite"):
-            self._lite = sqlite3.connect(self.url.split(":///", 1)[1], timeout=30)
-            self._lite.execute("PRAGMA busy_timeout=30000")
-        else:
-            import asyncpg  # type: ignore[import-untyped]
-
-            self._pg = await asyncpg.connect(pg_dsn(self.url.replace("+asyncpg", "")))
-
-    async def close(self) -> None:
-        if self._lite is not None:
-            self._lite.close()
-        if self._pg is not None:
-            await self._pg.close()
 
     async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """``sql`` with ``$1``-style parameters on both databases."""
@@ -221,18 +209,6 @@ class Probe:
             )
             for created, updated, sent, latency, success in found
         ]
-
-    async def backend_cpu(self) -> dict[int, float]:
-        """CPU seconds of this database's PostgreSQL backends but the probe's own (PostgreSQL on
-        this host, read from ``/proc``); empty on SQLite."""
-        if self._pg is None:
-            return {}
-        pids = await self._pg.fetch(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        found = {int(r[0]): proc_cpu(int(r[0])) for r in pids}
-        return {pid: cpu for pid, cpu in found.items() if cpu is not None}
 
 
 def _stamp(value: Any) -> float:
@@ -441,6 +417,7 @@ def outbox_rows(client_id: str, merchant_id: str, count: int) -> list[dict[str, 
     from bestow.issuance import events
     from bestow.kit.db import utcnow
     from bestow.kit.ids import new_guid, new_id
+    from bestow.kit.outbox import event_row
 
     now = utcnow()
     stamp = iso(now)
@@ -450,32 +427,26 @@ def outbox_rows(client_id: str, merchant_id: str, count: int) -> list[dict[str, 
     rows = []
     for index in range(count):
         reward_id = new_id("rwd")
-        rows.append(
-            {
-                "id": new_id("evt"),
-                "type": events.REWARD_ISSUED.name,
-                "client_id": client_id,
+        row = event_row(
+            events.REWARD_ISSUED,
+            subject_type="reward",
+            subject_id=reward_id,
+            client_id=client_id,
+            merchant_id=merchant_id,
+            now=now,
+            stamp=stamp,
+            data={
+                "issuance_job_id": job_id,
                 "merchant_id": merchant_id,
-                "subject_type": "reward",
-                "subject_id": reward_id,
-                "payload": events.envelope(
-                    events.REWARD_ISSUED.name,
-                    stamp,
-                    {
-                        "issuance_job_id": job_id,
-                        "merchant_id": merchant_id,
-                        "reward_id": reward_id,
-                        "identifier": {"type": "email", "index": index},
-                        "user_id": "mbr_" + new_guid().replace("-", "")[:26],
-                        "state": "available",
-                        "expires_at": expires,
-                        "campaign": campaign,
-                    },
-                ),
-                "created_at": now,
-                "published_at": None,
-            }
+                "reward_id": reward_id,
+                "identifier": {"type": "email", "index": index},
+                "user_id": "mbr_" + new_guid().replace("-", "")[:26],
+                "state": "available",
+                "expires_at": expires,
+                "campaign": campaign,
+            },
         )
+        rows.append({**row, "published_at": None})  # left for the dispatcher's fan-out
     return rows
 
 
