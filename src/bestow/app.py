@@ -37,6 +37,7 @@ from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
 from bestow.surfaces.partner.routes import router as partner_router
 from bestow.surfaces.vouchers import errors as voucher_errors
 from bestow.surfaces.vouchers.products import router as voucher_products_router
+from bestow.surfaces.vouchers.vouchers import router as vouchers_router
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(admin_webhooks_router)
     app.include_router(oauth_router)
     app.include_router(voucher_products_router)
+    app.include_router(vouchers_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

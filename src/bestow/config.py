@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     )
     oauth_issuer: str = Field(default="bestow", description="The `iss` claim of access tokens.")
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where recipients reach this deployment: the base of voucher links.",
+    )
+
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True

@@ -6,5 +6,6 @@ that records events adds its module here.
 """
 
 from bestow.issuance import events as issuance
+from bestow.vouchers import service as vouchers
 
-__all__ = ["issuance"]
+__all__ = ["issuance", "vouchers"]

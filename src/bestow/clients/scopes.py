@@ -7,6 +7,7 @@ SCOPES: dict[str, str] = {
     "read_catalogue": "Voucher API: read the product catalogue",
     "issue_vouchers": "Voucher API: issue vouchers",
     "read_vouchers": "Voucher API: read issued vouchers",
+    "redeem_vouchers": "Voucher API, merchant side: look vouchers up by code, redeem and void them",
     "loyalty.adhoc_reward": "Loyalty API: sessions and ad hoc points rewards",
     "operator.campaigns": "Operator API: campaigns, rewards and enrollments",
 }

@@ -292,7 +292,7 @@ async def _seed_vouchers(session: Any, runtime: Runtime) -> dict[str, Any]:
         session,
         name="Demo Voucher Client",
         scopes=["read_catalogue", "issue_vouchers", "read_vouchers"],
-        rate_limit_tier="default",
+        rate_limit_tier="high",
         known_tiers=runtime.rate_limiter.tier_names(),
         actor=ACTOR,
     )

@@ -22,6 +22,7 @@ from bestow.models.outbox_event import OutboxEvent
 from bestow.models.product import Product
 from bestow.models.reward_template import RewardTemplate
 from bestow.models.system_value import SystemValue
+from bestow.models.voucher import Voucher, VoucherOrder, VoucherRedemption
 from bestow.models.webhook_attempt import WebhookAttempt
 from bestow.models.webhook_delivery import WebhookDelivery
 from bestow.models.webhook_endpoint import WebhookEndpoint
@@ -49,6 +50,9 @@ __all__ = [
     "Product",
     "RewardTemplate",
     "SystemValue",
+    "Voucher",
+    "VoucherOrder",
+    "VoucherRedemption",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

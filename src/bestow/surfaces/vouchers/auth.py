@@ -1,4 +1,5 @@
-"""Voucher API authentication: an OAuth access token (``docs/oauth.md``) with the route's scope."""
+"""Voucher API authentication: an OAuth access token (``docs/oauth.md``) with the route's scope,
+then the client's rate limit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from fastapi import Depends, Header, Request
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
 from bestow.oauth import bearer
+from bestow.surfaces.auth_cache import AuthCache
+
+
+def _cache(request: Request) -> AuthCache[AuthenticatedClient]:
+    state = request.app.state
+    cache: AuthCache[AuthenticatedClient] | None = getattr(state, "bearer_client_cache", None)
+    if cache is None:
+        cache = AuthCache(runtime_of(request).settings.auth_cache_seconds)
+        state.bearer_client_cache = cache
+    return cache
 
 
 def require(scope: str) -> Callable[..., Awaitable[AuthenticatedClient]]:
@@ -24,12 +35,17 @@ def require(scope: str) -> Callable[..., Awaitable[AuthenticatedClient]]:
                 key=runtime.token_key,
                 issuer=runtime.settings.oauth_issuer,
                 authorization=authorization,
+                cache=_cache(request),
             )
-        bearer.require_scope(client, scope)
         request.state.client_id = client.id
+        bearer.require_scope(client, scope)
+        await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)
         return client
 
     return dependency
 
 
 ReadCatalogue = Annotated[AuthenticatedClient, Depends(require("read_catalogue"))]
+IssueVouchers = Annotated[AuthenticatedClient, Depends(require("issue_vouchers"))]
+ReadVouchers = Annotated[AuthenticatedClient, Depends(require("read_vouchers"))]
+RedeemVouchers = Annotated[AuthenticatedClient, Depends(require("redeem_vouchers"))]
