@@ -22,6 +22,7 @@ from bestow.kit.ratelimit import RateLimiter
 from bestow.kit.responses import JSONResponse
 from bestow.kit.security import Sealer, load_secret_key
 from bestow.oauth import tokens
+from bestow.surfaces import voucher_pages
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.products import router as admin_products_router
 from bestow.surfaces.admin.routes import router as admin_router
@@ -50,6 +51,10 @@ def surfaces() -> SurfaceRegistry:
     registry.add(Surface("partner", "/partner", partner_errors.render))
     registry.add(Surface("oauth", "/oauth2", oauth_errors.render, json_bodies=False))
     registry.add(Surface("vouchers", "/v3", voucher_errors.render))
+    for prefix in ("/v", "/s"):
+        registry.add(
+            Surface("voucher pages", prefix, voucher_pages.render_error, json_bodies=False)
+        )
     return registry
 
 
@@ -117,6 +122,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(oauth_router)
     app.include_router(voucher_products_router)
     app.include_router(vouchers_router)
+    app.include_router(voucher_pages.router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

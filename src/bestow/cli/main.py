@@ -28,6 +28,10 @@ def serve(
     from bestow.app import create_app
 
     settings = get_settings()
+    if "public_url" not in settings.model_fields_set:
+        # Voucher links point at this server unless BESTOW_PUBLIC_URL says otherwise.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     run(lambda: _ensure_admin_token())
     application = create_app(settings, with_worker=not no_worker)
     uvicorn.run(
