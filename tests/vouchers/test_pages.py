@@ -75,9 +75,7 @@ async def test_a_product_without_status_shows_no_status_or_balance(
     assert "used" not in page.text
 
 
-async def test_the_short_url_needs_the_pin(
-    app_client: httpx.AsyncClient, runtime: Runtime
-) -> None:
+async def test_the_short_url_needs_the_pin(app_client: httpx.AsyncClient, runtime: Runtime) -> None:
     voucher = await _voucher(runtime)
     form = await app_client.get(f"/s/{voucher.short_code}")
     assert form.status_code == 200 and 'name="pin"' in form.text

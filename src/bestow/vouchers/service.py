@@ -184,7 +184,9 @@ async def take_stock(
     if product.stock is None:
         return wanted
     if dialect_of(session) == "postgresql":
-        await session.refresh(product, ["stock"], with_for_update=True)
+        # NO KEY UPDATE: rows that point at the product (a new order, new vouchers) hold KEY
+        # SHARE on it through their foreign key; a plain FOR UPDATE would deadlock with them.
+        await session.refresh(product, ["stock"], with_for_update={"key_share": True})
     stock = product.stock or 0
     taken = min(stock, wanted) if partial else (wanted if stock >= wanted else 0)
     product.stock = stock - taken
