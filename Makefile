@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/issuance.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/vouchers.py
 
 # Re-resolve the pinned, hashed lock file after changing dependencies in pyproject.toml.
 lock: setup

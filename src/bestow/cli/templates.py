@@ -24,7 +24,18 @@ def _out(t: RewardTemplate) -> dict[str, Any]:
         "type": t.type,
         "subtype": t.subtype,
         "discount": t.discount,
+        "config": t.config,
     }
+
+
+def _config(text: str) -> dict[str, Any]:
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError:
+        config = None
+    if not isinstance(config, dict):
+        raise typer.BadParameter("--config must be a JSON object")
+    return config
 
 
 @app.command("create")
@@ -32,14 +43,29 @@ def create(
     merchant_id: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Option()],
     kind: Annotated[str, typer.Option()] = "discount",
-    discount_type: Annotated[str, typer.Option(help="amount, percent or free_item")] = "free_item",
+    discount_type: Annotated[
+        str | None, typer.Option(help="amount, percent or free_item (kind discount)")
+    ] = None,
     discount_value: Annotated[int | None, typer.Option(help="cents or percent")] = None,
     description: Annotated[str, typer.Option()] = "",
     fine_print: Annotated[str, typer.Option()] = "",
-    config: Annotated[str, typer.Option(help="kind-specific settings, as JSON")] = "{}",
+    config: Annotated[
+        str,
+        typer.Option(
+            help='kind-specific settings, as JSON; kind voucher: {"product_code": "...",'
+            ' "face_value": cents (open-value products only)}'
+        ),
+    ] = "{}",
     publish: Annotated[bool, typer.Option("--publish", help="publish at once")] = False,
 ) -> None:
     """Create a reward template (a draft unless --publish)."""
+    # Without discount options the discount kind defaults to a free item; other kinds have none.
+    discount = (
+        None
+        if discount_type is None and discount_value is None
+        else {"type": discount_type or "free_item", "value": discount_value}
+    )
+    kind_config = _config(config)
 
     async def main() -> dict[str, Any]:
         async with runtime() as rt, rt.db.write_session() as session:
@@ -51,8 +77,8 @@ def create(
                 actor=cli_actor(),
                 description=description,
                 fine_print=fine_print,
-                discount={"type": discount_type, "value": discount_value},
-                config=json.loads(config),
+                discount=discount,
+                config=kind_config,
                 publish=publish,
             )
             await session.commit()

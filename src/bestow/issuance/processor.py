@@ -4,12 +4,16 @@ Each chunk commits its rewards (or hold-outs), its failures, its outbox events a
 counters together, and first re-checks that this worker still holds the job's lease. A worker that
 dies mid-chunk commits nothing of it; whoever takes the job over resumes at ``processed_count``.
 Unique constraints on (job, identifier index) and (job, member) back this up.
+
+A template's kind may issue something with each reward (a voucher): its ``issue`` hook runs in the
+chunk's transaction with the chunk's rewards, and the rewards it cannot serve become failures.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, String, bindparam, func, select, update
@@ -37,6 +41,7 @@ from bestow.models import (
     Merchant,
     RewardTemplate,
 )
+from bestow.rewards import kinds
 from bestow.webhooks import fanout
 
 CHUNK_SIZE = 2_000
@@ -61,6 +66,8 @@ class Context:
     variant: CampaignVariant
     template: RewardTemplate | None
     campaign_payload: dict[str, Any]
+    kind: kinds.RewardKind | None = None
+    billable: bool = False
 
 
 @dataclass
@@ -69,6 +76,8 @@ class ChunkResult:
     reward_types: dict[int, str] = field(default_factory=dict)
     holdouts: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    event_data: list[dict[str, Any]] = field(default_factory=list)
+    """What the kind's hook adds to each reward's event data, in the order of ``rewards``."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ async def fence(session: AsyncSession, lease: Lease) -> None:
         raise LeaseLost(lease.job_id)
 
 
-async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
+async def _context(session: AsyncSession, job: IssuanceJob, billable: bool) -> Context:
     merchant = await session.get(Merchant, job.merchant_id)
     campaign = await session.get(Campaign, job.campaign_id)
     variant = await session.get(CampaignVariant, job.variant_id)
@@ -134,7 +143,8 @@ async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
             "reward_template_id": variant.reward_template_id,
         },
     }
-    return Context(job.id, merchant, campaign, variant, template, payload)
+    kind = kinds.get(template.kind) if template else None
+    return Context(job.id, merchant, campaign, variant, template, payload, kind, billable)
 
 
 async def process_job(
@@ -143,8 +153,10 @@ async def process_job(
     job_id: str,
     lease: Lease,
     chunk_size: int = CHUNK_SIZE,
+    billable: bool = False,
 ) -> None:
-    """Process every remaining chunk of the job, then finish it."""
+    """Process every remaining chunk of the job, then finish it. ``billable``: the deployment
+    runs in production (what a kind issues, e.g. vouchers, counts for billing)."""
     judged: list[Judged] | None = None
     rewarded: set[str] | None = None
     while True:
@@ -161,7 +173,7 @@ async def process_job(
                 job.started_at = now
             start = job.processed_count
             if start < job.total_count:
-                ctx = await _context(session, job)
+                ctx = await _context(session, job, billable)
                 if judged is None:
                     judged = judge(job.identifiers)
                 if rewarded is None:
@@ -252,8 +264,42 @@ async def _process_chunk(
             else:
                 result.rewards.append(_reward(ctx, index, found[0], now))
                 result.reward_types[index] = kind
+    if result.rewards and ctx.kind is not None and ctx.kind.issue is not None:
+        await _issue_with_kind(session, ctx, ctx.kind.issue, result, chunk, start, now, already)
     result.failures.sort(key=lambda f: f["identifier_index"])
     return result
+
+
+async def _issue_with_kind(
+    session: AsyncSession,
+    ctx: Context,
+    issue: kinds.Issue,
+    result: ChunkResult,
+    chunk: list[Judged],
+    start: int,
+    now: datetime,
+    already: set[str],
+) -> None:
+    """Let the kind issue its things with the chunk's rewards; the rewards it could not serve
+    (the last ones: out of stock) fail instead, and their members may still be rewarded by a
+    later identifier of the job."""
+    batch = kinds.Batch(
+        config=ctx.template.config if ctx.template else {},
+        client_id=ctx.campaign.client_id,
+        valid_from=ctx.campaign.redeemable_from,
+        billable=ctx.billable,
+        now=now,
+        links=[(r["id"], r["member_id"]) for r in result.rewards],
+    )
+    served = await issue(session, batch)
+    result.event_data = served.event_data
+    for reward in result.rewards[served.count :]:
+        index = reward["identifier_index"]
+        item = chunk[index - start]
+        already.discard(reward["member_id"])
+        del result.reward_types[index]
+        result.failures.append(_failure(ctx, index, item.kind, item.value, served.reason))
+    del result.rewards[served.count :]
 
 
 async def _members(
@@ -369,7 +415,7 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
     # Every reward of a chunk expires at the campaign's end: format each distinct value once.
     expiry: dict[datetime | None, str | None] = {}
     outbox = []
-    for reward in result.rewards:
+    for reward, extra in zip(result.rewards, result.event_data or repeat({}), strict=False):
         index = reward["identifier_index"]
         valid_to = reward["valid_to"]
         if valid_to not in expiry:
@@ -392,6 +438,7 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
                     "state": reward["state"],
                     "expires_at": expiry[valid_to],
                     "campaign": ctx.campaign_payload,
+                    **extra,
                 },
             )
         )

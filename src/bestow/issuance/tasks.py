@@ -14,6 +14,7 @@ from bestow.kit.jobs import JobContext, task
 from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
 from bestow.models import IssuanceJob, IssuedReward
+from bestow.rewards import kinds
 from bestow.webhooks import fanout
 
 MAX_ATTEMPTS = 10
@@ -29,12 +30,14 @@ def _lease(ctx: JobContext) -> processor.Lease:
 @task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS)
 async def process(ctx: JobContext) -> None:
     job_id = str(ctx.job.payload["job_id"])
+    settings = get_settings()
     try:
         await processor.process_job(
             ctx.db,
             job_id=job_id,
             lease=_lease(ctx),
-            chunk_size=get_settings().issuance_chunk_size,
+            chunk_size=settings.issuance_chunk_size,
+            billable=settings.is_production,
         )
     except processor.LeaseLost:
         raise
@@ -46,7 +49,8 @@ async def process(ctx: JobContext) -> None:
 
 @task(REVOKE_TASK, max_attempts=MAX_ATTEMPTS)
 async def revoke(ctx: JobContext) -> None:
-    """Revoke every active reward of the job, then mark it ``revoked``, in one transaction."""
+    """Revoke every active reward of the job (and void what its kind issued with them), then
+    mark it ``revoked``, in one transaction."""
     job_id = str(ctx.job.payload["job_id"])
     async with ctx.db.write_session() as session:
         await processor.fence(session, _lease(ctx))
@@ -59,9 +63,19 @@ async def revoke(ctx: JobContext) -> None:
             update(IssuedReward)
             .where(IssuedReward.job_id == job_id, IssuedReward.state == "active")
             .values(state="revoked", revoked_at=now)
-            .returning(IssuedReward.id, IssuedReward.member_id, IssuedReward.identifier_index)
+            .returning(
+                IssuedReward.id,
+                IssuedReward.member_id,
+                IssuedReward.identifier_index,
+                IssuedReward.kind,
+            )
             .execution_options(synchronize_session=False)
         )
+        revoked_rows = revoked.all()
+        for kind_name in {kind for *_, kind in revoked_rows}:
+            reward_kind = kinds.get(kind_name)
+            if reward_kind.revoke is not None:
+                await reward_kind.revoke(session, job_id, now)
         rewards = [
             event_row(
                 events.REWARD_REVOKED,
@@ -81,7 +95,7 @@ async def revoke(ctx: JobContext) -> None:
                     "revoked_at": stamp,
                 },
             )
-            for reward_id, member_id, index in revoked
+            for reward_id, member_id, index, _ in revoked_rows
         ]
         job.revoked_count = int(
             await session.scalar(

@@ -1,14 +1,22 @@
 """Reward kinds: the extension point for what a template issues.
 
 A kind validates the template fields it cares about. ``discount`` is the plain Partner API reward;
-``voucher``, ``points`` and ``free_bets`` register themselves from their own domains.
+``voucher``, ``points`` and ``free_bets`` register themselves from their own domains (imported by
+``bestow.rewards``, so that importing this module is enough to see every kind).
+
+A kind that issues something beside the reward itself (a voucher) gives two hooks to the batch
+issuance engine: ``issue``, called once per chunk with the chunk's rewards, in the chunk's
+transaction, and ``revoke``, called in the transaction that revokes a job's rewards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.errors import Invalid
 
@@ -22,11 +30,47 @@ class TemplateFields:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """One chunk of a batch issuance job, as a kind's ``issue`` hook sees it: the template's
+    config, who the rewards are for and ``links``, each reward's (reward id, member id), in
+    identifier order."""
+
+    config: dict[str, Any]
+    client_id: str | None
+    valid_from: datetime | None
+    billable: bool
+    now: datetime
+    links: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Served:
+    """What an ``issue`` hook did with a chunk: the first ``count`` rewards got their thing (the
+    rest fail with ``reason``), and ``event_data`` holds, for each of those, what their
+    ``reward.issued`` event's data gains."""
+
+    count: int
+    reason: str = ""
+    event_data: list[dict[str, Any]] = field(default_factory=list)
+
+
+Check = Callable[[AsyncSession, TemplateFields], Awaitable[TemplateFields]]
+Issue = Callable[[AsyncSession, Batch], Awaitable[Served]]
+Revoke = Callable[[AsyncSession, str, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class RewardKind:
+    """``validate`` checks the fields alone; ``check`` (optional) what they refer to in the
+    database, e.g. that a product exists."""
+
     name: str
     description: str
     validate: Callable[[TemplateFields], TemplateFields]
     initial_state: str = "active"
+    check: Check | None = None
+    issue: Issue | None = None
+    revoke: Revoke | None = None
 
 
 _KINDS: dict[str, RewardKind] = {}

@@ -40,6 +40,8 @@ async def create_template(
     fields = reward_kind.validate(
         kinds.TemplateFields(type=kind, subtype=subtype, discount=discount, config=config or {})
     )
+    if reward_kind.check is not None:
+        fields = await reward_kind.check(session, fields)
     template = RewardTemplate(
         merchant_id=merchant_id,
         kind=kind,
