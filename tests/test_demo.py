@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+import orjson
 
 from bestow.demo import seed
 from bestow.deps import Runtime
+from bestow.models import SystemValue
 
 
 async def test_the_demo_is_seeded_once_and_its_voucher_client_reads_the_catalogue(
@@ -15,6 +19,7 @@ async def test_the_demo_is_seeded_once_and_its_voucher_client_reads_the_catalogu
     again, created = await seed.ensure(runtime)
     assert (again, created) == (first, False)
     assert {"admin", "partner", "merchants", "vouchers"} <= set(first)
+    assert set(first["vouchers"]["merchant"]) == {"client_id", "client_secret"}
 
     vouchers = first["vouchers"]
     token = await app_client.post(
@@ -58,3 +63,66 @@ async def test_the_demo_is_seeded_once_and_its_voucher_client_reads_the_catalogu
         },
     )
     assert merchants.status_code == 200, merchants.text
+
+
+async def bearer(
+    app_client: httpx.AsyncClient, client: dict[str, str]
+) -> tuple[dict[str, str], str]:
+    """The client's ``Authorization`` header and the scopes of its token."""
+    token = await app_client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert token.status_code == 200, token.text
+    body = token.json()
+    return {"Authorization": f"Bearer {body['access_token']}"}, body["scope"]
+
+
+async def test_the_demo_merchant_till_redeems_a_voucher_the_demo_client_issued(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    demo, _ = await seed.ensure(runtime)
+    issuer, _ = await bearer(app_client, demo["vouchers"])
+    till, scope = await bearer(app_client, demo["vouchers"]["merchant"])
+    assert scope == "redeem_vouchers"
+
+    issued = await app_client.post(
+        "/v3/products/DEMO-GIFT50",
+        json={"quantity": 1},
+        headers={**issuer, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert issued.status_code == 200, issued.text
+    code = issued.json()["vouchers"][0]["voucher_code"]
+    redeemed = await app_client.post(
+        f"/v3/merchant/vouchers/{code}/redeem", json={"amount": 1250}, headers=till
+    )
+    assert redeemed.status_code == 200, redeemed.text
+    assert redeemed.json()["voucher"]["remaining_amount"] == 3750
+    refused = await app_client.post(
+        f"/v3/merchant/vouchers/{code}/redeem", json={"amount": 1}, headers=issuer
+    )
+    assert refused.status_code == 403, refused.text
+
+
+async def test_a_demo_seeded_before_the_merchant_till_gets_it_and_keeps_the_rest(
+    runtime: Runtime,
+) -> None:
+    demo, _ = await seed.ensure(runtime)
+    older = {**demo, "vouchers": {k: v for k, v in demo["vouchers"].items() if k != "merchant"}}
+    async with runtime.db.write_session() as session:
+        stored = await session.get(SystemValue, seed.DEMO_KEY)
+        assert stored is not None
+        stored.value = runtime.sealer.seal(orjson.dumps(older).decode())
+        await session.commit()
+
+    upgraded, created = await seed.ensure(runtime)
+    assert not created
+    merchant = upgraded["vouchers"].pop("merchant")
+    assert set(merchant) == {"client_id", "client_secret"}
+    assert merchant["client_id"] != demo["vouchers"]["merchant"]["client_id"]
+    assert upgraded == older
+    assert await seed.load(runtime) == {
+        **older,
+        "vouchers": {**older["vouchers"], "merchant": merchant},
+    }

@@ -27,6 +27,7 @@ from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.products import router as admin_products_router
 from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
+from bestow.surfaces.admin.vouchers import router as admin_vouchers_router
 from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
@@ -37,6 +38,7 @@ from bestow.surfaces.partner import errors as partner_errors
 from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
 from bestow.surfaces.partner.routes import router as partner_router
 from bestow.surfaces.vouchers import errors as voucher_errors
+from bestow.surfaces.vouchers.merchant import router as voucher_merchant_router
 from bestow.surfaces.vouchers.products import router as voucher_products_router
 from bestow.surfaces.vouchers.vouchers import router as vouchers_router
 
@@ -119,9 +121,11 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(admin_templates_router)
     app.include_router(admin_products_router)
     app.include_router(admin_webhooks_router)
+    app.include_router(admin_vouchers_router)
     app.include_router(oauth_router)
     app.include_router(voucher_products_router)
     app.include_router(vouchers_router)
+    app.include_router(voucher_merchant_router)
     app.include_router(voucher_pages.router)
     _add_operational_routes(app)
     _document_surface_headers(app)

@@ -30,7 +30,8 @@ def serve(
     settings = get_settings()
     if "public_url" not in settings.model_fields_set:
         # Voucher links point at this server unless BESTOW_PUBLIC_URL says otherwise.
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        wildcard = host in ("", "::") or (host.count(".") == 3 and set(host) <= {"0", "."})
+        shown = "127.0.0.1" if wildcard else host
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     run(lambda: _ensure_admin_token())
     application = create_app(settings, with_worker=not no_worker)
@@ -156,9 +157,11 @@ def _intro(data: dict[str, object], created: bool) -> None:
 from bestow.cli import admin as _admin  # noqa: E402
 from bestow.cli import products as _products  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
+from bestow.cli import vouchers as _vouchers  # noqa: E402
 from bestow.cli import webhooks as _webhooks  # noqa: E402
 
 _admin.register(app)
 app.add_typer(_templates.app, name="templates")
 app.add_typer(_webhooks.app, name="webhooks")
 app.add_typer(_products.app, name="products")
+app.add_typer(_vouchers.app, name="vouchers")

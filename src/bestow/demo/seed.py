@@ -144,8 +144,9 @@ PRODUCTS: list[dict[str, Any]] = [
         "validity_days": 365,
     },
 ]
-LATER_PARTS = ("vouchers",)
-"""Parts of the demo added after its first version: seeded into older demo databases too."""
+LATER_PARTS = ("vouchers", "vouchers.merchant")
+"""Parts of the demo added after its first version (dotted paths into the demo's data): seeded
+into older demo databases too."""
 
 
 async def load(runtime: Runtime) -> dict[str, Any] | None:
@@ -158,7 +159,7 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     """The demo credentials and ids; seeds them first if the database has none. Returns
     ``(demo, created)``."""
     existing = await load(runtime)
-    if existing is not None and all(part in existing for part in LATER_PARTS):
+    if existing is not None and all(_has(existing, part) for part in LATER_PARTS):
         return existing, False
     async with runtime.db.write_session() as session:
         # Re-check under the write lock: two processes may race to seed.
@@ -171,11 +172,22 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         else:
             demo = orjson.loads(runtime.sealer.unseal(stored.value))
         # A database seeded by an earlier version gets the parts added since.
-        if "vouchers" not in demo:
+        if not _has(demo, "vouchers"):
             demo["vouchers"] = await _seed_vouchers(session, runtime)
+        if not _has(demo, "vouchers.merchant"):
+            demo["vouchers"]["merchant"] = await _seed_voucher_merchant(session, runtime)
         stored.value = runtime.sealer.seal(orjson.dumps(demo).decode())
         await session.commit()
     return demo, created
+
+
+def _has(demo: dict[str, Any], part: str) -> bool:
+    node: Any = demo
+    for key in part.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
@@ -288,10 +300,32 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
 
 async def _seed_vouchers(session: Any, runtime: Runtime) -> dict[str, Any]:
     """A Voucher API client (OAuth secret) and a product of every type."""
+    client = await _oauth_client(
+        session,
+        runtime,
+        "Demo Voucher Client",
+        ["read_catalogue", "issue_vouchers", "read_vouchers"],
+    )
+    codes = []
+    for product in PRODUCTS:
+        made = await products.create_product(session, actor=ACTOR, **product)
+        codes.append(made.code)
+    return {**client, "token_url": "/oauth2/token", "product_codes": codes}
+
+
+async def _seed_voucher_merchant(session: Any, runtime: Runtime) -> dict[str, Any]:
+    """A till on the merchant side: it looks vouchers up by code, redeems and voids them."""
+    return await _oauth_client(session, runtime, "Demo Merchant Till", ["redeem_vouchers"])
+
+
+async def _oauth_client(
+    session: Any, runtime: Runtime, name: str, scopes: list[str]
+) -> dict[str, Any]:
+    """A client of the ``high`` tier with an OAuth secret: ``{client_id, client_secret}``."""
     client = await clients.create_client(
         session,
-        name="Demo Voucher Client",
-        scopes=["read_catalogue", "issue_vouchers", "read_vouchers"],
+        name=name,
+        scopes=scopes,
         rate_limit_tier="high",
         known_tiers=runtime.rate_limiter.tier_names(),
         actor=ACTOR,
@@ -299,16 +333,7 @@ async def _seed_vouchers(session: Any, runtime: Runtime) -> dict[str, Any]:
     secret = await clients.issue_credential(
         session, runtime.sealer, client_id=client.id, kind=clients.OAUTH_SECRET, actor=ACTOR
     )
-    codes = []
-    for product in PRODUCTS:
-        made = await products.create_product(session, actor=ACTOR, **product)
-        codes.append(made.code)
-    return {
-        "client_id": client.id,
-        "client_secret": secret.secret,
-        "token_url": "/oauth2/token",
-        "product_codes": codes,
-    }
+    return {"client_id": client.id, "client_secret": secret.secret}
 
 
 def _members(merchant_id: str, merchant_index: int) -> list[dict[str, Any]]:

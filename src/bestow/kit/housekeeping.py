@@ -9,8 +9,11 @@ from sqlalchemy import delete
 from bestow.config import Settings
 from bestow.kit.db import Database, utcnow
 from bestow.models import IdempotencyRecord, Job
+from bestow.vouchers import service as vouchers
 
 FINISHED_JOB_RETENTION = timedelta(days=7)
+EXPIRY_BATCHES_PER_SWEEP = 20
+"""At most 100,000 vouchers expired per sweep; the next sweep (a minute later) goes on."""
 
 
 async def sweep(db: Database, settings: Settings) -> None:
@@ -24,3 +27,23 @@ async def sweep(db: Database, settings: Settings) -> None:
             )
         )
         await session.commit()
+    await expire_vouchers(db)
+
+
+async def expire_vouchers(
+    db: Database, *, max_batches: int | None = EXPIRY_BATCHES_PER_SWEEP
+) -> int:
+    """Mark the vouchers past their expiry ``expired``, a batch per transaction (short locks), while
+    batches come back full, at most ``max_batches`` (``None``: until none is left); how many.
+    Two workers sweeping at once skip each other's rows: the update re-checks ``active``."""
+    total = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        async with db.write_session() as session:
+            count = await vouchers.expire_due(session)
+            await session.commit()
+        total += count
+        batches += 1
+        if count < vouchers.EXPIRY_BATCH:
+            break
+    return total

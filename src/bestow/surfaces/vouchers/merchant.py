@@ -1,0 +1,195 @@
+"""The merchant side of the Voucher API: look a voucher up by its code, redeem it, void it.
+
+Any client holding ``redeem_vouchers`` may act on any voucher: the code is the bearer secret
+(80 random bits) and the catalogue is the deployment's, so a till needs no link to the client
+that issued the voucher (``docs/vouchers.md``, "Redemption").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.deps import SessionDep, WriteSessionDep
+from bestow.kit.db import utcnow
+from bestow.kit.errors import InvalidState
+from bestow.models import Voucher, VoucherRedemption
+from bestow.surfaces.vouchers.auth import RedeemVouchers
+from bestow.surfaces.vouchers.errors import VoucherError
+from bestow.surfaces.vouchers.vouchers import ErrorOut, rfc3339
+from bestow.vouchers import service
+
+router = APIRouter(prefix="/v3/merchant", tags=["Voucher API: merchant"])
+
+REPLAY_HEADER = "Idempotency-Record"
+
+
+class RedeemIn(BaseModel):
+    # Unknown fields are refused: a misspelt "amount" must not redeem the whole balance.
+    model_config = ConfigDict(extra="forbid")
+    amount: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description="Cents (value based) or items (product based); absent: all that is left",
+    )
+    reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The till's transaction id: a repeat returns the first redemption",
+    )
+    location: str | None = Field(default=None, max_length=100, description="Store or till")
+
+
+class VoidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=500)
+
+
+class RedemptionOut(BaseModel):
+    id: str
+    kind: str = Field(description="redeem or void")
+    amount: int = Field(description="Cents or items taken (0 for a void)")
+    remaining_after: int
+    reference: str | None
+    location: str | None
+    note: str = Field(description="The reason of a void")
+    created_at: str
+
+
+class MerchantVoucherOut(BaseModel):
+    voucher_code: str
+    voucher_id: str
+    name: str
+    product_code: str
+    product_name: str
+    status: str = Field(description="The true status: active, inactive, expired, voided, used")
+    currency: str = Field(description="ISO 4217; empty for product-based vouchers")
+    face_value: int = Field(description="Cents (value based) or items (product based)")
+    remaining_amount: int
+    expiration: str
+    is_multiple_use: bool
+    is_value_based: bool
+    redemptions: list[RedemptionOut]
+
+
+class RedeemedOut(BaseModel):
+    voucher: MerchantVoucherOut
+    redemption: RedemptionOut
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Bad body or amount (single use: redeem it whole)"},
+    401: {"model": ErrorOut, "description": "Missing, expired or invalid access token"},
+    403: {"model": ErrorOut, "description": "The token lacks the redeem_vouchers scope"},
+    404: {"model": ErrorOut, "description": "Unknown voucher code"},
+    409: {"model": ErrorOut, "description": "Not active, or the balance is too small"},
+}
+
+
+def redemption_json(redemption: VoucherRedemption) -> dict[str, Any]:
+    return {
+        "id": redemption.id,
+        "kind": redemption.kind,
+        "amount": redemption.amount,
+        "remaining_after": redemption.remaining_after,
+        "reference": redemption.reference,
+        "location": redemption.location,
+        "note": redemption.note,
+        "created_at": rfc3339(redemption.created_at),
+    }
+
+
+async def merchant_json(session: AsyncSession, voucher: Voucher) -> dict[str, Any]:
+    """The voucher as the merchant sees it: its true state and every use of it."""
+    return {
+        "voucher_code": voucher.code,
+        "voucher_id": voucher.id,
+        "name": voucher.name,
+        "product_code": voucher.product_code,
+        "product_name": voucher.product_name,
+        "status": service.merchant_status(voucher, utcnow()),
+        "currency": voucher.currency,
+        "face_value": voucher.face_value,
+        "remaining_amount": voucher.remaining_amount,
+        "expiration": rfc3339(voucher.expires_at),
+        "is_multiple_use": voucher.is_multiple_use,
+        "is_value_based": voucher.is_value_based,
+        "redemptions": [redemption_json(r) for r in await service.redemptions(session, voucher.id)],
+    }
+
+
+async def redeemed_json(session: AsyncSession, done: service.Redeemed) -> dict[str, Any]:
+    return {
+        "voucher": await merchant_json(session, done.voucher),
+        "redemption": redemption_json(done.redemption),
+    }
+
+
+def _conflict(exc: InvalidState) -> VoucherError:
+    """A voucher that is not active or holds too little: the request was right, the voucher's
+    state refuses it (``classify`` would say 422)."""
+    return VoucherError(409, "409-000", exc.message[:1].upper() + exc.message[1:])
+
+
+@router.get("/vouchers/{voucher_code}", response_model=MerchantVoucherOut, responses=RESPONSES)
+async def look_up(voucher_code: str, _: RedeemVouchers, session: SessionDep) -> dict[str, Any]:
+    """A voucher by its code (any case; hyphens and spaces are ignored), with its redemptions."""
+    return await merchant_json(session, await service.by_code(session, voucher_code))
+
+
+@router.post("/vouchers/{voucher_code}/redeem", response_model=RedeemedOut, responses=RESPONSES)
+async def redeem(
+    voucher_code: str,
+    client: RedeemVouchers,
+    session: WriteSessionDep,
+    response: Response,
+    body: RedeemIn | None = None,
+) -> dict[str, Any]:
+    """Take `amount` from the voucher, or all that is left without one. A repeated `reference`
+    returns the first redemption with the `Idempotency-Record` header (its time)."""
+    body = body or RedeemIn()
+    try:
+        done = await service.redeem(
+            session,
+            code=voucher_code,
+            amount=body.amount,
+            actor=f"client:{client.id}",
+            client_id=client.id,
+            reference=body.reference,
+            location=body.location,
+        )
+    except InvalidState as exc:
+        raise _conflict(exc) from None
+    view = await redeemed_json(session, done)
+    await session.commit()
+    if done.replayed:
+        response.headers[REPLAY_HEADER] = rfc3339(done.redemption.created_at)
+    return view
+
+
+@router.post("/vouchers/{voucher_code}/void", response_model=RedeemedOut, responses=RESPONSES)
+async def void(
+    voucher_code: str,
+    client: RedeemVouchers,
+    session: WriteSessionDep,
+    body: VoidIn | None = None,
+) -> dict[str, Any]:
+    """Take the voucher out of circulation (`voided`); what is left can no longer be used."""
+    try:
+        done = await service.void(
+            session,
+            code=voucher_code,
+            actor=f"client:{client.id}",
+            client_id=client.id,
+            reason=(body or VoidIn()).reason,
+        )
+    except InvalidState as exc:
+        raise _conflict(exc) from None
+    view = await redeemed_json(session, done)
+    await session.commit()
+    return view
