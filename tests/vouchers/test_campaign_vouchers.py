@@ -178,10 +178,12 @@ async def test_a_voucher_campaign_issues_one_voucher_per_rewarded_member(
             "SGD",
         )
         assert (voucher.face_value, voucher.remaining_amount) == (1000, 1000)
-        assert (voucher.source, voucher.client_id, voucher.order_id) == (
+        # A job's vouchers are its order, at their identifiers' indexes.
+        assert (voucher.source, voucher.client_id, voucher.order_id, voucher.position) == (
             "campaign",
             partner.client_id,
-            None,
+            job["id"],
+            reward.identifier_index,
         )
         assert voucher.billable is False
         assert voucher.valid_from == reward.valid_from

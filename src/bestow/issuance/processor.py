@@ -285,11 +285,13 @@ async def _issue_with_kind(
     later identifier of the job."""
     batch = kinds.Batch(
         config=ctx.template.config if ctx.template else {},
+        job_id=ctx.job_id,
         client_id=ctx.campaign.client_id,
         valid_from=ctx.campaign.redeemable_from,
         billable=ctx.billable,
         now=now,
         links=[(r["id"], r["member_id"]) for r in result.rewards],
+        indexes=[r["identifier_index"] for r in result.rewards],
     )
     served = await issue(session, batch)
     result.event_data = served.event_data

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -202,14 +203,15 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
         await session.execute(table.insert(), rows)
         return
     columns = [c.name for c in table.columns]
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON | JSONB)}
-    records = [
-        tuple(
-            orjson.dumps(row[name]).decode() if name in json_columns else row[name]
-            for name in columns
-        )
-        for row in rows
-    ]
+    values = itemgetter(*columns)
+    json_at = [i for i, c in enumerate(table.columns) if isinstance(c.type, JSON | JSONB)]
+    records: list[Any] = [values(row) for row in rows]
+    if json_at:
+        for n, record in enumerate(records):
+            record = list(record)
+            for i in json_at:
+                record[i] = orjson.dumps(record[i]).decode()
+            records[n] = record
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection

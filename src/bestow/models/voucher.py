@@ -17,15 +17,17 @@ class Voucher(Base):
     are cents of ``currency`` (value based) or items (product based). ``status`` holds ``active``,
     ``used``, ``voided`` or ``expired``; ``inactive`` (before ``valid_from``) and ``expired``
     (past ``expires_at``) are also derived from time when read (``bestow.vouchers.service``).
+
+    ``order_id`` and ``position`` place the voucher in what issued it: a ``VoucherOrder`` (its
+    position in the answer), or a campaign's issuance job (the identifier's index). The id is a
+    time-ordered UUID (version 7), so new vouchers append to the primary key's index.
     """
 
     __tablename__ = "vouchers"
     __table_args__ = (
         UniqueConstraint("order_id", "position"),
-        Index(None, "client_id", "id"),
         Index(None, "status", "expires_at"),
         Index(None, "usage_month", "client_id", "product_code"),
-        Index(None, "reward_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -36,11 +36,14 @@ class Batch:
     identifier order."""
 
     config: dict[str, Any]
+    job_id: str
     client_id: str | None
     valid_from: datetime | None
     billable: bool
     now: datetime
     links: list[tuple[str, str]]
+    indexes: list[int]
+    """Each reward's identifier index in the job."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import secrets
 
+from bestow.kit.ids import base32
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
 SHORT_CODE_LENGTH = 10
@@ -20,8 +22,8 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
 
 
 def _random(length: int) -> str:
-    value = secrets.randbits(5 * length)
-    return "".join(ALPHABET[(value >> (5 * i)) & 31] for i in range(length))
+    """``length`` random digits (5 bits each) of ``ALPHABET``."""
+    return base32(secrets.token_bytes(-(-length * 5 // 40) * 5))[:length].upper()
 
 
 def voucher_code() -> str:

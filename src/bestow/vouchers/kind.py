@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import bulk_insert
 from bestow.kit.errors import Invalid, NotFound
-from bestow.models import IssuedReward, Voucher
+from bestow.models import Voucher
 from bestow.rewards.kinds import Batch, RewardKind, Served, TemplateFields, register
 from bestow.vouchers.products import get_product, product_type
 from bestow.vouchers.service import check_face_value, event_view, take_stock, voucher_rows
@@ -83,6 +83,8 @@ async def _issue(session: AsyncSession, batch: Batch) -> Served:
         billable=batch.billable,
         client_id=batch.client_id,
         valid_from=batch.valid_from,
+        order_id=batch.job_id,
+        positions=batch.indexes[:count],
         links=batch.links[:count],
     )
     await bulk_insert(session, Voucher.__table__, rows)
@@ -96,11 +98,10 @@ async def _issue(session: AsyncSession, batch: Batch) -> Served:
 
 async def _revoke(session: AsyncSession, job_id: str, now: datetime) -> None:
     """Void the job's vouchers still in circulation (stored ``active``); used, expired or
-    already voided ones keep their status."""
-    rewards = select(IssuedReward.id).where(IssuedReward.job_id == job_id)
+    already voided ones keep their status. A job's vouchers carry its id as their order."""
     await session.execute(
         update(Voucher)
-        .where(Voucher.reward_id.in_(rewards), Voucher.status == "active")
+        .where(Voucher.order_id == job_id, Voucher.status == "active")
         .values(status="voided", updated_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import bulk_insert, dialect_of, insert_ignore, utcnow
+from bestow.kit.db import bulk_insert, dialect_of, for_update_skip_locked, insert_ignore, utcnow
 from bestow.kit.errors import Invalid, InvalidState, NotFound
-from bestow.kit.ids import new_guid, new_id
+from bestow.kit.ids import new_id, new_uuid7
 from bestow.kit.outbox import event_row, event_type
 from bestow.models import Product, Voucher, VoucherOrder, VoucherRedemption
 from bestow.vouchers import codes
@@ -131,10 +131,13 @@ def voucher_rows(
     client_id: str | None,
     order_id: str | None = None,
     valid_from: datetime | None = None,
+    positions: Sequence[int] = (),
     links: Sequence[tuple[str | None, str | None]] = (),
 ) -> list[dict[str, Any]]:
-    """``count`` new vouchers as rows for ``bulk_insert`` (every column). ``links`` gives each
-    its ``(reward id, member id)`` when a campaign issues them."""
+    """``count`` new vouchers as rows for ``bulk_insert`` (every column), in the order
+    ``order_id`` (a Voucher API order, or a campaign's issuance job) at ``positions`` (0, 1, ...
+    by default; a job's identifier indexes). ``links`` gives each its ``(reward id, member id)``
+    when a campaign issues them."""
     name = voucher_name(product, value)
     expires_at = expiry(product, now)
     month = now.strftime("%Y-%m")
@@ -143,7 +146,7 @@ def voucher_rows(
         reward_id, member_id = links[position] if links else (None, None)
         rows.append(
             {
-                "id": new_guid(),
+                "id": new_uuid7(),
                 "code": codes.voucher_code(),
                 "short_code": codes.short_code(),
                 "pin": codes.pin(),
@@ -163,7 +166,7 @@ def voucher_rows(
                 "expires_at": expires_at,
                 "source": source,
                 "order_id": order_id,
-                "position": position if order_id else None,
+                "position": (positions[position] if positions else position) if order_id else None,
                 "reward_id": reward_id,
                 "member_id": member_id,
                 "billable": billable,
@@ -536,6 +539,8 @@ async def expire_due(session: AsyncSession, *, now: datetime | None = None) -> i
         select(Voucher.id)
         .where(Voucher.status == "active", Voucher.expires_at <= now)
         .limit(EXPIRY_BATCH)
+        # Rows another worker's sweep (or a redemption) holds are left to it, not waited for.
+        .with_for_update(**for_update_skip_locked(dialect_of(session)))
         .scalar_subquery()
     )
     result = await session.execute(

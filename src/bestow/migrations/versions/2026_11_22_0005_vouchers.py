@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-22 08:51:41.958839
+Create Date: 2026-11-22 09:10:56.188031
 """
 
 from __future__ import annotations
@@ -81,10 +81,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("vouchers", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_vouchers_client_id_id"), ["client_id", "id"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_vouchers_reward_id"), ["reward_id"], unique=False)
-        batch_op.create_index(
             batch_op.f("ix_vouchers_status_expires_at"), ["status", "expires_at"], unique=False
         )
         batch_op.create_index(
@@ -136,8 +132,6 @@ def downgrade() -> None:
     with op.batch_alter_table("vouchers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vouchers_usage_month_client_id_product_code"))
         batch_op.drop_index(batch_op.f("ix_vouchers_status_expires_at"))
-        batch_op.drop_index(batch_op.f("ix_vouchers_reward_id"))
-        batch_op.drop_index(batch_op.f("ix_vouchers_client_id_id"))
 
     op.drop_table("vouchers")
     op.drop_table("voucher_orders")
