@@ -12,15 +12,10 @@ import io
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.audit import service as audit
 from bestow.cli.common import (
     AsJson,
     Cursor,
@@ -37,28 +32,19 @@ from bestow.cli.common import (
     show_list,
     write,
 )
-from bestow.clients import service as clients
 from bestow.clients.scopes import SCOPES
-from bestow.deps import Runtime
-from bestow.kit.actor import Actor
-from bestow.kit.db import utcnow
 from bestow.kit.errors import Conflict, DomainError, Invalid, NotFound
-from bestow.kit.pagination import cursor_paginate
-from bestow.kit.security import generate_secret, hash_secret
-from bestow.members import importer
-from bestow.members import service as members
-from bestow.merchants import service as merchants
-from bestow.models import AdminToken, AuditEntry, BusinessUnit, Client, Location, Member, Merchant
-from bestow.surfaces.admin.schemas import (
-    AuditOut,
-    BusinessUnitOut,
-    ClientOut,
-    CredentialOut,
-    IssuedCredentialOut,
-    LocationOut,
-    MemberOut,
-    MerchantOut,
-)
+
+# The services, the models and the Admin API's schemas are imported by the commands that use
+# them (see cli.common).
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bestow.clients import service as clients
+    from bestow.deps import Runtime
+    from bestow.kit.actor import Actor
+    from bestow.members import importer
+    from bestow.models import AdminToken, BusinessUnit, Client, Location, Member, Merchant
 
 clients_app = typer.Typer(
     help="Clients (integrating partners): credentials, scopes, tiers, merchants.",
@@ -77,9 +63,12 @@ SHOWN_ERRORS = 20
 
 
 class CredentialKind(StrEnum):
-    partner_token = clients.PARTNER_TOKEN
-    oauth_secret = clients.OAUTH_SECRET
-    operator_key = clients.OPERATOR_KEY
+    """``bestow.clients.service.CREDENTIAL_KINDS``, spelled out so that --help need not import
+    the service."""
+
+    partner_token = "partner_token"  # noqa: S105 (a kind name, not a secret)
+    oauth_secret = "oauth_secret"  # noqa: S105
+    operator_key = "operator_key"
 
 
 class ClientStatus(StrEnum):
@@ -102,6 +91,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _issued(issued: clients.IssuedSecret, as_json: bool) -> None:
+    from bestow.surfaces.admin.schemas import CredentialOut, IssuedCredentialOut
+
     data = {**dump(CredentialOut, issued.credential), "secret": issued.secret}
     if as_json:
         print_json(dump(IssuedCredentialOut, data))
@@ -128,6 +119,8 @@ def clients_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a client (an integrating partner)."""
+    from bestow.clients import service as clients
+    from bestow.surfaces.admin.schemas import ClientOut
 
     async def work(rt: Runtime, session: AsyncSession) -> Client:
         return await clients.create_client(
@@ -151,6 +144,10 @@ def clients_list(
     as_json: AsJson = False,
 ) -> None:
     """List clients, oldest first."""
+    from bestow.clients import service as clients
+    from bestow.kit.pagination import cursor_paginate
+    from bestow.models import Client
+    from bestow.surfaces.admin.schemas import ClientOut
 
     async def work(_: Runtime, session: AsyncSession) -> Any:
         stmt = clients.list_query(status=status.value if status else None)
@@ -166,6 +163,8 @@ def clients_list(
 @clients_app.command("show")
 def clients_show(client_id: str, as_json: AsJson = False) -> None:
     """One client and the merchants it may act for."""
+    from bestow.clients import service as clients
+    from bestow.surfaces.admin.schemas import ClientOut
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         client = await clients.get_client(session, client_id)
@@ -190,6 +189,9 @@ def clients_update(
     as_json: AsJson = False,
 ) -> None:
     """Rename a client, set its scopes, rate-limit tier or status."""
+    from bestow.clients import service as clients
+    from bestow.surfaces.admin.schemas import ClientOut
+
     if scope and clear_scopes:
         fail("--scope and --clear-scopes contradict each other")
     scopes = [] if clear_scopes else scope
@@ -214,6 +216,8 @@ def clients_update(
 @clients_app.command("credentials")
 def clients_credentials(client_id: str, as_json: AsJson = False) -> None:
     """A client's credentials (never their secrets)."""
+    from bestow.clients import service as clients
+    from bestow.surfaces.admin.schemas import CredentialOut
 
     async def work(_: Runtime, session: AsyncSession) -> list[Any]:
         return await clients.credentials(session, client_id)
@@ -232,6 +236,7 @@ def clients_issue_credential(
     as_json: AsJson = False,
 ) -> None:
     """Issue a credential; its secret is printed this once."""
+    from bestow.clients import service as clients
 
     async def work(rt: Runtime, session: AsyncSession) -> clients.IssuedSecret:
         return await clients.issue_credential(
@@ -252,6 +257,7 @@ def clients_rotate_credential(
     as_json: AsJson = False,
 ) -> None:
     """Replace a credential with a new one of the same kind; prints the new secret once."""
+    from bestow.clients import service as clients
 
     async def work(rt: Runtime, session: AsyncSession) -> clients.IssuedSecret:
         return await clients.rotate_credential(
@@ -269,6 +275,8 @@ def clients_rotate_credential(
 @clients_app.command("revoke-credential")
 def clients_revoke_credential(client_id: str, credential_id: str, as_json: AsJson = False) -> None:
     """Revoke a credential now."""
+    from bestow.clients import service as clients
+    from bestow.surfaces.admin.schemas import CredentialOut
 
     async def work(_: Runtime, session: AsyncSession) -> Any:
         return await clients.revoke_credential(
@@ -281,6 +289,7 @@ def clients_revoke_credential(client_id: str, credential_id: str, as_json: AsJso
 @clients_app.command("grant")
 def clients_grant(client_id: str, merchant_id: str) -> None:
     """Let the client act for a merchant."""
+    from bestow.clients import service as clients
 
     async def work(_: Runtime, session: AsyncSession) -> None:
         await clients.grant_merchant(
@@ -294,6 +303,7 @@ def clients_grant(client_id: str, merchant_id: str) -> None:
 @clients_app.command("ungrant")
 def clients_ungrant(client_id: str, merchant_id: str) -> None:
     """Withdraw the client's grant for a merchant."""
+    from bestow.clients import service as clients
 
     async def work(_: Runtime, session: AsyncSession) -> None:
         await clients.revoke_merchant(
@@ -324,6 +334,8 @@ def merchants_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a merchant (a brand or programme)."""
+    from bestow.merchants import service as merchants
+    from bestow.surfaces.admin.schemas import MerchantOut
 
     async def work(_: Runtime, session: AsyncSession) -> Merchant:
         return await merchants.create_merchant(
@@ -341,6 +353,10 @@ def merchants_create(
 @merchants_app.command("list")
 def merchants_list(limit: Limit = 100, cursor: Cursor = None, as_json: AsJson = False) -> None:
     """List merchants, oldest first."""
+    from bestow.kit.pagination import cursor_paginate
+    from bestow.merchants import service as merchants
+    from bestow.models import Merchant
+    from bestow.surfaces.admin.schemas import MerchantOut
 
     async def work(_: Runtime, session: AsyncSession) -> Any:
         return await cursor_paginate(
@@ -357,6 +373,9 @@ def merchants_list(limit: Limit = 100, cursor: Cursor = None, as_json: AsJson = 
 @merchants_app.command("show")
 def merchants_show(merchant_id: str, as_json: AsJson = False) -> None:
     """One merchant, its locations and business units."""
+    from bestow.merchants import service as merchants
+    from bestow.models import BusinessUnit, Location
+    from bestow.surfaces.admin.schemas import BusinessUnitOut, LocationOut, MerchantOut
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         merchant = await merchants.get_merchant(session, merchant_id)
@@ -402,6 +421,9 @@ def merchants_update(
     as_json: AsJson = False,
 ) -> None:
     """Change a merchant's name, time zone or enrolment option."""
+    from bestow.merchants import service as merchants
+    from bestow.surfaces.admin.schemas import MerchantOut
+
     if name is None and time_zone is None and enrol_unknown_members is None:
         fail("nothing to change: give --name, --time-zone or --[no-]enrol-unknown-members")
 
@@ -430,6 +452,8 @@ def merchants_add_location(
     as_json: AsJson = False,
 ) -> None:
     """Add a location to a merchant."""
+    from bestow.merchants import service as merchants
+    from bestow.surfaces.admin.schemas import LocationOut
 
     async def work(_: Runtime, session: AsyncSession) -> Location:
         return await merchants.create_location(
@@ -450,6 +474,8 @@ def merchants_add_location(
 @merchants_app.command("add-business-unit")
 def merchants_add_business_unit(merchant_id: str, name: str, as_json: AsJson = False) -> None:
     """Add a business unit to a merchant."""
+    from bestow.merchants import service as merchants
+    from bestow.surfaces.admin.schemas import BusinessUnitOut
 
     async def work(_: Runtime, session: AsyncSession) -> BusinessUnit:
         return await merchants.create_business_unit(
@@ -491,6 +517,9 @@ def members_create(
     as_json: AsJson = False,
 ) -> None:
     """Create a member of a merchant's programme."""
+    from bestow.members import service as members
+    from bestow.surfaces.admin.schemas import MemberOut
+
     external_ids = _external_ids(external)
 
     async def work(_: Runtime, session: AsyncSession) -> Member:
@@ -514,6 +543,8 @@ def members_create(
 @members_app.command("show")
 def members_show(member_id: str, as_json: AsJson = False) -> None:
     """One member."""
+    from bestow.members import service as members
+    from bestow.surfaces.admin.schemas import MemberOut
 
     async def work(_: Runtime, session: AsyncSession) -> Member:
         return await members.get_member(session, member_id)
@@ -524,6 +555,8 @@ def members_show(member_id: str, as_json: AsJson = False) -> None:
 @members_app.command("status")
 def members_status(member_id: str, status: MemberStatus, as_json: AsJson = False) -> None:
     """Activate or deactivate a member."""
+    from bestow.members import service as members
+    from bestow.surfaces.admin.schemas import MemberOut
 
     async def work(_: Runtime, session: AsyncSession) -> Member:
         return await members.set_status(
@@ -542,6 +575,11 @@ def members_list(
     as_json: AsJson = False,
 ) -> None:
     """A merchant's members, oldest first."""
+    from bestow.kit.pagination import cursor_paginate
+    from bestow.members import service as members
+    from bestow.merchants import service as merchants
+    from bestow.models import Member
+    from bestow.surfaces.admin.schemas import MemberOut
 
     async def work(_: Runtime, session: AsyncSession) -> Any:
         await merchants.get_merchant(session, merchant_id)
@@ -564,11 +602,16 @@ def members_import(
     ] = None,
     chunk_size: Annotated[
         int, typer.Option(min=1, max=50_000, help="Rows per transaction")
-    ] = importer.CHUNK_SIZE,
+    ] = 5_000,  # bestow.members.importer.CHUNK_SIZE, spelled out for --help
     as_json: AsJson = False,
 ) -> None:
     """Import members from CSV: email, phone, loyalty_id, account_id, first_name, last_name,
     status and external:<namespace> columns. Good rows are imported, bad ones reported."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bestow.members import importer
+
     try:
         text = importer.decode_csv(file.read_bytes())
     except OSError as exc:
@@ -673,6 +716,11 @@ def _token_row(token: AdminToken) -> dict[str, Any]:
 async def _create_admin_token(
     session: AsyncSession, *, name: str, actor: Actor
 ) -> tuple[AdminToken, str]:
+    from bestow.audit import service as audit
+    from bestow.kit.db import utcnow
+    from bestow.kit.security import generate_secret, hash_secret
+    from bestow.models import AdminToken
+
     if not name.strip() or len(name.strip()) > 100:
         raise Invalid("the name is 1-100 characters", field="name")
     secret = generate_secret("bst_adm_")
@@ -691,6 +739,10 @@ async def _create_admin_token(
 
 
 async def _revoke_admin_token(session: AsyncSession, *, token_id: str, actor: Actor) -> AdminToken:
+    from bestow.audit import service as audit
+    from bestow.kit.db import utcnow
+    from bestow.models import AdminToken
+
     token = await session.get(AdminToken, token_id)
     if token is None:
         raise NotFound(f"admin token {token_id} not found")
@@ -728,6 +780,9 @@ def admin_tokens_create(
 @admin_tokens_app.command("list")
 def admin_tokens_list(as_json: AsJson = False) -> None:
     """Admin API tokens (never the tokens themselves)."""
+    from sqlalchemy import select
+
+    from bestow.models import AdminToken
 
     async def work(_: Runtime, session: AsyncSession) -> list[AdminToken]:
         return list(await session.scalars(select(AdminToken).order_by(AdminToken.id)))
@@ -759,6 +814,9 @@ def audit_list(
     as_json: AsJson = False,
 ) -> None:
     """The latest audit entries, oldest of them first."""
+    from bestow.audit import service as audit
+    from bestow.models import AuditEntry
+    from bestow.surfaces.admin.schemas import AuditOut
 
     async def work(_: Runtime, session: AsyncSession) -> list[AuditEntry]:
         stmt = audit.query(target_type=target_type, target_id=target_id)

@@ -1,28 +1,35 @@
-"""Helpers for CLI commands: run async code in one transaction, print objects and tables."""
+"""Helpers for CLI commands: run async code in one transaction, print objects and tables.
+
+Every ``bestow`` command, ``bestow --help`` included, imports all the CLI modules, so these
+import only light modules at the top (typer, orjson, the standard library). The models, the
+services and the API surfaces are imported inside the commands that use them, and under
+``TYPE_CHECKING`` for annotations: importing them all took over a second before any command ran.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import getpass
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.config import get_settings
-from bestow.deps import Runtime
 from bestow.kit.actor import Actor
 from bestow.kit.errors import DomainError
 
 T = TypeVar("T")
-Work = Callable[[Runtime, AsyncSession], Awaitable[T]]
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bestow.deps import Runtime
+
+    Work = Callable[[Runtime, AsyncSession], Awaitable[T]]
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
 Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page")]
@@ -32,6 +39,8 @@ Cursor = Annotated[str | None, typer.Option(help="Continue from a previous page'
 def run(coro_fn: Callable[[], Awaitable[T]], *, uvloop: bool = False) -> T:
     """Run a coroutine; a domain error becomes a clear message and exit code 1. Long-running
     commands ask for ``uvloop`` (a faster event loop, as ``bestow serve`` gets from uvicorn)."""
+    import asyncio  # here, not at the top: --help has no use for it
+
     runner: Callable[[Any], T] = asyncio.run
     if uvloop:
         with contextlib.suppress(ImportError):
@@ -48,6 +57,7 @@ def run(coro_fn: Callable[[], Awaitable[T]], *, uvloop: bool = False) -> T:
 @asynccontextmanager
 async def runtime() -> AsyncIterator[Runtime]:
     from bestow.app import build_runtime
+    from bestow.config import get_settings
 
     rt = build_runtime(get_settings())
     try:
@@ -108,6 +118,8 @@ def cell_text(value: object) -> str:
 
 
 def make_console() -> Console:
+    from rich.console import Console
+
     # Piped output keeps whole ids on one line instead of folding them to 80 columns.
     console = Console()
     return console if console.is_terminal else Console(width=1000)
@@ -126,6 +138,8 @@ def print_table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str) 
     if not rows:
         typer.echo(empty, err=True)
         return
+    from rich.table import Table
+
     table = Table(*columns, box=None, header_style="bold", pad_edge=False)
     for row in rows:
         table.add_row(*(cell_text(row.get(column)) for column in columns))

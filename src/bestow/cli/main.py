@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from typing import Annotated
 
 import typer
 
 from bestow.cli.common import print_json, run, runtime
-from bestow.config import get_settings
 
 app = typer.Typer(help="Bestow: a self-hosted rewards issuance platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -26,6 +24,7 @@ def serve(
     import uvicorn
 
     from bestow.app import create_app
+    from bestow.config import get_settings
 
     settings = get_settings()
     if "public_url" not in settings.model_fields_set:
@@ -50,6 +49,7 @@ async def _ensure_admin_token() -> None:
     """Without BESTOW_ADMIN_TOKEN and without any stored admin token, make one and show it once."""
     from sqlalchemy import select
 
+    from bestow.config import get_settings
     from bestow.kit.security import generate_secret, hash_secret
     from bestow.models import AdminToken
 
@@ -72,6 +72,9 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker process; SIGTERM or SIGINT finish the running jobs, then stop."""
+    import asyncio
+
+    from bestow.config import get_settings
     from bestow.kit.logging import configure_logging
     from bestow.worker.runner import Worker, import_task_modules
 
@@ -95,6 +98,7 @@ def worker(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
+    from bestow.config import get_settings
     from bestow.kit.migrate import upgrade
 
     upgrade(get_settings().database_url, revision)
@@ -123,6 +127,8 @@ def demo(
 
 
 def _intro(data: dict[str, object], created: bool) -> None:
+    from bestow.config import get_settings
+
     partner = data["partner"]
     admin = data["admin"]
     assert isinstance(partner, dict) and isinstance(admin, dict)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.cli.common import AsJson, cli_actor, dump, fail, read, show, show_list, write
-from bestow.deps import Runtime
-from bestow.models import Product
-from bestow.surfaces.admin.products import ProductOut, product_out
-from bestow.vouchers import products as service
+
+# The service, the models and the Admin API's views are imported by the commands that use them
+# (see cli.common).
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bestow.deps import Runtime
+    from bestow.models import Product
 
 app = typer.Typer(help="Voucher catalogue products.", no_args_is_help=True)
 
@@ -27,6 +30,8 @@ ValidUntil = Annotated[
 
 
 def _out(product: Product) -> dict[str, Any]:
+    from bestow.surfaces.admin.products import ProductOut, product_out
+
     return dump(ProductOut, product_out(product))
 
 
@@ -71,6 +76,8 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Add a product to the catalogue (active at once)."""
+    from bestow.vouchers import products as service
+
     until = _when(valid_until)
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
@@ -106,6 +113,9 @@ def list_products(
     as_json: AsJson = False,
 ) -> None:
     """The catalogue's products, by code."""
+    from bestow.models import Product
+    from bestow.vouchers import products as service
+
     if state is not None and state not in service.STATES:
         fail("--state is active or archived")
 
@@ -119,6 +129,7 @@ def list_products(
 @app.command("show")
 def show_product(code: str, as_json: AsJson = False) -> None:
     """One product, active or archived."""
+    from bestow.vouchers import products as service
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         return _out(await service.get_product(session, code))
@@ -127,6 +138,8 @@ def show_product(code: str, as_json: AsJson = False) -> None:
 
 
 def _update(code: str, changes: dict[str, Any], as_json: bool) -> None:
+    from bestow.vouchers import products as service
+
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         product = await service.update_product(session, code=code, actor=cli_actor(), **changes)
         return _out(product)

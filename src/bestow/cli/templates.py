@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bestow.cli.common import cli_actor, print_json, run, runtime
-from bestow.models import RewardTemplate
-from bestow.rewards import templates as service
+
+# The service and the models are imported by the commands that use them (see cli.common).
+if TYPE_CHECKING:
+    from bestow.models import RewardTemplate
 
 app = typer.Typer(help="Reward templates.", no_args_is_help=True)
 
@@ -59,6 +61,8 @@ def create(
     publish: Annotated[bool, typer.Option("--publish", help="publish at once")] = False,
 ) -> None:
     """Create a reward template (a draft unless --publish)."""
+    from bestow.rewards import templates as service
+
     # Without discount options the discount kind defaults to a free item; other kinds have none.
     discount = (
         None
@@ -88,6 +92,8 @@ def create(
 
 
 def _set_state(template_id: str, state: str) -> None:
+    from bestow.rewards import templates as service
+
     async def main() -> dict[str, Any]:
         async with runtime() as rt, rt.db.write_session() as session:
             template = await service.set_state(
@@ -114,6 +120,8 @@ def unpublish(template_id: str) -> None:
 @app.command("list")
 def list_templates(merchant_id: str) -> None:
     """A merchant's templates."""
+    from bestow.models import RewardTemplate
+    from bestow.rewards import templates as service
 
     async def main() -> list[dict[str, Any]]:
         async with runtime() as rt, rt.db.session() as session:

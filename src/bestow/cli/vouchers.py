@@ -4,10 +4,9 @@ the expiry sweep, through the Admin API's services (audited as the CLI's user)."
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.cli.common import (
     AsJson,
@@ -24,24 +23,14 @@ from bestow.cli.common import (
     show_list,
     write,
 )
-from bestow.deps import Runtime
-from bestow.kit.housekeeping import expire_vouchers
-from bestow.surfaces.admin.vouchers import (
-    MONTH,
-    USAGE_COLUMNS,
-    AdminRedeemedOut,
-    AdminVoucherDetailOut,
-    AdminVoucherOut,
-    page,
-    query,
-    redeem_as,
-    redeemed_out,
-    usage_csv,
-    void_as,
-    voucher_detail,
-    voucher_out,
-)
-from bestow.vouchers import service
+
+# The services and the Admin API's views are imported by the commands that use them (see
+# cli.common).
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bestow.deps import Runtime
+    from bestow.vouchers import service
 
 app = typer.Typer(
     help="Issued vouchers: look up, redeem, void, usage report, expiry.", no_args_is_help=True
@@ -78,6 +67,9 @@ def list_vouchers(
     as_json: AsJson = False,
 ) -> None:
     """Issued vouchers, in id order; filtered by client, product and (true) status."""
+    from bestow.surfaces.admin.vouchers import AdminVoucherOut, page, query, voucher_out
+    from bestow.vouchers import service
+
     if status is not None and status not in service.STATUSES:
         fail(f"--status is one of {', '.join(service.STATUSES)}")
 
@@ -94,6 +86,8 @@ def list_vouchers(
 @app.command("show")
 def show_voucher(code: str, as_json: AsJson = False) -> None:
     """One voucher by its code (any case, hyphens and spaces allowed), with its redemptions."""
+    from bestow.surfaces.admin.vouchers import AdminVoucherDetailOut, voucher_detail
+    from bestow.vouchers import service
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         voucher = await service.by_code(session, code)
@@ -125,6 +119,7 @@ def redeem(
     as_json: AsJson = False,
 ) -> None:
     """Redeem a voucher on its holder's behalf (audited)."""
+    from bestow.surfaces.admin.vouchers import AdminRedeemedOut, redeem_as, redeemed_out
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         done = await redeem_as(session, cli_actor(), code=code, amount=amount, reference=reference)
@@ -140,6 +135,7 @@ def void(
     as_json: AsJson = False,
 ) -> None:
     """Void a voucher: what is left can no longer be used (audited)."""
+    from bestow.surfaces.admin.vouchers import AdminRedeemedOut, redeemed_out, void_as
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         done = await void_as(session, cli_actor(), code=code, reason=reason)
@@ -160,6 +156,9 @@ def usage(
 ) -> None:
     """Vouchers issued per month, client and product, with their total face value: the billable
     ones (issued in production) unless --all."""
+    from bestow.surfaces.admin.vouchers import MONTH, USAGE_COLUMNS, usage_csv
+    from bestow.vouchers import service
+
     if month is not None and not re.match(MONTH, month):
         fail("--month is YYYY-MM")
     if as_csv and as_json:
@@ -181,6 +180,7 @@ def usage(
 @app.command("expire")
 def expire(as_json: AsJson = False) -> None:
     """Mark every voucher past its expiry `expired` now (workers do it every minute)."""
+    from bestow.kit.housekeeping import expire_vouchers
 
     async def main() -> int:
         async with runtime() as rt:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.cli.common import (
     AsJson,
@@ -23,19 +22,19 @@ from bestow.cli.common import (
     show_list,
     write,
 )
-from bestow.deps import Runtime
-from bestow.kit.outbox import event_types
-from bestow.kit.pagination import CursorPage, cursor_paginate
-from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from bestow.surfaces.admin.webhooks import (
-    AttemptOut,
-    EndpointOut,
-    EndpointWithSecretOut,
-    delivery_view,
-    with_secret,
-)
-from bestow.webhooks import endpoints
-from bestow.webhooks.endpoints import MAX_ATTEMPTS
+
+# The services, the models and the Admin API's views are imported by the commands that use them
+# (see cli.common); bestow.webhooks.endpoints alone imports aiohttp.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bestow.deps import Runtime
+    from bestow.kit.pagination import CursorPage
+    from bestow.models import WebhookEndpoint
+    from bestow.webhooks import endpoints
+
+MAX_ATTEMPTS = 8
+"""``bestow.webhooks.endpoints.MAX_ATTEMPTS``, for the options' help without importing it."""
 
 app = typer.Typer(
     help="Webhook endpoints: signed event delivery with retries, attempts, replays.",
@@ -111,6 +110,8 @@ def _since(value: str) -> datetime:
 
 
 def _show_secret(made: endpoints.WithSecret, as_json: bool) -> None:
+    from bestow.surfaces.admin.webhooks import EndpointWithSecretOut, with_secret
+
     data = with_secret(made).model_dump(mode="json")
     if as_json:
         print_json(dump(EndpointWithSecretOut, data))
@@ -133,6 +134,7 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Register an endpoint; prints its signing secret once."""
+    from bestow.webhooks import endpoints
 
     async def work(rt: Runtime, session: AsyncSession) -> endpoints.WithSecret:
         return await endpoints.create_endpoint(
@@ -160,6 +162,10 @@ def list_endpoints(
     as_json: AsJson = False,
 ) -> None:
     """Endpoints, of one client or of all."""
+    from bestow.kit.pagination import cursor_paginate
+    from bestow.models import WebhookEndpoint
+    from bestow.surfaces.admin.webhooks import EndpointOut
+    from bestow.webhooks import endpoints
 
     async def work(_: Runtime, session: AsyncSession) -> CursorPage[WebhookEndpoint]:
         return await cursor_paginate(
@@ -184,6 +190,8 @@ def list_endpoints(
 @app.command("show")
 def show_endpoint(endpoint_id: str, as_json: AsJson = False) -> None:
     """One endpoint."""
+    from bestow.surfaces.admin.webhooks import EndpointOut
+    from bestow.webhooks import endpoints
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         return dump(EndpointOut, await endpoints.get_endpoint(session, endpoint_id))
@@ -192,6 +200,9 @@ def show_endpoint(endpoint_id: str, as_json: AsJson = False) -> None:
 
 
 def _update(endpoint_id: str, as_json: bool, **fields: Any) -> None:
+    from bestow.surfaces.admin.webhooks import EndpointOut
+    from bestow.webhooks import endpoints
+
     async def work(rt: Runtime, session: AsyncSession) -> dict[str, Any]:
         endpoint = await endpoints.update_endpoint(
             session,
@@ -263,6 +274,7 @@ def rotate_secret(
     as_json: AsJson = False,
 ) -> None:
     """A new signing secret, printed once; the current one keeps signing during the overlap."""
+    from bestow.webhooks import endpoints
 
     async def work(rt: Runtime, session: AsyncSession) -> endpoints.WithSecret:
         seconds = rt.settings.webhook_secret_overlap_seconds if overlap is None else overlap
@@ -280,6 +292,7 @@ def rotate_secret(
 @app.command("delete")
 def delete(endpoint_id: str) -> None:
     """Remove an endpoint with its deliveries and attempts."""
+    from bestow.webhooks import endpoints
 
     async def work(_: Runtime, session: AsyncSession) -> None:
         await endpoints.delete_endpoint(session, endpoint_id=endpoint_id, actor=cli_actor())
@@ -303,6 +316,11 @@ def deliveries(
     as_json: AsJson = False,
 ) -> None:
     """The attempts made to an endpoint (status, latency, error), oldest first."""
+    from bestow.kit.pagination import cursor_paginate
+    from bestow.models import WebhookAttempt, WebhookDelivery
+    from bestow.surfaces.admin.webhooks import AttemptOut, delivery_view
+    from bestow.webhooks import endpoints
+
     if state is not None and not by_event:
         fail("--state lists deliveries: use it with --by-event")
 
@@ -349,6 +367,8 @@ def replay(
     as_json: AsJson = False,
 ) -> None:
     """Send one event again, or every failed delivery since a time (same webhook-id)."""
+    from bestow.webhooks import endpoints
+
     moment = _since(since) if since is not None else None
 
     async def work(_: Runtime, session: AsyncSession) -> int:
@@ -366,6 +386,9 @@ def replay(
 @app.command("event-types")
 def list_event_types(as_json: AsJson = False) -> None:
     """The event types an endpoint can subscribe to."""
+    import bestow.events  # noqa: F401 - declares every event type
+    from bestow.kit.outbox import event_types
+
     rows = [
         {
             "name": e.name,
