@@ -154,6 +154,12 @@ def _intro(data: dict[str, object], created: bool) -> None:
             "    -d grant_type=client_credentials http://127.0.0.1:8000/oauth2/token\n"
             "  curl -s http://127.0.0.1:8000/v3/products \\\n"
             "    -H 'Authorization: Bearer <access_token>'\n"
+            "  curl -s http://127.0.0.1:8000/v3/products/DEMO-OPEN \\\n"
+            "    -H 'Authorization: Bearer <access_token>' \\\n"
+            "    -H \"Idempotency-Key: $(python3 -c 'import uuid; print(uuid.uuid4())')\" \\\n"
+            "    -H 'Content-Type: application/json' -d '{\"quantity\": 1, \"face_value\": 1051}'\n"
+            "  The vendor's UAT, end to end: .venv/bin/bestow demo --json | "
+            ".venv/bin/python examples/uat_vouchers.py --demo-json -\n"
         )
     typer.echo(
         "  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n"
