@@ -58,7 +58,7 @@ async def test_cli_looks_up_redeems_and_voids_vouchers(cli: Invoke, runtime: Run
     again = ok(await run(*redeem))
     assert again["redemption"]["id"] == redeemed["redemption"]["id"]
     plain = await run("redeem", first)
-    assert (plain.exit_code, plain.stdout) == (0, "redeem 600: 0 left, used\n")
+    assert (plain.exit_code, plain.stdout) == (0, f"{first} redeemed 600: 0 left, used\n")
 
     voided = ok(await run("void", second, "--reason", "duplicate", "--json"))
     assert voided["voucher"]["status"] == "voided"

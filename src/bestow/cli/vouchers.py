@@ -100,10 +100,11 @@ def _show_redeemed(redeemed: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(redeemed)
         return
-    redemption = redeemed["redemption"]
+    redemption, voucher = redeemed["redemption"], redeemed["voucher"]
+    done = "voided" if redemption["kind"] == "void" else f"redeemed {redemption['amount']}"
     typer.echo(
-        f"{redemption['kind']} {redemption['amount']}: "
-        f"{redemption['remaining_after']} left, {redeemed['voucher']['status']}"
+        f"{voucher['code']} {done}: {redemption['remaining_after']} left, "
+        f"{voucher['status']}"
     )
 
 
