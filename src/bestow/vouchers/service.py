@@ -306,7 +306,16 @@ def status_of(voucher: Voucher, now: datetime) -> str:
     so such a voucher reports only what is known without the merchant: ``inactive`` before it
     starts, ``active`` until it expires, then ``expired``, whatever was redeemed (see
     ``docs/vouchers.md``)."""
-    if voucher.is_status_available and voucher.status in ("voided", "used", "expired"):
+    return _status(voucher, now, use_known=voucher.is_status_available)
+
+
+def merchant_status(voucher: Voucher, now: datetime | None = None) -> str:
+    """The status from the merchant's side, where every product's use is known."""
+    return _status(voucher, now or utcnow(), use_known=True)
+
+
+def _status(voucher: Voucher, now: datetime, *, use_known: bool) -> str:
+    if use_known and voucher.status in ("voided", "used", "expired"):
         return voucher.status
     if now >= voucher.expires_at:
         return "expired"
@@ -424,7 +433,7 @@ async def void(
     """Take a voucher out of circulation: ``voided``, whatever is left stays unusable."""
     voucher = await by_code(session, code, lock=True)
     now = utcnow()
-    current = _true_status(voucher, now)
+    current = merchant_status(voucher, now)
     if current not in ("active", "inactive"):
         raise InvalidState(f"a voucher that is {current} cannot be voided")
     voucher.status = "voided"
@@ -435,23 +444,8 @@ async def void(
     return Redeemed(voucher, redemption, replayed=False)
 
 
-def _true_status(voucher: Voucher, now: datetime) -> str:
-    """The status from the merchant's side, where every product's use is known."""
-    if voucher.status in ("voided", "used", "expired"):
-        return voucher.status
-    if now >= voucher.expires_at:
-        return "expired"
-    if voucher.valid_from is not None and now < voucher.valid_from:
-        return "inactive"
-    return "active"
-
-
-def merchant_status(voucher: Voucher, now: datetime | None = None) -> str:
-    return _true_status(voucher, now or utcnow())
-
-
 def _must_be_active(voucher: Voucher, now: datetime) -> None:
-    current = _true_status(voucher, now)
+    current = merchant_status(voucher, now)
     if current != "active":
         raise InvalidState(f"the voucher is {current}")
 
@@ -482,6 +476,18 @@ def _redemption(
     )
 
 
+def redemption_view(redemption: VoucherRedemption) -> dict[str, Any]:
+    """A redemption (or void) as its event and the merchant's view show it."""
+    return {
+        "id": redemption.id,
+        "kind": redemption.kind,
+        "amount": redemption.amount,
+        "remaining_after": redemption.remaining_after,
+        "reference": redemption.reference,
+        "location": redemption.location,
+    }
+
+
 async def _event(
     session: AsyncSession,
     event: Any,
@@ -495,14 +501,7 @@ async def _event(
         return
     data = {
         "voucher": event_view(voucher, now) | {"status": voucher.status},
-        "redemption": {
-            "id": redemption.id,
-            "kind": redemption.kind,
-            "amount": redemption.amount,
-            "remaining_after": redemption.remaining_after,
-            "reference": redemption.reference,
-            "location": redemption.location,
-        },
+        "redemption": redemption_view(redemption),
     }
     await fanout.write_events(
         session,
@@ -535,14 +534,19 @@ async def expire_due(session: AsyncSession, *, now: datetime | None = None) -> i
     """Mark up to ``EXPIRY_BATCH`` active vouchers past their expiry ``expired``; how many.
     (Reads derive ``expired`` from the time anyway: this makes it the stored state too.)"""
     now = now or utcnow()
-    due = (
-        select(Voucher.id)
-        .where(Voucher.status == "active", Voucher.expires_at <= now)
-        .limit(EXPIRY_BATCH)
-        # Rows another worker's sweep (or a redemption) holds are left to it, not waited for.
-        .with_for_update(**for_update_skip_locked(dialect_of(session)))
-        .scalar_subquery()
+    # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT ... FOR UPDATE): PostgreSQL
+    # may run such a subquery more than once and so update more than the batch.
+    due = list(
+        await session.scalars(
+            select(Voucher.id)
+            .where(Voucher.status == "active", Voucher.expires_at <= now)
+            .limit(EXPIRY_BATCH)
+            # Rows another sweep (or a redemption) holds are left to it, not waited for.
+            .with_for_update(**for_update_skip_locked(dialect_of(session)))
+        )
     )
+    if not due:
+        return 0
     result = await session.execute(
         update(Voucher)
         .where(Voucher.id.in_(due), Voucher.status == "active")

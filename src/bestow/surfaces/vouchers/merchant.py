@@ -92,13 +92,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def redemption_json(redemption: VoucherRedemption) -> dict[str, Any]:
-    return {
-        "id": redemption.id,
-        "kind": redemption.kind,
-        "amount": redemption.amount,
-        "remaining_after": redemption.remaining_after,
-        "reference": redemption.reference,
-        "location": redemption.location,
+    return service.redemption_view(redemption) | {
         "note": redemption.note,
         "created_at": rfc3339(redemption.created_at),
     }
