@@ -240,20 +240,21 @@ async def issue(
     product = await get_product(session, product_code, active_only=True)
     value = check_face_value(product, face_value)
     now = utcnow()
-    order_id = new_id("vor")
+    order = VoucherOrder(
+        id=new_id("vor"),
+        client_id=client_id,
+        idempotency_key=key,
+        product_id=product.id,
+        product_code=product.code,
+        quantity=quantity,
+        face_value=face_value,
+        allow_partial=allow_partial,
+        issued_count=quantity,
+        created_at=now,
+    )
+    values = {c.name: getattr(order, c.key) for c in VoucherOrder.__table__.columns}
     claimed = await session.execute(
-        insert_ignore(dialect_of(session), VoucherOrder.__table__).values(
-            id=order_id,
-            client_id=client_id,
-            idempotency_key=key,
-            product_id=product.id,
-            product_code=product.code,
-            quantity=quantity,
-            face_value=face_value,
-            allow_partial=allow_partial,
-            issued_count=0,
-            created_at=now,
-        )
+        insert_ignore(dialect_of(session), VoucherOrder.__table__).values(**values)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         # A concurrent request with this key committed first (we waited on its key): read it.
@@ -263,6 +264,7 @@ async def issue(
     count = await take_stock(session, product, quantity, partial=allow_partial)
     if count == 0:
         raise OutOfStock(product.code)
+    order_id = order.id
     rows = voucher_rows(
         product,
         count=count,
@@ -274,11 +276,11 @@ async def issue(
         order_id=order_id,
     )
     await bulk_insert(session, Voucher.__table__, rows)
-    await session.execute(
-        update(VoucherOrder).where(VoucherOrder.id == order_id).values(issued_count=count)
-    )
-    order = await session.get(VoucherOrder, order_id, populate_existing=True)
-    assert order is not None
+    if count < quantity:
+        order.issued_count = count
+        await session.execute(
+            update(VoucherOrder).where(VoucherOrder.id == order_id).values(issued_count=count)
+        )
     vouchers = [Voucher(**row) for row in rows]
     stamp = now.isoformat()
     await fanout.write_events(
