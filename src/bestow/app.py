@@ -14,14 +14,10 @@ from starlette.responses import Response
 
 from bestow import __version__
 from bestow.config import Settings, get_settings
-from bestow.deps import Runtime, RuntimeDep
-from bestow.kit.db import Database
-from bestow.kit.idempotency import IdempotencyStore
+from bestow.deps import RuntimeDep
 from bestow.kit.logging import RequestMiddleware, configure_logging
-from bestow.kit.ratelimit import RateLimiter
 from bestow.kit.responses import JSONResponse
-from bestow.kit.security import Sealer, load_secret_key
-from bestow.oauth import tokens
+from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
 from bestow.surfaces import voucher_pages
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.products import router as admin_products_router
@@ -58,19 +54,6 @@ def surfaces() -> SurfaceRegistry:
             Surface("voucher pages", prefix, voucher_pages.render_error, json_bodies=False)
         )
     return registry
-
-
-def build_runtime(settings: Settings) -> Runtime:
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
-    secret_key = load_secret_key(settings)
-    return Runtime(
-        settings=settings,
-        db=db,
-        rate_limiter=RateLimiter(settings),
-        idempotency=IdempotencyStore(db, settings),
-        sealer=Sealer(secret_key),
-        token_key=tokens.signing_key(secret_key),
-    )
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:

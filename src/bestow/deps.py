@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.config import Settings
-from bestow.kit.db import Database
-from bestow.kit.idempotency import IdempotencyStore
-from bestow.kit.ratelimit import RateLimiter
-from bestow.kit.security import Sealer
-
-
-@dataclass
-class Runtime:
-    """Everything the lifespan builds, reachable from a request."""
-
-    settings: Settings
-    db: Database
-    rate_limiter: RateLimiter
-    idempotency: IdempotencyStore
-    sealer: Sealer
-    token_key: bytes = b""
-    """Signs and checks OAuth access tokens (derived from the secret key)."""
+# Re-exported: the runtime is built without FastAPI (bestow.runtime), and most code imports it here.
+from bestow.runtime import Runtime as Runtime
 
 
 def runtime_of(request: Request) -> Runtime:

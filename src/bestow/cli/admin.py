@@ -32,8 +32,10 @@ from bestow.cli.common import (
     show_list,
     write,
 )
+from bestow.clients.kinds import CredentialKind
 from bestow.clients.scopes import SCOPES
 from bestow.kit.errors import Conflict, DomainError, Invalid, NotFound
+from bestow.members.defaults import CHUNK_SIZE
 
 # The services, the models and the Admin API's schemas are imported by the commands that use
 # them (see cli.common).
@@ -60,15 +62,6 @@ admin_tokens_app = typer.Typer(help="Bearer tokens for the Admin API.", no_args_
 audit_app = typer.Typer(help="The audit trail of admin actions.", no_args_is_help=True)
 
 SHOWN_ERRORS = 20
-
-
-class CredentialKind(StrEnum):
-    """``bestow.clients.service.CREDENTIAL_KINDS``, spelled out so that --help need not import
-    the service."""
-
-    partner_token = "partner_token"  # noqa: S105 (a kind name, not a secret)
-    oauth_secret = "oauth_secret"  # noqa: S105
-    operator_key = "operator_key"
 
 
 class ClientStatus(StrEnum):
@@ -602,7 +595,7 @@ def members_import(
     ] = None,
     chunk_size: Annotated[
         int, typer.Option(min=1, max=50_000, help="Rows per transaction")
-    ] = 5_000,  # bestow.members.importer.CHUNK_SIZE, spelled out for --help
+    ] = CHUNK_SIZE,
     as_json: AsJson = False,
 ) -> None:
     """Import members from CSV: email, phone, loyalty_id, account_id, first_name, last_name,

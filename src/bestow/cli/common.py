@@ -56,8 +56,9 @@ def run(coro_fn: Callable[[], Awaitable[T]], *, uvloop: bool = False) -> T:
 
 @asynccontextmanager
 async def runtime() -> AsyncIterator[Runtime]:
-    from bestow.app import build_runtime
+    # Not bestow.app's: that imports FastAPI and every router, which a command has no use for.
     from bestow.config import get_settings
+    from bestow.runtime import build_runtime
 
     rt = build_runtime(get_settings())
     try:

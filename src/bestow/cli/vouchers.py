@@ -103,8 +103,7 @@ def _show_redeemed(redeemed: dict[str, Any], as_json: bool) -> None:
     redemption, voucher = redeemed["redemption"], redeemed["voucher"]
     done = "voided" if redemption["kind"] == "void" else f"redeemed {redemption['amount']}"
     typer.echo(
-        f"{voucher['code']} {done}: {redemption['remaining_after']} left, "
-        f"{voucher['status']}"
+        f"{voucher['code']} {done}: {redemption['remaining_after']} left, {voucher['status']}"
     )
 
 

@@ -22,6 +22,7 @@ from bestow.cli.common import (
     show_list,
     write,
 )
+from bestow.webhooks.retries import MAX_ATTEMPTS
 
 # The services, the models and the Admin API's views are imported by the commands that use them
 # (see cli.common); bestow.webhooks.endpoints alone imports aiohttp.
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from bestow.models import WebhookEndpoint
     from bestow.webhooks import endpoints
 
-MAX_ATTEMPTS = 8
-"""``bestow.webhooks.endpoints.MAX_ATTEMPTS``, for the options' help without importing it."""
 
 app = typer.Typer(
     help="Webhook endpoints: signed event delivery with retries, attempts, replays.",

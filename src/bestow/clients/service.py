@@ -10,6 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
 from bestow.clients import repository as repo
+
+# Re-exported: the surfaces, the demo and the tests name the kinds through the service.
+from bestow.clients.kinds import CREDENTIAL_KINDS as CREDENTIAL_KINDS
+from bestow.clients.kinds import OAUTH_SECRET as OAUTH_SECRET
+from bestow.clients.kinds import OPERATOR_KEY as OPERATOR_KEY
+from bestow.clients.kinds import PARTNER_TOKEN as PARTNER_TOKEN
 from bestow.clients.scopes import SCOPES
 from bestow.kit.actor import Actor
 from bestow.kit.db import utcnow
@@ -17,10 +23,6 @@ from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.security import Sealer, generate_secret, hash_secret, matches
 from bestow.models import Client, Credential
 
-PARTNER_TOKEN = "partner_token"  # noqa: S105 (a kind name, not a secret)
-OAUTH_SECRET = "oauth_secret"  # noqa: S105
-OPERATOR_KEY = "operator_key"
-CREDENTIAL_KINDS = (PARTNER_TOKEN, OAUTH_SECRET, OPERATOR_KEY)
 OPERATOR_SLOTS = ("primary", "secondary")
 
 

@@ -37,12 +37,12 @@ from bestow.kit.actor import Actor
 from bestow.kit.db import Database
 from bestow.kit.errors import Conflict, Invalid
 from bestow.kit.ids import new_guid, new_id
+from bestow.members.defaults import CHUNK_SIZE
 from bestow.members.identifiers import check_guid, normalise_email, normalise_phone
 from bestow.members.service import STATUSES
 from bestow.merchants.service import get_merchant
 from bestow.models import Member, MemberExternalId
 
-CHUNK_SIZE = 5_000
 COLUMNS = ("email", "phone", "loyalty_id", "account_id", "first_name", "last_name", "status")
 IDENTIFIERS = ("email", "phone", "loyalty_id")
 EXTERNAL_PREFIX = "external:"

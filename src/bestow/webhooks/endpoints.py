@@ -25,18 +25,10 @@ from bestow.kit.security import Sealer
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bestow.webhooks import signing, urls
 
-RETRY_SCHEDULE = (
-    timedelta(0),
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
-    timedelta(hours=10),
-)
-"""When attempt n + 1 runs, counted from the failure of attempt n (attempt 1 runs at once)."""
-MAX_ATTEMPTS = len(RETRY_SCHEDULE)
+# Re-exported: the dispatcher, the Admin API and the tests read them here.
+from bestow.webhooks.retries import MAX_ATTEMPTS as MAX_ATTEMPTS
+from bestow.webhooks.retries import RETRY_SCHEDULE as RETRY_SCHEDULE
+
 MAX_OVERLAP = timedelta(days=7)
 MAX_HEADERS = 20
 RESERVED_HEADERS = frozenset(
