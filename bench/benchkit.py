@@ -1,4 +1,5 @@
-"""What the benchmarks share: throw-away PostgreSQL databases, ports, the venv's scripts."""
+"""What the benchmarks share: throw-away PostgreSQL databases, ports, the venv's scripts, seeding
+helpers, and the processes they start and stop."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import sqlite3
+import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 HOST = "127.0.0.1"
@@ -137,3 +142,261 @@ class DirectReader:
         )
         found = {int(r[0]): proc_cpu(int(r[0])) for r in pids}
         return {pid: cpu for pid, cpu in found.items() if cpu is not None}
+
+
+def drop_leftover_databases() -> None:
+    """Drop every database in ``CREATED_DATABASES``: a benchmark's last resort, each error
+    ignored (the event loop that made them may be gone)."""
+    for server, name in list(CREATED_DATABASES):
+        with contextlib.suppress(Exception):
+            asyncio.run(pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- bench settings and members ------------------------------------------------------------------
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SECRET_KEY = "bench-secret-key-" + "k" * 32
+ADMIN_TOKEN = "bench-admin-token-" + "a" * 32
+
+
+def bestow_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    """This process's environment but its ``BESTOW_*`` variables, plus a deployment's settings
+    on ``url`` (log level WARNING) and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")}
+    return env | {
+        "BESTOW_DATABASE_URL": url,
+        "BESTOW_SECRET_KEY": SECRET_KEY,
+        "BESTOW_VAR_DIR": str(var_dir),
+        "BESTOW_ADMIN_TOKEN": ADMIN_TOKEN,
+        "BESTOW_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def member_rows(
+    merchant_id: str, emails: list[str], now: Any, *, numbered: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of active members for ``kit.db.bulk_insert``, one per email (last name ``Member``,
+    or ``Member <n>`` when ``numbered``)."""
+    from bestow.kit.ids import new_guid, new_id
+
+    return [
+        {
+            "id": new_id("mbr"),
+            "merchant_id": merchant_id,
+            "account_id": new_guid(),
+            "email": address,
+            "phone": None,
+            "loyalty_id": None,
+            "first_name": "Bench",
+            "last_name": f"Member {i}" if numbered else "Member",
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i, address in enumerate(emails)
+    ]
+
+
+async def bench_partner(
+    session: Any, runtime: Any, *, merchant_id: str, name: str, actor: Any
+) -> tuple[Any, str]:
+    """A partner client on the ``unlimited`` tier with a token, granted ``merchant_id``:
+    (client, token)."""
+    from bestow.clients import service as clients
+
+    client = await clients.create_client(
+        session,
+        name=name,
+        scopes=["rewards.issue"],
+        rate_limit_tier="unlimited",
+        known_tiers=runtime.rate_limiter.tier_names(),
+        actor=actor,
+    )
+    issued = await clients.issue_credential(
+        session, runtime.sealer, client_id=client.id, kind=clients.PARTNER_TOKEN, actor=actor
+    )
+    await clients.grant_merchant(session, client_id=client.id, merchant_id=merchant_id, actor=actor)
+    return client, issued.secret
+
+
+async def bench_campaign(
+    session: Any, *, client_id: str, merchant_id: str, template_id: str, name: str, now: Any
+) -> Any:
+    """An active partner campaign (started an hour ago, for 30 days) of one variant."""
+    from datetime import timedelta
+
+    from bestow.campaigns import service as campaigns
+
+    return await campaigns.create_partner_campaign(
+        session,
+        client_id=client_id,
+        merchant_id=merchant_id,
+        name=name,
+        objective="throughput",
+        fine_print="terms apply",
+        start_at=now - timedelta(hours=1),
+        end_at=now + timedelta(days=30),
+        redeemable_from=now,
+        redeemable_to=now + timedelta(days=60),
+        variants=[campaigns.VariantSpec("Treatment", template_id)],
+    )
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 45.0
+
+
+class BenchFailed(Exception):
+    """A process did not start, or a job did not finish in time."""
+
+
+class WrongResult(Exception):
+    """A request or a job ended otherwise than expected."""
+
+
+def failure_status(exc: BaseException) -> int:
+    """Print why a bench stopped early; its exit status: 2 when a process or a wait failed
+    (``BenchFailed``), 1 on a wrong result (``WrongResult``), 130 when interrupted."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("interrupted: processes stopped, databases dropped", file=sys.stderr)
+        return 130
+    print(f"error: {exc}", file=sys.stderr)
+    return 2 if isinstance(exc, BenchFailed) else 1
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def check_alive(procs: list[Proc]) -> None:
+    for proc in procs:
+        if proc.process.poll() is not None:
+            raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
+
+
+def procs_cpu(procs: list[Proc]) -> dict[int, float]:
+    """CPU seconds of each process so far, by pid (0 where ``/proc`` has none)."""
+    return {p.pid: proc_cpu(p.pid) or 0.0 for p in procs}
+
+
+def cprofiled(command: list[str], out: Path) -> list[str]:
+    """``command`` (a Python script) under cProfile, its profile written to ``out``."""
+    return [sys.executable, "-m", "cProfile", "-o", str(out), *command]
+
+
+class Processes:
+    """Every process a bench starts, its output in ``logs``; ``stop_all`` stops those still
+    running (``stop_signal``, by default SIGINT, then SIGKILL)."""
+
+    def __init__(self, logs: Path, cwd: Path) -> None:
+        self.logs = logs
+        self.cwd = cwd
+        self.running: list[Proc] = []
+        self.count = 0
+
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Proc:
+        self.count += 1
+        log_path = self.logs / f"{self.count:02d}-{name}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+            )
+        proc = Proc(name, process, log_path)
+        self.running.append(proc)
+        return proc
+
+    async def serve(self, env: dict[str, str], *, worker: bool = False) -> tuple[Proc, str]:
+        """``bestow serve`` (``--no-worker`` unless ``worker``); returns it with its base URL once
+        ``/healthz`` answers."""
+        import httpx
+
+        port = free_port()
+        command = [venv_script("bestow"), "serve", "--host", HOST, "--port", str(port)]
+        if not worker:
+            command.append("--no-worker")
+        proc = self.start("serve" if worker else "api", command, env)
+        base = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            while time.monotonic() < deadline:
+                check_alive([proc])
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        return proc, base
+                await asyncio.sleep(0.1)
+        raise BenchFailed(f"{proc.name} not ready in {START_TIMEOUT_SECONDS} s\n{tail(proc.log)}")
+
+    async def start_workers(
+        self,
+        commands: dict[str, list[str]],
+        env: dict[str, str],
+        on_ready: Callable[[Proc], None] | None = None,
+    ) -> list[Proc]:
+        """One ``bestow worker`` process per name in ``commands``, each waited for (its log says
+        ``worker.started``: ``env`` logs at INFO); ``on_ready`` is called on each once it is."""
+        procs = [self.start(name, command, env) for name, command in commands.items()]
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        waiting = list(procs)
+        while waiting and time.monotonic() < deadline:
+            check_alive(waiting)
+            for proc in list(waiting):
+                if b"worker.started" in proc.log.read_bytes():
+                    waiting.remove(proc)
+                    if on_ready is not None:
+                        on_ready(proc)
+            await asyncio.sleep(0.02)
+        if waiting:
+            raise BenchFailed(f"{waiting[0].name} not ready\n{tail(waiting[0].log)}")
+        return procs
+
+    def stop_signal(self, proc: Proc) -> int:
+        return signal.SIGINT
+
+    def stop(self, proc: Proc, sig: int | None = None) -> None:
+        if proc.process.poll() is None:
+            proc.process.send_signal(self.stop_signal(proc) if sig is None else sig)
+            try:
+                proc.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+                proc.process.wait(STOP_TIMEOUT_SECONDS)
+        if proc in self.running:
+            self.running.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.running)):
+            with contextlib.suppress(Exception):
+                self.stop(proc)
+
+
+P = TypeVar("P", bound=Processes)
+
+
+@contextlib.contextmanager
+def stopping(procs: P) -> Iterator[P]:
+    try:
+        yield procs
+    finally:
+        procs.stop_all()

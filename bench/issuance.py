@@ -43,11 +43,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -55,33 +53,40 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import httpx
-from benchkit import DirectReader, cpu_delta, database, free_port, pg_dsn, proc_cpu, venv_script
+from benchkit import (
+    ADMIN_TOKEN,
+    DEFAULT_PG_URL,
+    SECRET_KEY,
+    BenchFailed,
+    DirectReader,
+    Proc,
+    WrongResult,
+    bench_campaign,
+    bench_partner,
+    bestow_env,
+    check_alive,
+    cpu_delta,
+    database,
+    failure_status,
+    member_rows,
+    pg_dsn,
+    proc_cpu,
+    procs_cpu,
+    stopping,
+    venv_script,
+)
 
-HOST = "127.0.0.1"
 JOB_SIZE = 10_000
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-SECRET_KEY = "bench-secret-key-" + "k" * 32
-ADMIN_TOKEN = "bench-admin-token-" + "a" * 32
-START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 45.0
 JOB_TIMEOUT_SECONDS = 300.0
 FINISHED = ("completed", "failed")
 PHASES = ("latency", "raw", "sustained")
-
-
-class BenchFailed(Exception):
-    """A process did not start, or a job did not finish in time."""
-
-
-class WrongResult(Exception):
-    """A job finished with another state or other counts than expected."""
 
 
 @dataclass
@@ -234,11 +239,8 @@ def _settings(url: str, var_dir: Path) -> Any:
 async def seed(url: str, var_dir: Path, member_count: int) -> World:
     """Through the services (members in bulk): merchant, members, template, partner, campaign."""
     from bestow.app import build_runtime
-    from bestow.campaigns import service as campaigns
-    from bestow.clients import service as clients
     from bestow.kit.actor import Actor
     from bestow.kit.db import bulk_insert, utcnow
-    from bestow.kit.ids import new_guid, new_id
     from bestow.merchants import service as merchants
     from bestow.models import Member
     from bestow.rewards import templates
@@ -255,23 +257,12 @@ async def seed(url: str, var_dir: Path, member_count: int) -> World:
                 time_zone="America/New_York",
                 actor=actor,
             )
-            client = await clients.create_client(
+            client, token = await bench_partner(
                 session,
+                runtime,
+                merchant_id=merchant.id,
                 name=f"bench-partner-{suffix}",
-                scopes=["rewards.issue"],
-                rate_limit_tier="unlimited",
-                known_tiers=runtime.rate_limiter.tier_names(),
                 actor=actor,
-            )
-            issued = await clients.issue_credential(
-                session,
-                runtime.sealer,
-                client_id=client.id,
-                kind=clients.PARTNER_TOKEN,
-                actor=actor,
-            )
-            await clients.grant_merchant(
-                session, client_id=client.id, merchant_id=merchant.id, actor=actor
             )
             template = await templates.create_template(
                 session,
@@ -283,41 +274,22 @@ async def seed(url: str, var_dir: Path, member_count: int) -> World:
                 publish=True,
             )
             now = utcnow()
-            members = [
-                {
-                    "id": new_id("mbr"),
-                    "merchant_id": merchant.id,
-                    "account_id": new_guid(),
-                    "email": f"member{i:06d}@example.com",
-                    "phone": None,
-                    "loyalty_id": None,
-                    "first_name": "Bench",
-                    "last_name": f"Member {i}",
-                    "status": "active",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(member_count)
-            ]
+            emails = [f"member{i:06d}@example.com" for i in range(member_count)]
+            members = member_rows(merchant.id, emails, now, numbered=True)
             await bulk_insert(session, Member.__table__, members)
-            view = await campaigns.create_partner_campaign(
+            view = await bench_campaign(
                 session,
                 client_id=client.id,
                 merchant_id=merchant.id,
+                template_id=template.id,
                 name="Bench campaign",
-                objective="throughput",
-                fine_print="terms apply",
-                start_at=now - timedelta(hours=1),
-                end_at=now + timedelta(days=30),
-                redeemable_from=now,
-                redeemable_to=now + timedelta(days=60),
-                variants=[campaigns.VariantSpec("Treatment", template.id)],
+                now=now,
             )
             await session.commit()
         return World(
             url=url,
             client_id=client.id,
-            token=issued.secret,
+            token=token,
             merchant_id=merchant.id,
             campaign_id=view.campaign.id,
             variant_id=view.variants[0].id,
@@ -364,93 +336,32 @@ def payloads(world: World) -> dict[str, Payload]:
 # --- processes -----------------------------------------------------------------------------------
 
 
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-@dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    spy: subprocess.Popen[bytes] | None = None
-
-
-class Processes:
+class Processes(benchkit.Processes):
     """Every process the bench starts, each stopped (SIGINT, then SIGKILL) by ``stop_all``."""
 
     def __init__(self, opts: Options, world: World, var_dir: Path, logs: Path) -> None:
+        super().__init__(logs, logs)
         self.opts = opts
-        self.logs = logs
-        self.running: list[Proc] = []
-        self.count = 0
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")}
-        env |= {
-            "BESTOW_DATABASE_URL": world.url,
-            "BESTOW_SECRET_KEY": SECRET_KEY,
-            "BESTOW_VAR_DIR": str(var_dir),
-            "BESTOW_ADMIN_TOKEN": ADMIN_TOKEN,
-            "BESTOW_LOG_LEVEL": "WARNING",
-        }
+        self.spies: dict[int, subprocess.Popen[bytes]] = {}
+        extra = {}
         if opts.worker_poll_seconds is not None:
-            env["BESTOW_WORKER_POLL_SECONDS"] = str(opts.worker_poll_seconds)
+            extra["BESTOW_WORKER_POLL_SECONDS"] = str(opts.worker_poll_seconds)
         if opts.concurrency is not None:
-            env["BESTOW_WORKER_CONCURRENCY"] = str(opts.concurrency)
-        self.env = env | opts.settings_env
+            extra["BESTOW_WORKER_CONCURRENCY"] = str(opts.concurrency)
+        self.env = bestow_env(world.url, var_dir, **extra) | opts.settings_env
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> Proc:
-        self.count += 1
-        log_path = self.logs / f"{self.count:02d}-{name}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.logs
-            )
-        proc = Proc(name, process, log_path)
-        self.running.append(proc)
-        return proc
-
-    async def serve(self, *, worker: bool) -> tuple[Proc, int]:
-        port = free_port()
-        command = [venv_script("bestow"), "serve", "--host", HOST, "--port", str(port)]
-        if not worker:
-            command.append("--no-worker")
-        proc = self.start("serve" if worker else "api", command, self.env)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=5) as http:
-            while time.monotonic() < deadline:
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        if worker:
-                            self.profile(proc)
-                        return proc, port
-                await asyncio.sleep(0.1)
-        raise BenchFailed(f"{proc.name} not ready in {START_TIMEOUT_SECONDS} s\n{tail(proc.log)}")
+    async def api(self, *, worker: bool) -> tuple[Proc, str]:
+        """``bestow serve`` (``--no-worker`` unless ``worker``) and its base URL, once ready."""
+        proc, base = await self.serve(self.env, worker=worker)
+        if worker:
+            self.profile(proc)
+        return proc, base
 
     async def workers(self, count: int) -> list[Proc]:
         """Start ``count`` ``bestow worker`` processes; wait for each one's ``worker.started``."""
         env = self.env | {"BESTOW_LOG_LEVEL": "INFO"}  # for worker.started; one line per job
-        procs = [
-            self.start(f"worker{n + 1}", [venv_script("bestow"), "worker"], env)
-            for n in range(count)
-        ]
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        waiting = list(procs)
-        while waiting and time.monotonic() < deadline:
-            for proc in list(waiting):
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
-                if b"worker.started" in proc.log.read_bytes():
-                    waiting.remove(proc)
-                    self.profile(proc)
-            await asyncio.sleep(0.02)
-        if waiting:
-            raise BenchFailed(f"{waiting[0].name} not ready\n{tail(waiting[0].log)}")
-        return procs
+        commands = {f"worker{n + 1}": [venv_script("bestow"), "worker"] for n in range(count)}
+        return await self.start_workers(commands, env, on_ready=self.profile)
 
     def profile(self, proc: Proc) -> None:
         if self.opts.profile is None:
@@ -461,36 +372,19 @@ class Processes:
         out = self.opts.profile / f"{self.opts.database}-{proc.log.stem}.txt"
         command = [py_spy, "record", "--pid", str(proc.process.pid), "--format", "raw"]
         command += ["--rate", str(self.opts.profile_rate), "--output", str(out), "--nonblocking"]
-        proc.spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.spies[proc.pid] = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
 
-    def stop(self, proc: Proc) -> None:
-        if proc.process.poll() is None:
-            proc.process.send_signal(signal.SIGINT)
+    def stop(self, proc: Proc, sig: int | None = None) -> None:
+        super().stop(proc, sig)
+        spy = self.spies.pop(proc.pid, None)
+        if spy is not None:
             try:
-                proc.process.wait(STOP_TIMEOUT_SECONDS)
+                spy.wait(30)  # py-spy writes its output once the profiled process is gone
             except subprocess.TimeoutExpired:
-                proc.process.kill()
-                proc.process.wait(STOP_TIMEOUT_SECONDS)
-        if proc.spy is not None:
-            try:
-                proc.spy.wait(30)  # py-spy writes its output once the profiled process is gone
-            except subprocess.TimeoutExpired:
-                proc.spy.kill()
-                proc.spy.wait(10)
-        if proc in self.running:
-            self.running.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.running)):
-            self.stop(proc)
-
-
-@contextlib.contextmanager
-def stopping(procs: Processes) -> Iterator[Processes]:
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
+                spy.kill()
+                spy.wait(10)
 
 
 # --- phase 1: one job, POST to completed ---------------------------------------------------------
@@ -600,15 +494,15 @@ async def latency(
         started: list[Proc] = []
         try:
             if deployment == "serve":
-                proc, port = await procs.serve(worker=True)
+                proc, base = await procs.api(worker=True)
                 started.append(proc)
             else:
-                proc, port = await procs.serve(worker=False)
+                proc, base = await procs.api(worker=False)
                 started.append(proc)
                 started += await procs.workers(1)
             worker = started[-1]
             async with httpx.AsyncClient(
-                base_url=f"http://{HOST}:{port}", headers=world.headers(), timeout=120
+                base_url=base, headers=world.headers(), timeout=120
             ) as http:
                 cold = await one_job(http, probe, world, bodies["valid"], opts.poll, worker)
                 figures: dict[str, Any] = {"cold": {k: _round(v) for k, v in vars(cold).items()}}
@@ -745,12 +639,10 @@ async def sustained(
     worker_count: int,
 ) -> dict[str, Any]:
     print(f"  sustained: {opts.jobs} jobs, {worker_count} worker process(es) ...", flush=True)
-    api, port = await procs.serve(worker=False)
+    api, base = await procs.api(worker=False)
     ids: list[str] = []
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://{HOST}:{port}", headers=world.headers(), timeout=120
-        ) as http:
+        async with httpx.AsyncClient(base_url=base, headers=world.headers(), timeout=120) as http:
             start = time.perf_counter()
             for _ in range(opts.jobs):
                 ids.append(await submit(http, world, payload))
@@ -759,7 +651,7 @@ async def sustained(
         try:
             spawned = time.perf_counter()
             workers = await procs.workers(worker_count)
-            cpu_before = {p.process.pid: proc_cpu(p.process.pid) or 0.0 for p in workers}
+            cpu_before = procs_cpu(workers)
             db_before = await probe.backend_cpu()
             load_before = os.getloadavg()[0]
             deadline = spawned + opts.timeout
@@ -769,13 +661,11 @@ async def sustained(
                         f"{done} of {len(ids)} jobs finished in {opts.timeout} s "
                         f"({worker_count} workers)"
                     )
-                for proc in workers:
-                    if proc.process.poll() is not None:
-                        raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
+                check_alive(workers)
                 await asyncio.sleep(0.1)
             seen = time.time()
             wall_s = time.perf_counter() - spawned
-            cpu_after = {p.process.pid: proc_cpu(p.process.pid) or 0.0 for p in workers}
+            cpu_after = procs_cpu(workers)
             db_after = await probe.backend_cpu()
             load_after = os.getloadavg()[0]
         finally:
@@ -1026,12 +916,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bestow-bench-issuance-") as tmp:
         try:
             report = asyncio.run(run(opts, Path(tmp)))
-        except BenchFailed as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except WrongResult as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        except (BenchFailed, WrongResult) as exc:
+            return failure_status(exc)
     print(table(report))
     print(json.dumps(report))
     return 0

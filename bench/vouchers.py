@@ -38,55 +38,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import httpx
 from benchkit import (
-    CREATED_DATABASES,
+    ADMIN_TOKEN,
+    DEFAULT_PG_URL,
+    SECRET_KEY,
+    BenchFailed,
     DirectReader,
+    Proc,
+    WrongResult,
+    bench_campaign,
+    bench_partner,
+    bestow_env,
+    check_alive,
+    cprofiled,
     cpu_delta,
     database,
-    free_port,
-    pg_admin,
+    drop_leftover_databases,
+    failure_status,
+    member_rows,
     proc_cpu,
+    procs_cpu,
     venv_script,
 )
 
-HOST = "127.0.0.1"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-SECRET_KEY = "bench-secret-key-" + "k" * 32
-ADMIN_TOKEN = "bench-admin-token-" + "a" * 32
 REPOSITORY = Path(__file__).resolve().parent.parent
-START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 45.0
 QUANTITY = 20
 OPEN_FACE_VALUE = 1234
 VOUCHERIFY_SECONDS = 60.0
 """Voucherify's published time for a campaign of 100,000 vouchers."""
 AIM_FACTOR = 30
 PHASES = ("api", "campaign")
-
-
-class BenchFailed(Exception):
-    """A process did not start, or a job did not finish in time."""
-
-
-class WrongResult(Exception):
-    """A request or a job ended otherwise than expected."""
 
 
 @dataclass
@@ -126,12 +122,10 @@ async def seed(url: str, var_dir: Path, members: int) -> World:
     """Through the services: products, an OAuth client, a partner, members (COPY), a voucher
     template and a campaign using it."""
     from bestow.app import build_runtime
-    from bestow.campaigns import service as campaigns
     from bestow.clients import service as clients
     from bestow.config import Settings
     from bestow.kit.actor import Actor
     from bestow.kit.db import bulk_insert, utcnow
-    from bestow.kit.ids import new_guid, new_id
     from bestow.merchants import service as merchants
     from bestow.models import Member
     from bestow.rewards import templates
@@ -176,18 +170,8 @@ async def seed(url: str, var_dir: Path, members: int) -> World:
             merchant = await merchants.create_merchant(
                 session, name="Bench", handle="bench", time_zone="UTC", actor=actor
             )
-            partner = await clients.create_client(
-                session, name="bench-partner", scopes=["rewards.issue"], actor=actor, **tier
-            )
-            token = await clients.issue_credential(
-                session,
-                runtime.sealer,
-                client_id=partner.id,
-                kind=clients.PARTNER_TOKEN,
-                actor=actor,
-            )
-            await clients.grant_merchant(
-                session, client_id=partner.id, merchant_id=merchant.id, actor=actor
+            partner, token = await bench_partner(
+                session, runtime, merchant_id=merchant.id, name="bench-partner", actor=actor
             )
             template = await templates.create_template(
                 session,
@@ -200,35 +184,15 @@ async def seed(url: str, var_dir: Path, members: int) -> World:
             )
             now = utcnow()
             emails = [f"member{i:06d}@example.com" for i in range(members)]
-            rows = [
-                {
-                    "id": new_id("mbr"),
-                    "merchant_id": merchant.id,
-                    "account_id": new_guid(),
-                    "email": address,
-                    "phone": None,
-                    "loyalty_id": None,
-                    "first_name": "Bench",
-                    "last_name": "Member",
-                    "status": "active",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for address in emails
-            ]
+            rows = member_rows(merchant.id, emails, now)
             await bulk_insert(session, Member.__table__, rows)
-            view = await campaigns.create_partner_campaign(
+            view = await bench_campaign(
                 session,
                 client_id=partner.id,
                 merchant_id=merchant.id,
+                template_id=template.id,
                 name="Bench voucher campaign",
-                objective="throughput",
-                fine_print="terms apply",
-                start_at=now - timedelta(hours=1),
-                end_at=now + timedelta(days=30),
-                redeemable_from=now,
-                redeemable_to=now + timedelta(days=60),
-                variants=[campaigns.VariantSpec("Treatment", template.id)],
+                now=now,
             )
             await session.commit()
         return World(
@@ -238,7 +202,7 @@ async def seed(url: str, var_dir: Path, members: int) -> World:
             fixed_code="BENCH_FIXED",
             open_code="BENCH_OPEN",
             partner_id=partner.id,
-            partner_token=token.secret,
+            partner_token=token,
             merchant_id=merchant.id,
             campaign_id=view.campaign.id,
             variant_id=view.variants[0].id,
@@ -279,115 +243,34 @@ class Probe(DirectReader):
 # --- processes -----------------------------------------------------------------------------------
 
 
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-@dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-class Processes:
+class Processes(benchkit.Processes):
     """Every process the bench starts; ``stop_all`` stops those still running (SIGINT, then
     SIGKILL)."""
 
     def __init__(self, opts: Options, var_dir: Path, logs: Path) -> None:
+        super().__init__(logs, REPOSITORY)
         self.opts = opts
         self.var_dir = var_dir
-        self.logs = logs
-        self.running: list[Proc] = []
-        self.count = 0
         self.profiles: list[Path] = []
-
-    def env(self, url: str, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")}
-        return env | {
-            "BESTOW_DATABASE_URL": url,
-            "BESTOW_SECRET_KEY": SECRET_KEY,
-            "BESTOW_VAR_DIR": str(self.var_dir),
-            "BESTOW_ADMIN_TOKEN": ADMIN_TOKEN,
-            "BESTOW_LOG_LEVEL": "WARNING",
-            **extra,
-        }
-
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> Proc:
-        self.count += 1
-        log_path = self.logs / f"{self.count:02d}-{name}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPOSITORY,
-            )
-        proc = Proc(name, process, log_path)
-        self.running.append(proc)
-        return proc
 
     async def api(self, url: str) -> tuple[Proc, str]:
         """``bestow serve --no-worker``; returns it with its base URL once ``/healthz`` answers."""
-        port = free_port()
-        command = [venv_script("bestow"), "serve", "--no-worker", "--host", HOST, "--port"]
-        proc = self.start("api", [*command, str(port)], self.env(url))
-        base = f"http://{HOST}:{port}"
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"the API exited\n{tail(proc.log)}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        return proc, base
-                await asyncio.sleep(0.1)
-        raise BenchFailed(f"the API did not start in {START_TIMEOUT_SECONDS} s\n{tail(proc.log)}")
+        return await self.serve(bestow_env(url, self.var_dir))
 
     async def workers(self, url: str, count: int) -> list[Proc]:
         """``count`` ``bestow worker`` processes, each waited for (``worker.started``); under
         cProfile with ``--profile``."""
-        env = self.env(url, BESTOW_LOG_LEVEL="INFO")  # for worker.started; one line per job
-        procs = []
+        commands = {}
         for n in range(count):
             command = [venv_script("bestow"), "worker"]
             if self.opts.profile is not None:
                 out = self.opts.profile / f"campaign-{count}w-worker{n + 1}.prof"
                 self.profiles.append(out)
-                command = [sys.executable, "-m", "cProfile", "-o", str(out), *command]
-            procs.append(self.start(f"worker{n + 1}of{count}", command, env))
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        waiting = list(procs)
-        while waiting and time.monotonic() < deadline:
-            for proc in list(waiting):
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
-                if b"worker.started" in proc.log.read_bytes():
-                    waiting.remove(proc)
-            await asyncio.sleep(0.02)
-        if waiting:
-            raise BenchFailed(f"{waiting[0].name} not ready\n{tail(waiting[0].log)}")
-        return procs
-
-    def stop(self, proc: Proc) -> None:
-        if proc.process.poll() is None:
-            proc.process.send_signal(signal.SIGINT)
-            try:
-                proc.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.process.kill()
-                proc.process.wait(STOP_TIMEOUT_SECONDS)
-        if proc in self.running:
-            self.running.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.running)):
-            self.stop(proc)
+                command = cprofiled(command, out)
+            commands[f"worker{n + 1}of{count}"] = command
+        # INFO for worker.started; one line per job
+        env = bestow_env(url, self.var_dir, BESTOW_LOG_LEVEL="INFO")
+        return await self.start_workers(commands, env)
 
 
 # --- phase 1: the Voucher API --------------------------------------------------------------------
@@ -537,7 +420,7 @@ async def campaign_run(
             "Accept-Version": "v4.0",
             "Content-Type": "application/json",
         }
-        cpu_before = {p.process.pid: proc_cpu(p.process.pid) or 0.0 for p in workers}
+        cpu_before = procs_cpu(workers)
         db_before = await probe.backend_cpu()
         load_before = os.getloadavg()[0]
         ids: list[str] = []
@@ -553,14 +436,10 @@ async def campaign_run(
         while (done := await probe.finished(ids)) < len(ids):
             if time.perf_counter() > deadline:
                 raise BenchFailed(f"{done} of {len(ids)} jobs finished in {opts.timeout} s")
-            for proc in workers:
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
+            check_alive(workers)
             await asyncio.sleep(0.05)
         seconds = time.perf_counter() - started
-        worker_cpu = cpu_delta(
-            cpu_before, {p.process.pid: proc_cpu(p.process.pid) or 0.0 for p in workers}
-        )
+        worker_cpu = cpu_delta(cpu_before, procs_cpu(workers))
         db_cpu = cpu_delta(db_before, await probe.backend_cpu())
         load_after = os.getloadavg()[0]
         completed, counted, vouchers, members = await probe.outcome(ids)
@@ -704,22 +583,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleaned up as Ctrl-C is
         try:
             report = asyncio.run(run(opts, procs, tmp))
-        except BenchFailed as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except WrongResult as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted: processes stopped, databases dropped", file=sys.stderr)
-            return 130
+        except (BenchFailed, WrongResult, KeyboardInterrupt) as exc:
+            return failure_status(exc)
         finally:
             procs.stop_all()
-            for server, database_name in list(CREATED_DATABASES):
-                with contextlib.suppress(Exception):
-                    asyncio.run(
-                        pg_admin(server, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
-                    )
+            drop_leftover_databases()
             if opts.keep_logs is not None:
                 shutil.copytree(tmp / "logs", opts.keep_logs, dirs_exist_ok=True)
     print("\n".join(report_lines(report)))

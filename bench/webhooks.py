@@ -57,40 +57,48 @@ import resource
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import benchkit
 import httpx
 from benchkit import (
-    CREATED_DATABASES,
+    ADMIN_TOKEN,
+    DEFAULT_PG_URL,
     HOST,
+    SECRET_KEY,
+    START_TIMEOUT_SECONDS,
+    BenchFailed,
     DirectReader,
+    Proc,
+    WrongResult,
+    bestow_env,
+    check_alive,
+    cprofiled,
     cpu_delta,
     database,
-    pg_admin,
+    drop_leftover_databases,
+    failure_status,
     proc_cpu,
+    stopping,
+    tail,
     venv_script,
 )
 
-from issuance import ADMIN_TOKEN, SECRET_KEY, World, seed, tail
+from issuance import World, seed
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RECEIVER = REPOSITORY / "tests" / "fixtures" / "receiver.py"
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 AIM = 1000.0
 """Deliveries per second the dispatcher should reach."""
 DATABASES = ("postgresql", "sqlite")
 PHASES = ("capacity", "throughput", "latency", "costs")
-START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 45.0
 COUNT_POLL_SECONDS = 0.2
 JOB_POLL_SECONDS = 0.05
 JOB_TIMEOUT_SECONDS = 300.0
@@ -102,14 +110,6 @@ WORKER_ON_UVLOOP = (
 """``bestow worker`` with uvloop's event loop (``--uvloop``): a candidate change measured from
 the outside; the command itself runs on the standard loop."""
 QUICK_JOB_SIZE = 1000
-
-
-class BenchFailed(Exception):
-    """A process did not start or exited, or a run did not finish in time."""
-
-
-class WrongResult(Exception):
-    """Deliveries failed, or the receiver got another number of requests than expected."""
 
 
 @dataclass
@@ -221,65 +221,32 @@ def _stamp(value: Any) -> float:
 
 
 @dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-
-@dataclass
 class ReceiverCount:
     received: int
     first_at: float | None
     last_at: float | None
 
 
-class Processes:
+class Processes(benchkit.Processes):
     """Every process the bench starts; ``stop_all`` stops those still running (SIGINT for workers
     and the API, SIGTERM for receivers, then SIGKILL)."""
 
     def __init__(self, opts: Options, var_dir: Path, logs: Path) -> None:
+        super().__init__(logs, REPOSITORY)
         self.opts = opts
         self.var_dir = var_dir
-        self.logs = logs
-        self.running: list[Proc] = []
-        self.count = 0
         self.profiles: list[Path] = []
 
     def env(self, url: str, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")}
-        env |= {
-            "BESTOW_DATABASE_URL": url,
-            "BESTOW_SECRET_KEY": SECRET_KEY,
-            "BESTOW_VAR_DIR": str(self.var_dir),
-            "BESTOW_ADMIN_TOKEN": ADMIN_TOKEN,
-            "BESTOW_ENVIRONMENT": "sandbox",  # http://127.0.0.1 endpoints are allowed
-            "BESTOW_LOG_LEVEL": "WARNING",
-            "BESTOW_WEBHOOK_DISPATCH": "true",
-        }
+        env = bestow_env(
+            url,
+            self.var_dir,
+            BESTOW_ENVIRONMENT="sandbox",  # http://127.0.0.1 endpoints are allowed
+            BESTOW_WEBHOOK_DISPATCH="true",
+        )
         if self.opts.concurrency is not None:
             env["BESTOW_WEBHOOK_CONCURRENCY"] = str(self.opts.concurrency)
         return env | self.opts.settings_env | extra
-
-    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Proc:
-        self.count += 1
-        log_path = self.logs / f"{self.count:02d}-{name}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPOSITORY,
-            )
-        proc = Proc(name, process, log_path)
-        self.running.append(proc)
-        return proc
 
     async def receiver(self) -> tuple[Proc, str]:
         """A receiver process on a free port; returns it with the URL to deliver to."""
@@ -310,8 +277,7 @@ class Processes:
     async def workers(self, url: str, count: int, label: str) -> list[Proc]:
         """``count`` ``bestow worker`` processes, each waited for (``worker.started``); under
         cProfile with ``--profile``."""
-        env = self.env(url, BESTOW_LOG_LEVEL="INFO")  # for worker.started; one line per job
-        procs = []
+        commands = {}
         for n in range(count):
             command = [venv_script("bestow"), "worker"]
             if self.opts.uvloop:
@@ -319,69 +285,17 @@ class Processes:
             if self.opts.profile is not None:
                 out = self.opts.profile / f"{label}-worker{n + 1}.prof"
                 self.profiles.append(out)
-                command = [sys.executable, "-m", "cProfile", "-o", str(out), *command]
-            procs.append(self.start(f"{label}-worker{n + 1}", command, env))
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        waiting = list(procs)
-        while waiting and time.monotonic() < deadline:
-            for proc in list(waiting):
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
-                if b"worker.started" in proc.log.read_bytes():
-                    waiting.remove(proc)
-            await asyncio.sleep(0.02)
-        if waiting:
-            raise BenchFailed(f"{waiting[0].name} not ready\n{tail(waiting[0].log)}")
-        return procs
+                command = cprofiled(command, out)
+            commands[f"{label}-worker{n + 1}"] = command
+        env = self.env(url, BESTOW_LOG_LEVEL="INFO")  # for worker.started; one line per job
+        return await self.start_workers(commands, env)
 
     async def api(self, url: str) -> tuple[Proc, str]:
         """``bestow serve --no-worker``; returns it with its base URL once ``/healthz`` answers."""
-        from benchkit import free_port
+        return await self.serve(self.env(url))
 
-        port = free_port()
-        command = [venv_script("bestow"), "serve", "--no-worker", "--host", HOST]
-        proc = self.start("api", [*command, "--port", str(port)], self.env(url))
-        base = f"http://{HOST}:{port}"
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-            while time.monotonic() < deadline:
-                if proc.process.poll() is not None:
-                    raise BenchFailed(f"the API exited\n{tail(proc.log)}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        return proc, base
-                await asyncio.sleep(0.1)
-        raise BenchFailed(f"the API did not start in {START_TIMEOUT_SECONDS} s\n{tail(proc.log)}")
-
-    def stop(self, proc: Proc, sig: int = signal.SIGINT) -> None:
-        if proc.process.poll() is None:
-            proc.process.send_signal(sig)
-            try:
-                proc.process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.process.kill()
-                proc.process.wait(STOP_TIMEOUT_SECONDS)
-        if proc in self.running:
-            self.running.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.running)):
-            with contextlib.suppress(Exception):
-                self.stop(proc, signal.SIGTERM if proc.name == "receiver" else signal.SIGINT)
-
-
-@contextlib.contextmanager
-def stopping(procs: Processes) -> Iterator[Processes]:
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
-
-
-def check_alive(procs: list[Proc]) -> None:
-    for proc in procs:
-        if proc.process.poll() is not None:
-            raise BenchFailed(f"{proc.name} exited\n{tail(proc.log)}")
+    def stop_signal(self, proc: Proc) -> int:
+        return signal.SIGTERM if proc.name == "receiver" else signal.SIGINT
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -1411,21 +1325,10 @@ def main(argv: list[str] | None = None) -> int:
                 factory = uvloop.new_event_loop
             with stopping(procs), asyncio.Runner(loop_factory=factory) as runner:
                 report = runner.run(run(opts, procs, tmp))
-        except BenchFailed as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except WrongResult as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted: processes stopped, databases dropped", file=sys.stderr)
-            return 130
+        except (BenchFailed, WrongResult, KeyboardInterrupt) as exc:
+            return failure_status(exc)
         finally:
-            for server, database_name in list(CREATED_DATABASES):
-                with contextlib.suppress(Exception):
-                    asyncio.run(
-                        pg_admin(server, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
-                    )
+            drop_leftover_databases()
             if opts.keep_logs is not None:
                 shutil.copytree(tmp / "logs", opts.keep_logs, dirs_exist_ok=True)
     print("\n".join(report_lines(report)))

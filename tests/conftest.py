@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,15 +92,23 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await rt.db.dispose()
 
 
-@pytest.fixture
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the application (ASGI transport, lifespan run)."""
+@asynccontextmanager
+async def app_on(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the application built on ``settings`` (ASGI transport, lifespan run);
+    the application is its ``app``."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the application (ASGI transport, lifespan run)."""
+    async with app_on(settings) as client:
+        yield client
 
 
 @dataclass

@@ -23,15 +23,20 @@ VOUCHER_SCOPES = ("read_catalogue", "issue_vouchers", "read_vouchers")
 
 
 async def oauth_client(
-    runtime: Runtime, scopes: tuple[str, ...] = VOUCHER_SCOPES
+    runtime: Runtime,
+    scopes: tuple[str, ...] = VOUCHER_SCOPES,
+    *,
+    tier: str = "default",
+    name: str = "oauth",
 ) -> tuple[str, str, str]:
-    """A client with an OAuth secret: (client id, secret, credential id)."""
+    """A client with an OAuth secret on ``tier``, named ``name-<random>``: (client id, secret,
+    credential id)."""
     async with runtime.db.write_session() as session:
         client = await clients.create_client(
             session,
-            name=unique("oauth"),
+            name=unique(name),
             scopes=list(scopes),
-            rate_limit_tier="default",
+            rate_limit_tier=tier,
             known_tiers=runtime.rate_limiter.tier_names(),
             actor=ACTOR,
         )
@@ -40,6 +45,19 @@ async def oauth_client(
         )
         await session.commit()
     return client.id, issued.secret, issued.credential.id
+
+
+async def change_client(runtime: Runtime, client_id: str, **changes: Any) -> None:
+    """``clients.update_client`` with ``changes``, committed."""
+    async with runtime.db.write_session() as session:
+        await clients.update_client(
+            session,
+            client_id=client_id,
+            actor=ACTOR,
+            known_tiers=runtime.rate_limiter.tier_names(),
+            **changes,
+        )
+        await session.commit()
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -178,15 +196,7 @@ async def test_unknown_suspended_revoked_and_wrong_kind_credentials_are_refused(
     oauth_error(await get_token(app_client, client_id, secret), 401, "invalid_client")
 
     other_id, other_secret, _ = await oauth_client(runtime)
-    async with runtime.db.write_session() as session:
-        await clients.update_client(
-            session,
-            client_id=other_id,
-            actor=ACTOR,
-            known_tiers=runtime.rate_limiter.tier_names(),
-            status="suspended",
-        )
-        await session.commit()
+    await change_client(runtime, other_id, status="suspended")
     oauth_error(await get_token(app_client, other_id, other_secret), 401, "invalid_client")
 
 
@@ -340,24 +350,8 @@ async def test_a_suspended_client_or_a_removed_scope_stops_a_live_token(runtime:
         "read_catalogue",
         "issue_vouchers",
     }
-    async with runtime.db.write_session() as session:
-        await clients.update_client(
-            session,
-            client_id=client_id,
-            actor=ACTOR,
-            known_tiers=runtime.rate_limiter.tier_names(),
-            scopes=["read_catalogue"],
-        )
-        await session.commit()
+    await change_client(runtime, client_id, scopes=["read_catalogue"])
     assert (await authenticate(runtime, f"Bearer {token}")).scopes == {"read_catalogue"}
-    async with runtime.db.write_session() as session:
-        await clients.update_client(
-            session,
-            client_id=client_id,
-            actor=ACTOR,
-            known_tiers=runtime.rate_limiter.tier_names(),
-            status="suspended",
-        )
-        await session.commit()
+    await change_client(runtime, client_id, status="suspended")
     with pytest.raises(Unauthenticated, match="no longer valid"):
         await authenticate(runtime, f"Bearer {token}")

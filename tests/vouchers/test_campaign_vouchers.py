@@ -23,8 +23,8 @@ from bestow.issuance import tasks
 from bestow.kit.errors import Invalid
 from bestow.models import IssuedReward, OutboxEvent, Product, RewardTemplate, Voucher
 from bestow.rewards import templates
-from bestow.vouchers import products, service
-from tests.conftest import ACTOR, ADMIN_TOKEN, unique
+from bestow.vouchers import service
+from tests.conftest import ACTOR, ADMIN_TOKEN
 from tests.surfaces.partner.helpers import (
     ISSUE,
     Partner,
@@ -37,6 +37,7 @@ from tests.surfaces.partner.helpers import (
     wait_for_job,
     worker_client,
 )
+from tests.vouchers.helpers import create, fixed
 
 pytestmark = pytest.mark.asyncio
 
@@ -44,27 +45,10 @@ FINISHED = in_state("completed", "failed")
 OUT_OF_STOCK = "Out of stock"
 
 
-def product_fields(**over: Any) -> dict[str, Any]:
-    """A fixed-value product: 10.00 SGD, valid 30 days, unlimited stock."""
-    return {
-        "code": unique("P").replace("-", "_"),
-        "name": "Ten dollars",
-        "is_value_based": True,
-        "is_open_value": False,
-        "is_status_available": True,
-        "is_multiple_use": False,
-        "currency": "SGD",
-        "face_value": 1000,
-        "validity_days": 30,
-        **over,
-    }
-
-
 async def make_product(runtime: Runtime, **over: Any) -> Product:
-    async with runtime.db.write_session() as session:
-        product = await products.create_product(session, actor=ACTOR, **product_fields(**over))
-        await session.commit()
-        return product
+    """A fixed-value product (``helpers.fixed``) but for ``over``."""
+    product: Product = await create(runtime, **fixed(**over))
+    return product
 
 
 async def voucher_template(
@@ -105,6 +89,26 @@ async def run_campaign(
     assert accepted.status_code == 202, accepted.text
     job = await wait_for_job(client, partner, accepted.json()["issuance_job"]["id"], FINISHED)
     return partner, campaign, job
+
+
+async def issue_to_members(
+    settings: Settings,
+    runtime: Runtime,
+    config: dict[str, Any],
+    addresses: list[str],
+    *,
+    members: list[str] | None = None,
+) -> tuple[Partner, list[str], dict[str, Any], dict[str, Any]]:
+    """A new partner whose merchant has members at ``members`` (by default every address), and
+    a voucher campaign issued to ``addresses`` and processed by a worker: (partner, member ids,
+    campaign, job)."""
+    partner = await new_partner(runtime)
+    member_ids = await make_members(
+        runtime, partner.merchant_id, emails=addresses if members is None else members
+    )
+    async with worker_client(settings) as client:
+        _, campaign, job = await run_campaign(client, runtime, config, addresses, partner=partner)
+    return partner, member_ids, campaign, job
 
 
 async def vouchers_of(runtime: Runtime, job_id: str) -> list[tuple[IssuedReward, Voucher]]:
@@ -148,15 +152,14 @@ async def test_a_voucher_campaign_issues_one_voucher_per_rewarded_member(
     settings: Settings, runtime: Runtime
 ) -> None:
     product = await make_product(runtime)
-    partner = await new_partner(runtime)
     addresses = [email("v0"), email("v1"), email("nobody"), email("v3")]
-    members = await make_members(
-        runtime, partner.merchant_id, emails=[addresses[0], addresses[1], addresses[3]]
+    partner, members, campaign, job = await issue_to_members(
+        settings,
+        runtime,
+        {"product_code": product.code},
+        addresses,
+        members=[addresses[0], addresses[1], addresses[3]],
     )
-    async with worker_client(settings) as client:
-        _, campaign, job = await run_campaign(
-            client, runtime, {"product_code": product.code}, addresses, partner=partner
-        )
 
     assert (job["state"], job["success_count"], failures(job)) == (
         "completed",
@@ -199,17 +202,8 @@ async def test_each_reward_issued_event_carries_its_voucher(
     product = await make_product(
         runtime, validity_days=None, valid_until=datetime(2035, 1, 31, 16, tzinfo=UTC)
     )
-    partner = await new_partner(runtime)
     addresses = [email("e0"), email("e1")]
-    await make_members(runtime, partner.merchant_id, emails=addresses)
-    async with worker_client(settings) as client:
-        _, _, job = await run_campaign(
-            client,
-            runtime,
-            {"product_code": product.code},
-            addresses,
-            partner=partner,
-        )
+    *_, job = await issue_to_members(settings, runtime, {"product_code": product.code}, addresses)
 
     by_reward = {r.id: v for r, v in await vouchers_of(runtime, job["id"])}
     async with runtime.db.session() as session:
@@ -245,17 +239,9 @@ async def test_an_open_value_campaign_issues_the_configured_face_value(
     product = await make_product(
         runtime, name="Coffee Voucher", is_open_value=True, face_value=None
     )
-    partner = await new_partner(runtime)
     addresses = [email("o0"), email("o1")]
-    await make_members(runtime, partner.merchant_id, emails=addresses)
-    async with worker_client(settings) as client:
-        _, _, job = await run_campaign(
-            client,
-            runtime,
-            {"product_code": product.code, "face_value": 1234},
-            addresses,
-            partner=partner,
-        )
+    config = {"product_code": product.code, "face_value": 1234}
+    *_, job = await issue_to_members(settings, runtime, config, addresses)
 
     issued = await vouchers_of(runtime, job["id"])
     assert [(v.face_value, v.name, v.billable) for _, v in issued] == [
@@ -269,13 +255,10 @@ async def test_identifiers_beyond_the_stock_fail_out_of_stock(
     """Chunks of two: the stock of three runs out in the second chunk."""
     small_chunks(settings, monkeypatch, 2)
     product = await make_product(runtime, stock=3)
-    partner = await new_partner(runtime)
     addresses = [email(f"s{n}") for n in range(6)]
-    members = await make_members(runtime, partner.merchant_id, emails=addresses[:5])
-    async with worker_client(settings) as client:
-        _, _, job = await run_campaign(
-            client, runtime, {"product_code": product.code}, addresses, partner=partner
-        )
+    _, members, _, job = await issue_to_members(
+        settings, runtime, {"product_code": product.code}, addresses, members=addresses[:5]
+    )
 
     assert (job["state"], job["success_count"], job["failure_count"]) == ("completed", 3, 3)
     assert failures(job) == [(3, OUT_OF_STOCK), (4, OUT_OF_STOCK), (5, "User not found")]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bestow.app import build_runtime, create_app
-from bestow.clients import service as clients
+from bestow.app import build_runtime
 from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.kit.errors import Invalid, NotFound
@@ -25,9 +22,16 @@ from bestow.models import Product, Voucher, VoucherOrder
 from bestow.oauth import tokens
 from bestow.surfaces.vouchers import vouchers as api
 from bestow.vouchers import products, service
-from tests.conftest import ACTOR, make_settings
-from tests.oauth.test_token import VOUCHER_SCOPES, get_token, issue
-from tests.vouchers.test_products import UNTIL, create, fixed
+from tests.conftest import ACTOR, app_on, make_settings
+from tests.oauth.test_token import (
+    VOUCHER_SCOPES,
+    change_client,
+    get_token,
+    issue,
+    oauth_client,
+)
+from tests.vouchers.helpers import create, fixed
+from tests.vouchers.test_products import UNTIL
 
 CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{16}$")  # Crockford's base 32: no I, L, O, U
 SHORT_CODE = re.compile(r"^[0-9a-hjkmnp-tv-z]{10}$")
@@ -62,20 +66,8 @@ async def voucher_client(
     runtime: Runtime, scopes: tuple[str, ...] = VOUCHER_SCOPES
 ) -> tuple[str, str]:
     """A client with an OAuth secret on the unlimited tier (the tests send bursts): (id, secret)."""
-    async with runtime.db.write_session() as session:
-        client = await clients.create_client(
-            session,
-            name=f"vouchers-{uuid.uuid4().hex[:10]}",
-            scopes=list(scopes),
-            rate_limit_tier="unlimited",
-            known_tiers=runtime.rate_limiter.tier_names(),
-            actor=ACTOR,
-        )
-        issued = await clients.issue_credential(
-            session, runtime.sealer, client_id=client.id, kind=clients.OAUTH_SECRET, actor=ACTOR
-        )
-        await session.commit()
-    return client.id, issued.secret
+    client_id, secret, _ = await oauth_client(runtime, scopes, tier="unlimited", name="vouchers")
+    return client_id, secret
 
 
 async def login(
@@ -86,16 +78,6 @@ async def login(
     response = await get_token(app_client, client_id, secret)
     assert response.status_code == 200, response.text
     return client_id, {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-@asynccontextmanager
-async def app_on(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
 
 
 def new_key() -> str:
@@ -911,15 +893,7 @@ async def test_a_suspended_client_is_refused_on_every_route(
         product = await create(runtime, **fixed())
         client_id, headers = await login(client, runtime)
         [voucher] = issued(await post(client, headers, product.code), 1)
-        async with runtime.db.write_session() as session:
-            await clients.update_client(
-                session,
-                client_id=client_id,
-                actor=ACTOR,
-                known_tiers=runtime.rate_limiter.tier_names(),
-                status="suspended",
-            )
-            await session.commit()
+        await change_client(runtime, client_id, status="suspended")
         message = "The access token is no longer valid"
         vendor_error(await post(client, headers, product.code), 401, "401-000", message)
         one = await client.get(f"/v3/vouchers/{voucher['voucher_id']}", headers=headers)

@@ -20,38 +20,12 @@ from bestow.deps import Runtime
 from bestow.kit.errors import Conflict, Invalid
 from bestow.models import Product
 from bestow.vouchers import products
-from tests.conftest import ACTOR, ADMIN_TOKEN, unique
+from tests.conftest import ACTOR, ADMIN_TOKEN
 from tests.oauth.test_token import get_token, issue, oauth_client
+from tests.vouchers.helpers import code, create, fixed
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 UNTIL = datetime(2031, 1, 31, 16, 0, tzinfo=UTC)
-
-
-def code() -> str:
-    return unique("P").replace("-", "_")
-
-
-def fixed(**over: Any) -> dict[str, Any]:
-    """Keyword arguments of a fixed-value product."""
-    return {
-        "code": code(),
-        "name": "Ten dollars",
-        "is_value_based": True,
-        "is_open_value": False,
-        "is_status_available": True,
-        "is_multiple_use": False,
-        "currency": "SGD",
-        "face_value": 1000,
-        "validity_days": 30,
-        **over,
-    }
-
-
-async def create(runtime: Runtime, **fields: Any) -> Any:
-    async with runtime.db.write_session() as session:
-        product = await products.create_product(session, actor=ACTOR, **fields)
-        await session.commit()
-        return product
 
 
 # --- Service rules ---------------------------------------------------------------------------
@@ -172,18 +146,8 @@ async def test_updates_keep_the_product_consistent(runtime: Runtime) -> None:
 
 
 def body(**over: Any) -> dict[str, Any]:
-    return {
-        "code": code(),
-        "name": "Coffee",
-        "is_value_based": True,
-        "is_open_value": False,
-        "is_status_available": True,
-        "is_multiple_use": False,
-        "currency": "SGD",
-        "face_value": 500,
-        "validity_days": 90,
-        **over,
-    }
+    """A fixed-value product in the Admin API: 5.00 SGD, valid 90 days."""
+    return fixed(**{"name": "Coffee", "face_value": 500, "validity_days": 90, **over})
 
 
 async def admin_create(client: httpx.AsyncClient, **over: Any) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from bestow.kit.errors import InvalidState
 from bestow.models import AuditEntry, OutboxEvent, Product, Voucher, VoucherRedemption
 from bestow.vouchers import service
 from tests.conftest import ADMIN_TOKEN
+from tests.vouchers.helpers import create, fixed
 from tests.vouchers.test_issue import login
-from tests.vouchers.test_products import create, fixed, voucher_error
+from tests.vouchers.test_products import voucher_error
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MERCHANT = "/v3/merchant/vouchers"
@@ -379,19 +380,22 @@ async def test_concurrent_partial_redemptions_never_take_more_than_the_balance(
     _assert_spent_exactly(*await _settled(runtime, voucher.code))
 
 
+async def redeem_at_once(
+    client: httpx.AsyncClient, headers: dict[str, str], code: str, body: Any, times: int
+) -> list[httpx.Response]:
+    """``times`` concurrent ``POST .../{code}/redeem`` of the same ``body``."""
+    path = f"{MERCHANT}/{code}/redeem"
+    return list(
+        await asyncio.gather(*(client.post(path, json=body, headers=headers) for _ in range(times)))
+    )
+
+
 async def test_concurrent_redemptions_over_http_succeed_ten_times_and_refuse_the_rest(
     app_client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     [voucher] = await issue_vouchers(runtime, await gift_card(runtime, BALANCE))
     headers = await till(app_client, runtime)
-    responses = await asyncio.gather(
-        *(
-            app_client.post(
-                f"{MERCHANT}/{voucher.code}/redeem", json={"amount": PART}, headers=headers
-            )
-            for _ in range(ATTEMPTS)
-        )
-    )
+    responses = await redeem_at_once(app_client, headers, voucher.code, {"amount": PART}, ATTEMPTS)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * (BALANCE // PART) + [409] * (ATTEMPTS - BALANCE // PART)
     _assert_spent_exactly(*await _settled(runtime, voucher.code))
@@ -403,12 +407,7 @@ async def test_concurrent_repeats_of_one_reference_take_once(
     [voucher] = await issue_vouchers(runtime, await gift_card(runtime, BALANCE))
     headers = await till(app_client, runtime)
     body = {"amount": PART, "reference": "POS-SAME"}
-    responses = await asyncio.gather(
-        *(
-            app_client.post(f"{MERCHANT}/{voucher.code}/redeem", json=body, headers=headers)
-            for _ in range(8)
-        )
-    )
+    responses = await redeem_at_once(app_client, headers, voucher.code, body, 8)
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["redemption"]["id"] for r in responses}) == 1
     assert sum("Idempotency-Record" in r.headers for r in responses) == 7

@@ -13,7 +13,7 @@ import httpx
 
 from bestow.deps import Runtime
 from bestow.models import Product
-from tests.vouchers.test_products import create, fixed
+from tests.vouchers.helpers import create, fixed
 from tests.vouchers.test_redemption import ADMIN, issued_at
 
 USAGE = "/admin/voucher_usage"
