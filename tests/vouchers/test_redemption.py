@@ -139,7 +139,7 @@ async def test_a_gift_card_is_redeemed_in_parts_until_it_is_used(
     )
     assert redemption["location"] == "Till 4"
 
-    rest = await app_client.post(f"{MERCHANT}/{voucher.code}/redeem", headers=headers)
+    rest = await app_client.post(f"{MERCHANT}/{voucher.code}/redeem", json={}, headers=headers)
     assert rest.status_code == 200, rest.text
     assert rest.json()["redemption"]["amount"] == 700
     assert (rest.json()["voucher"]["status"], rest.json()["voucher"]["remaining_amount"]) == (
@@ -248,9 +248,9 @@ async def test_an_expired_voucher_is_refused_before_and_after_the_sweep(
     assert looked.json()["status"] == "expired"
     assert (
         "is expired"
-        in voucher_error(await app_client.post(f"{MERCHANT}/{code}/redeem", headers=headers), 409)[
-            "message"
-        ]
+        in voucher_error(
+            await app_client.post(f"{MERCHANT}/{code}/redeem", json={}, headers=headers), 409
+        )["message"]
     )
     await housekeeping.expire_vouchers(runtime.db)
     assert (await stored(runtime, code)).status == "expired"
@@ -292,7 +292,7 @@ async def test_unknown_codes_missing_tokens_and_missing_scopes_are_refused(
             await app_client.get(f"{MERCHANT}/ZZZZ-ZZZZ-ZZZZ-ZZZZ", headers=headers), 404
         )["message"]
     )
-    voucher_error(await app_client.post(f"{MERCHANT}/NOPE/redeem", headers=headers), 404)
+    voucher_error(await app_client.post(f"{MERCHANT}/NOPE/redeem", json={}, headers=headers), 404)
 
     calls = [
         ("GET", f"{MERCHANT}/{voucher.code}"),
@@ -317,7 +317,7 @@ async def test_redemptions_and_voids_record_their_events_except_without_status(
 
     await app_client.post(f"{MERCHANT}/{shown.code}/redeem", json={"amount": 400}, headers=headers)
     await app_client.post(f"{MERCHANT}/{shown.code}/void", json={"reason": "x"}, headers=headers)
-    used = await app_client.post(f"{MERCHANT}/{hidden.code}/redeem", headers=headers)
+    used = await app_client.post(f"{MERCHANT}/{hidden.code}/redeem", json={}, headers=headers)
     assert used.json()["voucher"]["status"] == "used"
 
     async with runtime.db.session() as session:
@@ -483,7 +483,7 @@ async def test_admin_redeems_and_voids_with_an_audit_trail(
     assert voided["voucher"]["status"] == "voided"
     assert [r["kind"] for r in voided["voucher"]["redemptions"]] == ["redeem", "void"]
 
-    refused = await app_client.post(f"{base}/redeem", headers=ADMIN)
+    refused = await app_client.post(f"{base}/redeem", json={}, headers=ADMIN)
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     missing = await app_client.get("/admin/vouchers/NOPE", headers=ADMIN)

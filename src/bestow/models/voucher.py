@@ -34,6 +34,8 @@ class Voucher(Base):
     code: Mapped[str] = mapped_column(String(24), unique=True)
     short_code: Mapped[str] = mapped_column(String(16), unique=True)
     pin: Mapped[str] = mapped_column(String(8))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client_id: Mapped[str | None] = mapped_column(String(40))
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
     product_code: Mapped[str] = mapped_column(String(40))
@@ -82,12 +84,13 @@ class VoucherOrder(Base):
 class VoucherRedemption(Base):
     """A merchant's use of a voucher: a redemption of ``amount`` (cents or items) or a void.
 
-    A redemption with a ``reference`` is idempotent: the same reference on the same voucher
-    returns the first one instead of taking the amount again."""
+    A redemption with a ``reference`` is idempotent: the same reference from the same ``actor``
+    (a till's client, an operator) on the same voucher returns the first one instead of taking
+    the amount again."""
 
     __tablename__ = "voucher_redemptions"
     __table_args__ = (
-        UniqueConstraint("voucher_id", "reference"),
+        UniqueConstraint("voucher_id", "actor", "reference"),
         Index(None, "voucher_id", "created_at"),
     )
 

@@ -103,8 +103,9 @@ def classify(exc: Exception) -> ErrorInfo:
         case RequestValidationError():
             message, where = describe_validation(exc)
             return ErrorInfo(400, "invalid", message, field=where)
-        case DBAPIError() if _is_data_exception(exc):
+        case Exception() if _is_data_exception(exc):
             # e.g. a NUL byte, which PostgreSQL text cannot hold: the value is bad, not the server.
+            # Raw driver errors count too: a bulk COPY talks to asyncpg directly.
             return ErrorInfo(400, "invalid", "The request contains a value that cannot be stored")
         case PayloadTooLarge():
             return ErrorInfo(413, "too_large", str(exc))
@@ -120,9 +121,10 @@ def classify(exc: Exception) -> ErrorInfo:
             return ErrorInfo(500, "internal", "Internal error; the request id identifies it")
 
 
-def _is_data_exception(exc: DBAPIError) -> bool:
+def _is_data_exception(exc: Exception) -> bool:
     """SQLSTATE class 22 (data exception) on PostgreSQL; SQLite stores any text."""
-    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    driver = exc.orig if isinstance(exc, DBAPIError) else exc
+    sqlstate = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
     return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 

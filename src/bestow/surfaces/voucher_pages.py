@@ -17,9 +17,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.responses import Response
 
-from bestow.deps import SessionDep
+from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
-from bestow.kit.security import equal
 from bestow.models import Product, Voucher
 from bestow.surfaces.common import ErrorInfo
 from bestow.vouchers import codes, service
@@ -118,11 +117,25 @@ async def short_link(short_code: str, session: SessionDep) -> HTMLResponse:
 
 
 @router.post("/s/{short_code}")
-async def open_short_link(short_code: str, request: Request, session: SessionDep) -> HTMLResponse:
+async def open_short_link(
+    short_code: str, request: Request, session: WriteSessionDep
+) -> HTMLResponse:
+    """The voucher, for its PIN. Ten wrong PINs lock the link for 15 minutes (429)."""
     voucher = await _by_short_code(session, short_code)
     if voucher is None:
         return not_found()
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-    if not equal(form.get("pin", "").strip(), voucher.pin):
+    try:
+        opened = await service.open_short_link(session, voucher, form.get("pin", "").strip())
+    except service.PinLocked as locked:
+        wait = max(1, int((locked.until - utcnow()).total_seconds()))
+        response = page(
+            "Too many attempts",
+            "<h1>Too many wrong PINs</h1><p>Try again in a few minutes.</p>",
+            429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not opened:
         return _pin_form(short_code, wrong=True)
     return await _voucher_page(session, voucher)

@@ -101,7 +101,7 @@ async def _revoke(session: AsyncSession, job_id: str, now: datetime) -> None:
     already voided ones keep their status. A job's vouchers carry its id as their order."""
     await session.execute(
         update(Voucher)
-        .where(Voucher.order_id == job_id, Voucher.status == "active")
+        .where(Voucher.order_id == job_id, Voucher.status == "active", Voucher.expires_at > now)
         .values(status="voided", updated_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -19,7 +19,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
@@ -74,6 +74,8 @@ def _check_validity(fields: dict[str, Any]) -> None:
         raise Invalid("validity_days is between 1 and 3650", field="validity_days")
     if until is not None and until.tzinfo is None:
         raise Invalid("valid_until needs a time zone", field="valid_until")
+    if until is not None and until <= utcnow():
+        raise Invalid("valid_until must be in the future", field="valid_until")
 
 
 async def create_product(
@@ -119,9 +121,11 @@ async def create_product(
 
 
 async def get_product(session: AsyncSession, code: str, *, active_only: bool = False) -> Product:
+    """A product by code; ``active_only``: one that can issue now (active, and its fixed expiry
+    date, if any, still ahead: a voucher must not be born expired)."""
     stmt = select(Product).where(Product.code == code)
     if active_only:
-        stmt = stmt.where(Product.state == "active")
+        stmt = stmt.where(*_issuable(utcnow()))
     product = await session.scalar(stmt)
     if product is None:
         raise NotFound(f"product {code} not found")
@@ -176,11 +180,21 @@ async def update_product(
     return product
 
 
-def query(*, state: str | None = "active") -> Select[Product]:
+def query(*, state: str | None = "active", issuable: bool = False) -> Select[Product]:
+    """Products in ``state``; ``issuable``: only those that can issue now (the catalogue)."""
     stmt = select(Product)
     if state:
         stmt = stmt.where(Product.state == state)
+    if issuable:
+        stmt = stmt.where(*_issuable(utcnow()))
     return stmt
+
+
+def _issuable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Product.state == "active",
+        or_(Product.valid_until.is_(None), Product.valid_until > now),
+    )
 
 
 def product_type(product: Product) -> str:

@@ -20,19 +20,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import bulk_insert, dialect_of, for_update_skip_locked, insert_ignore, utcnow
 from bestow.kit.errors import Invalid, InvalidState, NotFound
 from bestow.kit.ids import new_id, new_uuid7
 from bestow.kit.outbox import event_row, event_type
+from bestow.kit.security import equal
 from bestow.models import Product, Voucher, VoucherOrder, VoucherRedemption
 from bestow.vouchers import codes
 from bestow.vouchers.products import get_product
 from bestow.webhooks import fanout
 
 MAX_QUANTITY = 20
+MAX_REFERENCE = 100
+MAX_NAME = 240
+"""The length of a voucher's name (the product's, with the denomination): longer is cut."""
 STATUSES = ("active", "inactive", "expired", "voided", "used")
 
 VOUCHER_ISSUED = event_type(
@@ -138,7 +142,7 @@ def voucher_rows(
     ``order_id`` (a Voucher API order, or a campaign's issuance job) at ``positions`` (0, 1, ...
     by default; a job's identifier indexes). ``links`` gives each its ``(reward id, member id)``
     when a campaign issues them."""
-    name = voucher_name(product, value)
+    name = voucher_name(product, value)[:MAX_NAME]
     expires_at = expiry(product, now)
     month = now.strftime("%Y-%m")
     rows = []
@@ -150,6 +154,8 @@ def voucher_rows(
                 "code": codes.voucher_code(),
                 "short_code": codes.short_code(),
                 "pin": codes.pin(),
+                "pin_failures": 0,
+                "pin_locked_until": None,
                 "client_id": client_id,
                 "product_id": product.id,
                 "product_code": product.code,
@@ -386,14 +392,20 @@ async def redeem(
 
     A single-use voucher is redeemed whole. A multiple-use one, or a product-based one holding
     several items, may be redeemed in parts until nothing is left, when it becomes ``used``. A
-    ``reference`` seen before on this voucher returns that redemption instead of taking more.
+    ``reference`` this actor used before on this voucher returns that redemption instead of
+    taking more.
     The caller commits.
     """
+    for name, text in (("reference", reference), ("location", location)):
+        if text is not None and not 1 <= len(text) <= MAX_REFERENCE:
+            raise Invalid(f"{name} is 1 to {MAX_REFERENCE} characters", field=name)
     voucher = await by_code(session, code, lock=True)
     if reference is not None:
+        # A till's own transaction ids: another till's reference is another redemption.
         earlier = await session.scalar(
             select(VoucherRedemption).where(
                 VoucherRedemption.voucher_id == voucher.id,
+                VoucherRedemption.actor == actor[:80],
                 VoucherRedemption.reference == reference,
             )
         )
@@ -527,6 +539,69 @@ async def redemptions(session: AsyncSession, voucher_id: str) -> list[VoucherRed
         .order_by(VoucherRedemption.created_at, VoucherRedemption.id)
     )
     return list(rows)
+
+
+PIN_ATTEMPTS = 10
+PIN_LOCK = timedelta(minutes=15)
+
+
+class PinLocked(Exception):
+    """Too many wrong PINs: the short link opens again at ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until.isoformat())
+        self.until = until
+
+
+async def open_short_link(session: AsyncSession, voucher: Voucher, pin: str) -> bool:
+    """Whether ``pin`` opens the voucher's short link, counting the attempt first.
+
+    Each attempt is reserved by one conditional update before the PIN is compared, so that no
+    burst of concurrent guesses gets more than ``PIN_ATTEMPTS`` tries; the last failure locks
+    the link for ``PIN_LOCK`` (``PinLocked``), after which the count starts again. A right PIN
+    clears the count. Commits each step (the count must hold even if the request dies)."""
+    now = utcnow()
+    lapsed = and_(Voucher.pin_locked_until.is_not(None), Voucher.pin_locked_until <= now)
+    reserved = await session.execute(
+        update(Voucher)
+        .where(
+            Voucher.id == voucher.id,
+            or_(
+                lapsed,
+                and_(Voucher.pin_locked_until.is_(None), Voucher.pin_failures < PIN_ATTEMPTS),
+            ),
+        )
+        .values(
+            pin_failures=case((lapsed, 1), else_=Voucher.pin_failures + 1),
+            pin_locked_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    if reserved.rowcount != 1:  # type: ignore[attr-defined]
+        until = await session.scalar(
+            select(Voucher.pin_locked_until).where(Voucher.id == voucher.id)
+        )
+        raise PinLocked(until or now + PIN_LOCK)
+    if equal(pin, voucher.pin):
+        await session.execute(
+            update(Voucher).where(Voucher.id == voucher.id).values(pin_failures=0)
+        )
+        await session.commit()
+        return True
+    locked = await session.execute(
+        update(Voucher)
+        .where(
+            Voucher.id == voucher.id,
+            Voucher.pin_failures >= PIN_ATTEMPTS,
+            Voucher.pin_locked_until.is_(None),
+        )
+        .values(pin_locked_until=now + PIN_LOCK)
+    )
+    await session.commit()
+    if locked.rowcount == 1:  # type: ignore[attr-defined]
+        raise PinLocked(now + PIN_LOCK)
+    return False
 
 
 EXPIRY_BATCH = 5_000

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-22 09:10:56.188031
+Create Date: 2026-11-22 09:38:13.276905
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=24), nullable=False),
         sa.Column("short_code", sa.String(length=16), nullable=False),
         sa.Column("pin", sa.String(length=8), nullable=False),
+        sa.Column("pin_failures", sa.Integer(), nullable=False),
+        sa.Column("pin_locked_until", bestow.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("client_id", sa.String(length=40), nullable=True),
         sa.Column("product_id", sa.String(length=40), nullable=False),
         sa.Column("product_code", sa.String(length=40), nullable=False),
@@ -110,7 +112,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voucher_redemptions")),
         sa.UniqueConstraint(
-            "voucher_id", "reference", name=op.f("uq_voucher_redemptions_voucher_id_reference")
+            "voucher_id",
+            "actor",
+            "reference",
+            name=op.f("uq_voucher_redemptions_voucher_id_actor_reference"),
         ),
     )
     with op.batch_alter_table("voucher_redemptions", schema=None) as batch_op:

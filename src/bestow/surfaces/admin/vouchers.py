@@ -28,7 +28,7 @@ from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.models import Voucher
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import ListOut
-from bestow.surfaces.vouchers.merchant import RedeemIn, VoidIn
+from bestow.surfaces.vouchers.merchant import RedeemIn, VoidIn, required
 from bestow.vouchers import service
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
@@ -254,8 +254,7 @@ async def redeem_voucher(
 ) -> dict[str, Any]:
     """Redeem on the holder's behalf (`amount` absent: all that is left); audited. A voucher that
     is not active, or holds too little, is refused with 422."""
-    body = body or RedeemIn()
-    done = await redeem_as(session, actor, code=code, **body.model_dump())
+    done = await redeem_as(session, actor, code=code, **required(body).model_dump())
     view = await redeemed_out(session, done)
     await session.commit()
     return view

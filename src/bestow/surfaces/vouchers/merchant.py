@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
-from bestow.kit.errors import InvalidState
+from bestow.kit.errors import Invalid, InvalidState
 from bestow.models import Voucher, VoucherRedemption
 from bestow.surfaces.vouchers.auth import RedeemVouchers
 from bestow.surfaces.vouchers.errors import VoucherError
@@ -25,6 +25,14 @@ from bestow.vouchers import service
 router = APIRouter(prefix="/v3/merchant", tags=["Voucher API: merchant"])
 
 REPLAY_HEADER = "Idempotency-Record"
+
+
+def required(body: RedeemIn | None) -> RedeemIn:
+    """The redeem body: a JSON object, `{}` to take all that is left. None (no body, `null`) is
+    refused, so that nothing but an explicit object redeems a whole balance."""
+    if body is None:
+        raise Invalid("the body must be a JSON object; {} takes all that is left")
+    return body
 
 
 class RedeemIn(BaseModel):
@@ -144,9 +152,10 @@ async def redeem(
     response: Response,
     body: RedeemIn | None = None,
 ) -> dict[str, Any]:
-    """Take `amount` from the voucher, or all that is left without one. A repeated `reference`
-    returns the first redemption with the `Idempotency-Record` header (its time)."""
-    body = body or RedeemIn()
+    """Take `amount` from the voucher, or all that is left without one (`{}`; the body itself
+    is required). A `reference` this client used before on the voucher returns the first
+    redemption with the `Idempotency-Record` header (its time)."""
+    body = required(body)
     try:
         done = await service.redeem(
             session,

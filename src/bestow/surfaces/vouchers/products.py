@@ -65,7 +65,7 @@ def product_view(product: Product) -> dict[str, Any]:
 @router.get("/products", response_model=list[ProductOut])
 async def list_products(_: ReadCatalogue, session: SessionDep) -> list[dict[str, Any]]:
     """Every product configured for issuance (an array of product objects)."""
-    rows = await session.scalars(products.query().order_by(Product.code))
+    rows = await session.scalars(products.query(issuable=True).order_by(Product.code))
     return [product_view(p) for p in rows]
 
 
