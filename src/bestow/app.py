@@ -27,6 +27,8 @@ from bestow.surfaces.admin.vouchers import router as admin_vouchers_router
 from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
+from bestow.surfaces.loyalty import errors as loyalty_errors
+from bestow.surfaces.loyalty.routes import router as loyalty_router
 from bestow.surfaces.oauth import errors as oauth_errors
 from bestow.surfaces.oauth.routes import router as oauth_router
 from bestow.surfaces.partner import auth as partner_auth
@@ -49,6 +51,7 @@ def surfaces() -> SurfaceRegistry:
     registry.add(Surface("partner", "/partner", partner_errors.render))
     registry.add(Surface("oauth", "/oauth2", oauth_errors.render, json_bodies=False))
     registry.add(Surface("vouchers", "/v3", voucher_errors.render))
+    registry.add(Surface("loyalty", "/client", loyalty_errors.render))
     for prefix in ("/v", "/s"):
         registry.add(
             Surface("voucher pages", prefix, voucher_pages.render_error, json_bodies=False)
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(vouchers_router)
     app.include_router(voucher_merchant_router)
     app.include_router(voucher_pages.router)
+    app.include_router(loyalty_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     )
     oauth_issuer: str = Field(default="bestow", description="The `iss` claim of access tokens.")
 
+    loyalty_session_idle_seconds: int = Field(
+        default=1800,
+        ge=60,
+        description="Loyalty API sessions end after this long without a call.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Where recipients reach this deployment: the base of voucher links.",

@@ -6,6 +6,7 @@ that records events adds its module here.
 """
 
 from bestow.issuance import events as issuance
+from bestow.loyalty import ledger as loyalty
 from bestow.vouchers import service as vouchers
 
-__all__ = ["issuance", "vouchers"]
+__all__ = ["issuance", "loyalty", "vouchers"]

@@ -15,6 +15,13 @@ from bestow.models.issuance_job import IssuanceJob
 from bestow.models.issued_reward import IssuedReward
 from bestow.models.job import Job
 from bestow.models.location import Location
+from bestow.models.loyalty import (
+    LoyaltyReward,
+    LoyaltySession,
+    PointsBalance,
+    PointsEntry,
+    PointsTransaction,
+)
 from bestow.models.member import Member
 from bestow.models.member_external_id import MemberExternalId
 from bestow.models.merchant import Merchant
@@ -43,10 +50,15 @@ __all__ = [
     "IssuedReward",
     "Job",
     "Location",
+    "LoyaltyReward",
+    "LoyaltySession",
     "Member",
     "MemberExternalId",
     "Merchant",
     "OutboxEvent",
+    "PointsBalance",
+    "PointsEntry",
+    "PointsTransaction",
     "Product",
     "RewardTemplate",
     "SystemValue",

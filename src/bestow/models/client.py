@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bestow.kit.db import Base, JSONType, UTCDateTime, utcnow
@@ -20,5 +20,9 @@ class Client(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     rate_limit_tier: Mapped[str] = mapped_column(String(40), default="default")
     operator_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    adhoc_reward_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """The Loyalty API's ad hoc reward feature."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,49 +1,14 @@
 """Voucher API authentication: an OAuth access token (``docs/oauth.md``) with the route's scope,
-then the client's rate limit."""
+then the client's rate limit (``bestow.surfaces.bearer``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends
 
 from bestow.clients.service import AuthenticatedClient
-from bestow.deps import runtime_of
-from bestow.oauth import bearer
-from bestow.surfaces.auth_cache import AuthCache
-
-
-def _cache(request: Request) -> AuthCache[AuthenticatedClient]:
-    state = request.app.state
-    cache: AuthCache[AuthenticatedClient] | None = getattr(state, "bearer_client_cache", None)
-    if cache is None:
-        cache = AuthCache(runtime_of(request).settings.auth_cache_seconds)
-        state.bearer_client_cache = cache
-    return cache
-
-
-def require(scope: str) -> Callable[..., Awaitable[AuthenticatedClient]]:
-    async def dependency(
-        request: Request,
-        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    ) -> AuthenticatedClient:
-        runtime = runtime_of(request)
-        async with runtime.db.session() as session:
-            client = await bearer.authenticate(
-                session,
-                key=runtime.token_key,
-                issuer=runtime.settings.oauth_issuer,
-                authorization=authorization,
-                cache=_cache(request),
-            )
-        request.state.client_id = client.id
-        bearer.require_scope(client, scope)
-        await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)
-        return client
-
-    return dependency
-
+from bestow.surfaces.bearer import require
 
 ReadCatalogue = Annotated[AuthenticatedClient, Depends(require("read_catalogue"))]
 IssueVouchers = Annotated[AuthenticatedClient, Depends(require("issue_vouchers"))]
