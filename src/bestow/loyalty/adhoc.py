@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.clients import repository as clients
+from bestow.kit.errors import Invalid
 from bestow.loyalty import ledger, sessions
 from bestow.models import BusinessUnit, LoyaltyReward
 
@@ -39,14 +40,15 @@ INSUFFICIENT = "Insufficient points balance for the reward amount"
 TOO_LONG = "{field} must be at most {size} characters"
 SIZES = {"issuerId": 100, "rewardId": 100, "businessUnit": 200, "channel": 40}
 EXTERNAL_REFERENCE_SIZE = 200
+RESERVED_REFERENCE = "job:"
 
 
-class AdhocRefused(Exception):
-    """A refusal with one of the messages above (``INVALID_REQUEST``, 400)."""
+class AdhocRefused(Invalid):
+    """A refusal with one of the messages above (``INVALID_REQUEST``, 400). A domain error, so
+    that the surfaces' handler renders it: any other exception would be a 500."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ def parse(body: Any) -> AdhocRequest:
         raise AdhocRefused(
             TOO_LONG.format(field="externalReferenceId", size=EXTERNAL_REFERENCE_SIZE)
         )
+    if reference is not None and reference.startswith(RESERVED_REFERENCE):
+        # Campaign credits use job:<job id>:<index>: an ad hoc reference must never meet one.
+        raise AdhocRefused(f"externalReferenceId must not start with {RESERVED_REFERENCE}")
     return AdhocRequest(channel, unit, issuer, reward, amount, reference or None)
 
 

@@ -10,22 +10,29 @@ Concurrency: a movement first upserts the member's balance row, which takes its 
 same lock makes a repeated ``external_reference_id`` safe: the second request, waiting on the
 lock, then sees the first's transaction and returns it instead of crediting twice. The issuing
 side keeps no balance row, so awards to different members never wait on each other.
+
+``move_many`` does the same for many members at once (a campaign's chunk, its revocation), set
+based: one upsert updates (and locks) every balance, taking the rows in member-id order so that it
+cannot deadlock with another one, and the transactions, entries and events are written in bulk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import dialect_insert, dialect_of, utcnow
+from bestow.kit.db import bulk_insert, dialect_insert, dialect_of, utcnow
 from bestow.kit.ids import new_id
-from bestow.kit.outbox import envelope, event_type, record_event
+from bestow.kit.outbox import event_row, event_type
 from bestow.kit.timefmt import iso
-from bestow.models import PointsBalance, PointsEntry, PointsTransaction
+from bestow.models import OutboxEvent, PointsBalance, PointsEntry, PointsTransaction
+from bestow.webhooks import fanout
 
 POINTS_AWARDED = event_type(
     "points.awarded", "Points credited to a member's account", surface="loyalty"
@@ -57,17 +64,33 @@ def issuer_account(merchant_id: str, issuer_id: str) -> str:
     return f"issuer:{merchant_id}:{issuer_id}"
 
 
-async def lock_balance(session: AsyncSession, member_id: str, now: datetime) -> int:
-    """The member's balance, its row created at 0 if need be and locked till the end of the
-    transaction: one upsert, whose update takes the row lock."""
-    stmt = dialect_insert(dialect_of(session), PointsBalance.__table__).values(
-        member_id=member_id, balance=0, updated_at=now
+_INSERT_TRANSACTION = insert(cast(Table, PointsTransaction.__table__))
+_INSERT_ENTRIES = insert(cast(Table, PointsEntry.__table__))
+_INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
+_EARLIER = select(PointsTransaction).where(
+    PointsTransaction.member_id == bindparam("member_id"),
+    PointsTransaction.reward_id == bindparam("reward_id"),
+    PointsTransaction.external_reference_id == bindparam("reference"),
+)
+"""Statements built once and executed with parameters: building one per call (and its cache key)
+was most of the CPU of an ad hoc award."""
+
+
+@cache
+def _add(dialect: str) -> Any:
+    """The upsert that adds ``delta`` to the balance of ``member_id`` (its row created at 0 if
+    need be, and locked till the end of the transaction), returning the member and the balance
+    after: one statement, of parameters ``member_id``, ``delta`` and ``now``."""
+    stmt = dialect_insert(dialect, PointsBalance.__table__).values(
+        member_id=bindparam("member_id"), balance=bindparam("delta"), updated_at=bindparam("now")
     )
-    stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-        index_elements=["member_id"], set_={"updated_at": now}
-    ).returning(PointsBalance.balance)
-    balance = await session.scalar(stmt)
-    return int(balance or 0)
+    return stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=["member_id"],
+        set_={
+            "balance": PointsBalance.__table__.c.balance + stmt.excluded.balance,  # type: ignore[attr-defined]
+            "updated_at": stmt.excluded.updated_at,  # type: ignore[attr-defined]
+        },
+    ).returning(PointsBalance.member_id, PointsBalance.balance)
 
 
 async def move(
@@ -91,60 +114,58 @@ async def move(
     transaction, whatever this request's amount (``Movement.replayed``). A debit beyond the
     balance raises ``InsufficientPoints``. The caller commits."""
     now = utcnow()
-    balance = await lock_balance(session, member_id, now)
+    # One upsert adds the amount and locks the balance row; a replay or a refusal, both rare,
+    # then take the amount back before returning or raising.
+    add = _add(dialect_of(session))
+    params = {"member_id": member_id, "delta": amount, "now": now}
+    after = int((await session.execute(add, params)).one().balance)
     if external_reference_id is not None:
         earlier = await session.scalar(
-            select(PointsTransaction).where(
-                PointsTransaction.member_id == member_id,
-                PointsTransaction.reward_id == reward_id,
-                PointsTransaction.external_reference_id == external_reference_id,
-            )
+            _EARLIER,
+            {"member_id": member_id, "reward_id": reward_id, "reference": external_reference_id},
         )
         if earlier is not None:
+            await session.execute(add, params | {"delta": -amount})
             return Movement(earlier, replayed=True)
-    after = balance + amount
     if after < 0:
-        raise InsufficientPoints(balance)
+        await session.execute(add, params | {"delta": -amount})
+        raise InsufficientPoints(after - amount)
+    transaction_id = new_id("ptx")
+    row: dict[str, Any] = {
+        "id": transaction_id,
+        "client_id": client_id,
+        "merchant_id": merchant_id,
+        "member_id": member_id,
+        "kind": kind,
+        "reward_id": reward_id,
+        "issuer_id": issuer_id,
+        "business_unit": business_unit,
+        "channel": channel,
+        "amount": amount,
+        "balance_after": after,
+        "external_reference_id": external_reference_id,
+        "job_id": job_id,
+        "created_at": now,
+    }
+    await session.execute(_INSERT_TRANSACTION, row)
     await session.execute(
-        update(PointsBalance)
-        .where(PointsBalance.member_id == member_id)
-        .values(balance=after, updated_at=now)
-    )
-    transaction = PointsTransaction(
-        id=new_id("ptx"),
-        client_id=client_id,
-        merchant_id=merchant_id,
-        member_id=member_id,
-        kind=kind,
-        reward_id=reward_id,
-        issuer_id=issuer_id,
-        business_unit=business_unit,
-        channel=channel,
-        amount=amount,
-        balance_after=after,
-        external_reference_id=external_reference_id,
-        job_id=job_id,
-        created_at=now,
-    )
-    session.add(transaction)
-    await session.flush([transaction])
-    await session.execute(
-        insert(PointsEntry),
+        _INSERT_ENTRIES,
         [
-            entry(transaction.id, member_account(member_id), amount, now),
-            entry(transaction.id, issuer_account(merchant_id, issuer_id), -amount, now),
+            entry(transaction_id, member_account(member_id), amount, now),
+            entry(transaction_id, issuer_account(merchant_id, issuer_id), -amount, now),
         ],
     )
-    record_event(
-        session,
+    event = event_row(
         POINTS_AWARDED if amount > 0 else POINTS_DEDUCTED,
         subject_type="points_transaction",
-        subject_id=transaction.id,
-        payload=event_payload(transaction),
+        subject_id=transaction_id,
+        data=event_data(row),
+        now=now,
         client_id=client_id,
         merchant_id=merchant_id,
     )
-    return Movement(transaction, replayed=False)
+    await session.execute(_INSERT_EVENT, event)
+    return Movement(PointsTransaction(**row), replayed=False)
 
 
 def entry(transaction_id: str, account: str, amount: int, now: datetime) -> dict[str, Any]:
@@ -157,26 +178,21 @@ def entry(transaction_id: str, account: str, amount: int, now: datetime) -> dict
     }
 
 
-def event_payload(transaction: PointsTransaction) -> dict[str, Any]:
-    """The ``{"event", "timestamp", "data"}`` body of a points event."""
-    name = POINTS_AWARDED.name if transaction.amount > 0 else POINTS_DEDUCTED.name
-    return envelope(
-        name,
-        iso(transaction.created_at) or "",
-        {
-            "transaction_id": transaction.id,
-            "account_member_id": transaction.member_id,
-            "merchant_id": transaction.merchant_id,
-            "kind": transaction.kind,
-            "reward_id": transaction.reward_id,
-            "issuer_id": transaction.issuer_id,
-            "business_unit": transaction.business_unit,
-            "channel": transaction.channel,
-            "points": transaction.amount,
-            "balance": transaction.balance_after,
-            "external_reference_id": transaction.external_reference_id,
-        },
-    )
+def event_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``data`` of a points event, from its transaction's columns."""
+    return {
+        "transaction_id": row["id"],
+        "account_member_id": row["member_id"],
+        "merchant_id": row["merchant_id"],
+        "kind": row["kind"],
+        "reward_id": row["reward_id"],
+        "issuer_id": row["issuer_id"],
+        "business_unit": row["business_unit"],
+        "channel": row["channel"],
+        "points": row["amount"],
+        "balance": row["balance_after"],
+        "external_reference_id": row["external_reference_id"],
+    }
 
 
 async def balance_of(session: AsyncSession, member_id: str) -> int:
@@ -184,3 +200,115 @@ async def balance_of(session: AsyncSession, member_id: str) -> int:
         select(PointsBalance.balance).where(PointsBalance.member_id == member_id)
     )
     return int(balance or 0)
+
+
+# --- many members at once ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One member's movement in ``move_many``: ``amount`` > 0 credits, < 0 debits."""
+
+    member_id: str
+    amount: int
+    external_reference_id: str
+    reward_id: str
+    issuer_id: str
+
+
+async def add_to_balances(
+    session: AsyncSession, deltas: list[tuple[str, int]], now: datetime
+) -> dict[str, int]:
+    """Add each (member id, delta) to the member's balance (its row created at 0 if need be) and
+    lock the rows till the end of the transaction, in member-id order, with ``move``'s upsert (a
+    statement per 1,000 members); returns the balances after, by member id. A member appears once
+    at most."""
+    if not deltas:
+        return {}
+    params = [{"member_id": m, "delta": delta, "now": now} for m, delta in sorted(deltas)]
+    result = await session.execute(_add(dialect_of(session)), params)
+    return {member_id: int(balance) for member_id, balance in result}
+
+
+async def move_many(
+    session: AsyncSession,
+    postings: list[Posting],
+    *,
+    merchant_id: str,
+    kind: str,
+    now: datetime,
+    client_id: str | None = None,
+    job_id: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """``move`` for many members at once (each at most once), set based: returns each member's
+    transaction as its row's columns, by member id.
+
+    A posting whose external reference the member already has for that reward is not moved again:
+    the earlier transaction is returned instead. A debit beyond the balance takes what is left
+    (nothing when the balance is 0: the member then has no transaction); ``move`` refuses such a
+    debit instead. The caller commits."""
+    if not postings:
+        return {}
+    members = [p.member_id for p in postings]
+    assert len(set(members)) == len(members), "one posting per member"
+    table = PointsTransaction.__table__
+    earlier = await session.execute(
+        select(table).where(
+            table.c.member_id.in_(members),
+            table.c.external_reference_id.in_(list({p.external_reference_id for p in postings})),
+        )
+    )
+    wanted = {(p.member_id, p.reward_id, p.external_reference_id) for p in postings}
+    done: dict[str, dict[str, Any]] = {}
+    for found in earlier.mappings():
+        if (found["member_id"], found["reward_id"], found["external_reference_id"]) in wanted:
+            done[found["member_id"]] = dict(found)
+    todo = sorted((p for p in postings if p.member_id not in done), key=lambda p: p.member_id)
+    amounts = {p.member_id: p.amount for p in todo}
+    if any(amount < 0 for amount in amounts.values()):
+        held = await add_to_balances(session, [(p.member_id, 0) for p in todo if p.amount < 0], now)
+        amounts = {m: max(a, -held[m]) if a < 0 else a for m, a in amounts.items()}
+    balances = await add_to_balances(session, [(m, a) for m, a in amounts.items() if a], now)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id("ptx"),
+            "client_id": client_id,
+            "merchant_id": merchant_id,
+            "member_id": p.member_id,
+            "kind": kind,
+            "reward_id": p.reward_id,
+            "issuer_id": p.issuer_id,
+            "business_unit": None,
+            "channel": None,
+            "amount": amounts[p.member_id],
+            "balance_after": balances[p.member_id],
+            "external_reference_id": p.external_reference_id,
+            "job_id": job_id,
+            "created_at": now,
+        }
+        for p in todo
+        if amounts[p.member_id]
+    ]
+    await bulk_insert(session, table, rows)
+    entries = []
+    for row in rows:
+        entries.append(entry(row["id"], member_account(row["member_id"]), row["amount"], now))
+        issuer = issuer_account(merchant_id, row["issuer_id"])
+        entries.append(entry(row["id"], issuer, -row["amount"], now))
+    await bulk_insert(session, PointsEntry.__table__, entries)
+    stamp = iso(now)
+    events = [
+        event_row(
+            POINTS_AWARDED if row["amount"] > 0 else POINTS_DEDUCTED,
+            subject_type="points_transaction",
+            subject_id=row["id"],
+            data=event_data(row),
+            now=now,
+            stamp=stamp,
+            client_id=client_id,
+            merchant_id=merchant_id,
+        )
+        for row in rows
+    ]
+    await fanout.write_events(session, events)
+    return done | {row["member_id"]: row for row in rows}
