@@ -20,6 +20,7 @@ from bestow.kit.responses import JSONResponse
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
 from bestow.surfaces import voucher_pages
 from bestow.surfaces.admin import errors as admin_errors
+from bestow.surfaces.admin.loyalty import router as admin_loyalty_router
 from bestow.surfaces.admin.products import router as admin_products_router
 from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
@@ -28,6 +29,8 @@ from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
 from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
 from bestow.surfaces.loyalty import errors as loyalty_errors
+from bestow.surfaces.loyalty.history import router as loyalty_history_router
+from bestow.surfaces.loyalty.links import router as loyalty_links_router
 from bestow.surfaces.loyalty.routes import router as loyalty_router
 from bestow.surfaces.oauth import errors as oauth_errors
 from bestow.surfaces.oauth.routes import router as oauth_router
@@ -108,12 +111,15 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(admin_products_router)
     app.include_router(admin_webhooks_router)
     app.include_router(admin_vouchers_router)
+    app.include_router(admin_loyalty_router)
     app.include_router(oauth_router)
     app.include_router(voucher_products_router)
     app.include_router(vouchers_router)
     app.include_router(voucher_merchant_router)
     app.include_router(voucher_pages.router)
     app.include_router(loyalty_router)
+    app.include_router(loyalty_history_router)
+    app.include_router(loyalty_links_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app
