@@ -10,6 +10,7 @@ import orjson
 from bestow.demo import seed
 from bestow.deps import Runtime
 from bestow.models import SystemValue
+from tests.conftest import ADMIN_TOKEN
 
 
 async def test_the_demo_is_seeded_once_and_its_voucher_client_reads_the_catalogue(
@@ -18,7 +19,7 @@ async def test_the_demo_is_seeded_once_and_its_voucher_client_reads_the_catalogu
     first, _ = await seed.ensure(runtime)
     again, created = await seed.ensure(runtime)
     assert (again, created) == (first, False)
-    assert {"admin", "partner", "merchants", "vouchers"} <= set(first)
+    assert {"admin", "partner", "merchants", "vouchers", "loyalty"} <= set(first)
     assert set(first["vouchers"]["merchant"]) == {"client_id", "client_secret"}
 
     vouchers = first["vouchers"]
@@ -126,3 +127,110 @@ async def test_a_demo_seeded_before_the_merchant_till_gets_it_and_keeps_the_rest
         **older,
         "vouchers": {**older["vouchers"], "merchant": merchant},
     }
+
+
+async def test_the_demo_loyalty_partner_awards_points_to_the_demo_member(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    demo, _ = await seed.ensure(runtime)
+    loyalty = demo["loyalty"]
+    assert set(loyalty) >= {
+        "client_id",
+        "client_secret",
+        "token_url",
+        "merchant_id",
+        "business_units",
+        "reward_ids",
+        "member",
+        "inactive_member",
+    }
+    assert loyalty["token_url"] == "/oauth2/token"
+    assert loyalty["merchant_id"] == demo["merchants"][0]["id"]
+    assert set(loyalty["member"]) == {"account_id", "loyalty_id", "email"}
+    headers, scope = await bearer(app_client, loyalty)
+    assert scope == "loyalty.adhoc_reward"
+
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    client = await app_client.get(f"/admin/clients/{loyalty['client_id']}", headers=admin)
+    assert (client.json()["name"], client.json()["rate_limit_tier"]) == (
+        "Demo Loyalty Partner",
+        "high",
+    )
+    feature = await app_client.get(
+        f"/admin/clients/{loyalty['client_id']}/features/adhoc_reward", headers=admin
+    )
+    assert feature.json()["enabled"] is True
+    defined = await app_client.get(
+        f"/admin/merchants/{loyalty['merchant_id']}/loyalty_rewards", headers=admin
+    )
+    enabled = {r["reward_id"]: r["enabled"] for r in defined.json()["data"]}
+    assert enabled == {
+        **dict.fromkeys(loyalty["reward_ids"], True),
+        loyalty["disabled_reward_id"]: False,
+    }
+
+    correlation = f"demo-{uuid.uuid4().hex[:8]}"
+
+    async def open_session(account_id: str, correlation_id: str) -> httpx.Response:
+        return await app_client.post(
+            f"/client/users/{account_id}/sessions",
+            json={"correlationId": correlation_id, "channel": "APP"},
+            headers={**headers, "X-Identifier-Type": "ACCOUNT_ID"},
+        )
+
+    async def award(correlation_id: str, **over: object) -> httpx.Response:
+        body = {
+            "channel": "APP",
+            "businessUnit": loyalty["business_units"][0],
+            "issuerId": "demo",
+            "rewardId": loyalty["reward_ids"][0],
+            "rewardAmount": 100,
+            **over,
+        }
+        return await app_client.post(
+            f"/client/users/{correlation_id}/adhoc-reward/", json=body, headers=headers
+        )
+
+    opened = await open_session(loyalty["member"]["account_id"], correlation)
+    assert opened.status_code == 200, opened.text
+    before = opened.json()["pointsBalance"]
+    awarded = await award(correlation)
+    assert awarded.status_code == 200, awarded.text
+    again = await open_session(loyalty["member"]["account_id"], correlation)
+    assert again.json()["pointsBalance"] == before + 100
+    assert again.json()["loyaltyId"] == loyalty["member"]["loyalty_id"]
+
+    disabled = await award(correlation, rewardId=loyalty["disabled_reward_id"])
+    assert disabled.json()["errorMessage"] == "Reward identifier is invalid"
+    other_unit = await award(correlation, businessUnit=loyalty["business_units"][1], rewardAmount=1)
+    assert other_unit.status_code == 200, other_unit.text
+
+    inactive = f"demo-{uuid.uuid4().hex[:8]}"
+    assert (await open_session(loyalty["inactive_member"]["account_id"], inactive)).json()[
+        "status"
+    ] == "INACTIVE"
+    refused = await award(inactive)
+    assert (refused.status_code, refused.json()["errorMessage"]) == (400, "Account is not active")
+
+
+async def test_a_demo_seeded_before_the_loyalty_api_gets_it_and_keeps_the_rest(
+    runtime: Runtime,
+) -> None:
+    demo, _ = await seed.ensure(runtime)
+    older = {k: v for k, v in demo.items() if k != "loyalty"}
+    async with runtime.db.write_session() as session:
+        stored = await session.get(SystemValue, seed.DEMO_KEY)
+        assert stored is not None
+        stored.value = runtime.sealer.seal(orjson.dumps(older).decode())
+        await session.commit()
+
+    # Its units and rewards are there already (this database has had them): they are kept.
+    upgraded, created = await seed.ensure(runtime)
+    assert not created
+    loyalty = upgraded.pop("loyalty")
+    assert upgraded == older
+    assert loyalty["client_id"] != demo["loyalty"]["client_id"]
+    assert {k: v for k, v in loyalty.items() if k not in ("client_id", "client_secret")} == {
+        k: v for k, v in demo["loyalty"].items() if k not in ("client_id", "client_secret")
+    }
+    assert await seed.load(runtime) == {**older, "loyalty": loyalty}

@@ -161,12 +161,32 @@ def _intro(data: dict[str, object], created: bool) -> None:
             "  The vendor's UAT, end to end: .venv/bin/bestow demo --json | "
             ".venv/bin/python examples/uat_vouchers.py --demo-json -\n"
         )
+    loyalty = data.get("loyalty")
+    if isinstance(loyalty, dict):
+        session = '{"correlationId": "demo-1", "channel": "APP"}'
+        award = (
+            f'{{"channel": "APP", "businessUnit": "{loyalty["business_units"][0]}", '
+            f'"issuerId": "demo", "rewardId": "{loyalty["reward_ids"][0]}", "rewardAmount": 100}}'
+        )
+        typer.echo(
+            "  Loyalty API token, a member's session, then points in it (an ad hoc reward):\n"
+            f"  curl -s -u '{loyalty['client_id']}:{loyalty['client_secret']}' \\\n"
+            "    -d grant_type=client_credentials http://127.0.0.1:8000/oauth2/token\n"
+            "  curl -s http://127.0.0.1:8000/client/users/"
+            f"{loyalty['member']['account_id']}/sessions \\\n"
+            "    -H 'Authorization: Bearer <access_token>' -H 'X-Identifier-Type: ACCOUNT_ID' \\\n"
+            f"    -H 'Content-Type: application/json' -d '{session}'\n"
+            "  curl -s http://127.0.0.1:8000/client/users/demo-1/adhoc-reward/ \\\n"
+            "    -H 'Authorization: Bearer <access_token>' -H 'Content-Type: application/json' \\\n"
+            f"    -d '{award}'\n"
+        )
     typer.echo(
         "  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n"
     )
 
 
 from bestow.cli import admin as _admin  # noqa: E402
+from bestow.cli import loyalty as _loyalty  # noqa: E402
 from bestow.cli import products as _products  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
 from bestow.cli import vouchers as _vouchers  # noqa: E402
@@ -177,3 +197,4 @@ app.add_typer(_templates.app, name="templates")
 app.add_typer(_webhooks.app, name="webhooks")
 app.add_typer(_products.app, name="products")
 app.add_typer(_vouchers.app, name="vouchers")
+app.add_typer(_loyalty.app, name="loyalty")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from bestow.clients import service as clients
 from bestow.deps import Runtime
@@ -17,8 +17,9 @@ from bestow.kit.actor import Actor
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_guid, new_id
 from bestow.kit.security import generate_secret, hash_secret
+from bestow.loyalty import rewards
 from bestow.merchants import service as merchants
-from bestow.models import AdminToken, Member, SystemValue
+from bestow.models import AdminToken, BusinessUnit, LoyaltyReward, Member, SystemValue
 from bestow.rewards import templates
 from bestow.vouchers import products
 
@@ -144,7 +145,18 @@ PRODUCTS: list[dict[str, Any]] = [
         "validity_days": 365,
     },
 ]
-LATER_PARTS = ("vouchers", "vouchers.merchant")
+LOYALTY_BUSINESS_UNITS = ["Pizza Company Downtown", "Pizza Company Airport"]
+LOYALTY_REWARDS: list[dict[str, Any]] = [
+    {"reward_id": "BONUS-100", "name": "Bonus points", "max_per_transaction": 1000},
+    {"reward_id": "GOODWILL", "name": "Goodwill gesture", "max_per_transaction": 500},
+    {
+        "reward_id": "RETIRED-PROMO",
+        "name": "Retired promotion (disabled)",
+        "max_per_transaction": 100,
+        "enabled": False,
+    },
+]
+LATER_PARTS = ("vouchers", "vouchers.merchant", "loyalty")
 """Parts of the demo added after its first version (dotted paths into the demo's data): seeded
 into older demo databases too."""
 
@@ -176,6 +188,8 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
             demo["vouchers"] = await _seed_vouchers(session, runtime)
         if not _has(demo, "vouchers.merchant"):
             demo["vouchers"]["merchant"] = await _seed_voucher_merchant(session, runtime)
+        if not _has(demo, "loyalty"):
+            demo["loyalty"] = await _seed_loyalty(session, runtime, demo["merchants"][0]["id"])
         stored.value = runtime.sealer.seal(orjson.dumps(demo).decode())
         await session.commit()
     return demo, created
@@ -316,6 +330,63 @@ async def _seed_vouchers(session: Any, runtime: Runtime) -> dict[str, Any]:
 async def _seed_voucher_merchant(session: Any, runtime: Runtime) -> dict[str, Any]:
     """A till on the merchant side: it looks vouchers up by code, redeems and voids them."""
     return await _oauth_client(session, runtime, "Demo Merchant Till", ["redeem_vouchers"])
+
+
+async def _seed_loyalty(session: Any, runtime: Runtime, merchant_id: str) -> dict[str, Any]:
+    """A Loyalty API client with the ad hoc reward feature, granted the first merchant (its
+    loyalty programme): business units, reward definitions, and two of its members."""
+    client = await _oauth_client(session, runtime, "Demo Loyalty Partner", ["loyalty.adhoc_reward"])
+    await clients.grant_merchant(
+        session, client_id=client["client_id"], merchant_id=merchant_id, actor=ACTOR
+    )
+    await rewards.set_adhoc_feature(
+        session, client_id=client["client_id"], enabled=True, actor=ACTOR
+    )
+    # An operator may have tried these names in the programme already: theirs are kept.
+    units = set(
+        await session.scalars(
+            select(BusinessUnit.name).where(BusinessUnit.merchant_id == merchant_id)
+        )
+    )
+    for unit in LOYALTY_BUSINESS_UNITS:
+        if unit not in units:
+            await merchants.create_business_unit(
+                session, merchant_id=merchant_id, name=unit, actor=ACTOR
+            )
+    defined = set(
+        await session.scalars(
+            select(LoyaltyReward.reward_id).where(LoyaltyReward.merchant_id == merchant_id)
+        )
+    )
+    for reward in LOYALTY_REWARDS:
+        if reward["reward_id"] not in defined:
+            await rewards.create_reward(session, merchant_id=merchant_id, actor=ACTOR, **reward)
+    active, inactive = [
+        await session.scalar(
+            select(Member)
+            .where(Member.merchant_id == merchant_id, Member.status == status)
+            .order_by(Member.email)
+            .limit(1)
+        )
+        for status in ("active", "inactive")
+    ]
+    assert active is not None and inactive is not None
+    return {
+        **client,
+        "token_url": "/oauth2/token",
+        "merchant_id": merchant_id,
+        "business_units": list(LOYALTY_BUSINESS_UNITS),
+        "reward_ids": [r["reward_id"] for r in LOYALTY_REWARDS if r.get("enabled", True)],
+        "disabled_reward_id": next(
+            r["reward_id"] for r in LOYALTY_REWARDS if not r.get("enabled", True)
+        ),
+        "member": {
+            "account_id": active.account_id,
+            "loyalty_id": active.loyalty_id,
+            "email": active.email,
+        },
+        "inactive_member": {"account_id": inactive.account_id},
+    }
 
 
 async def _oauth_client(

@@ -1,0 +1,198 @@
+"""Admin API: a loyalty programme's ad hoc reward definitions, a client's ad hoc reward feature,
+and a member's points (balance and latest transactions), for the operator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.clients import service as clients
+from bestow.deps import SessionDep, WriteSessionDep
+from bestow.kit.pagination import cursor_paginate
+from bestow.loyalty import ledger, rewards
+from bestow.members import service as members
+from bestow.merchants import service as merchants
+from bestow.models import LoyaltyReward, PointsTransaction
+from bestow.surfaces.admin.auth import AdminActor
+from bestow.surfaces.admin.schemas import ListOut, Strict
+
+router = APIRouter(prefix="/admin", tags=["Admin API"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Points = Annotated[int, Field(strict=True, ge=1, le=rewards.MAX_POINTS)]
+ADHOC_REWARD = "adhoc_reward"
+LATEST_TRANSACTIONS = 20
+MAX_TRANSACTIONS = 200
+
+
+class LoyaltyRewardIn(Strict):
+    reward_id: str = Field(
+        min_length=1, max_length=100, description="What the Loyalty API's `rewardId` names"
+    )
+    name: str = Field(min_length=1, max_length=200)
+    max_per_transaction: Points = Field(description="Most points one award or deduction moves")
+    enabled: bool = Field(default=True, strict=True)
+
+
+class LoyaltyRewardPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    max_per_transaction: Points | None = None
+    enabled: bool | None = Field(
+        default=None, strict=True, description="A disabled reward is an invalid `rewardId`"
+    )
+
+
+class LoyaltyRewardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    merchant_id: str
+    reward_id: str
+    name: str
+    max_per_transaction: int
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class FeatureIn(Strict):
+    enabled: bool = Field(strict=True)
+
+
+class FeatureOut(BaseModel):
+    client_id: str
+    feature: str
+    enabled: bool
+
+
+class PointsTransactionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    kind: str = Field(description="`adhoc` (Loyalty API) or a campaign's award")
+    amount: int = Field(description="Points credited (> 0) or debited (< 0)")
+    balance_after: int
+    reward_id: str
+    issuer_id: str
+    business_unit: str | None
+    channel: str | None
+    client_id: str | None
+    merchant_id: str
+    external_reference_id: str | None
+    created_at: datetime
+
+
+class PointsOut(BaseModel):
+    member_id: str
+    merchant_id: str
+    balance: int
+    transactions: list[PointsTransactionOut] = Field(description="The latest, newest first")
+
+
+# Reward definitions -------------------------------------------------------------------------
+
+
+@router.post(
+    "/merchants/{merchant_id}/loyalty_rewards", status_code=201, response_model=LoyaltyRewardOut
+)
+async def create_loyalty_reward(
+    merchant_id: str, body: LoyaltyRewardIn, actor: AdminActor, session: WriteSessionDep
+) -> LoyaltyReward:
+    """Define an ad hoc reward in a merchant's loyalty programme (`reward_id` unique in it)."""
+    reward = await rewards.create_reward(
+        session, merchant_id=merchant_id, actor=actor, **body.model_dump()
+    )
+    await session.commit()
+    return reward
+
+
+@router.get("/merchants/{merchant_id}/loyalty_rewards", response_model=ListOut[LoyaltyRewardOut])
+async def list_loyalty_rewards(
+    merchant_id: str, _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Any:
+    """A merchant's ad hoc reward definitions, enabled and disabled."""
+    await merchants.get_merchant(session, merchant_id)
+    page = await cursor_paginate(
+        session,
+        rewards.query(merchant_id=merchant_id),
+        LoyaltyReward.id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"data": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/loyalty_rewards/{reward_id}", response_model=LoyaltyRewardOut)
+async def get_loyalty_reward(reward_id: str, _: AdminActor, session: SessionDep) -> LoyaltyReward:
+    """One reward definition, by its Bestow id (`lrw_...`)."""
+    return await rewards.get_reward(session, reward_id)
+
+
+@router.patch("/loyalty_rewards/{reward_id}", response_model=LoyaltyRewardOut)
+async def update_loyalty_reward(
+    reward_id: str, body: LoyaltyRewardPatch, actor: AdminActor, session: WriteSessionDep
+) -> LoyaltyReward:
+    """Rename a reward, change its per-transaction maximum, enable or disable it."""
+    reward = await rewards.update_reward(
+        session, id=reward_id, actor=actor, **body.model_dump(exclude_unset=True)
+    )
+    await session.commit()
+    return reward
+
+
+# A client's ad hoc reward feature -----------------------------------------------------------
+
+
+@router.get(f"/clients/{{client_id}}/features/{ADHOC_REWARD}", response_model=FeatureOut)
+async def get_adhoc_feature(client_id: str, _: AdminActor, session: SessionDep) -> FeatureOut:
+    """Whether the client may issue ad hoc rewards through the Loyalty API."""
+    client = await clients.get_client(session, client_id)
+    return FeatureOut(
+        client_id=client.id, feature=ADHOC_REWARD, enabled=client.adhoc_reward_enabled
+    )
+
+
+@router.put(f"/clients/{{client_id}}/features/{ADHOC_REWARD}", response_model=FeatureOut)
+async def set_adhoc_feature(
+    client_id: str, body: FeatureIn, actor: AdminActor, session: WriteSessionDep
+) -> FeatureOut:
+    """Turn the Loyalty API's ad hoc reward feature on or off for a client (off, the API answers
+    `Adhoc Reward feature is not enabled`)."""
+    await rewards.set_adhoc_feature(session, client_id=client_id, enabled=body.enabled, actor=actor)
+    await session.commit()
+    return FeatureOut(client_id=client_id, feature=ADHOC_REWARD, enabled=body.enabled)
+
+
+# A member's points --------------------------------------------------------------------------
+
+
+async def member_points(session: AsyncSession, member_id: str, *, limit: int) -> dict[str, Any]:
+    """A member's balance and latest ``limit`` transactions, newest first (the CLI's too)."""
+    member = await members.get_member(session, member_id)
+    rows = await session.scalars(
+        select(PointsTransaction)
+        .where(PointsTransaction.member_id == member_id)
+        .order_by(PointsTransaction.created_at.desc(), PointsTransaction.id.desc())
+        .limit(limit)
+    )
+    return {
+        "member_id": member.id,
+        "merchant_id": member.merchant_id,
+        "balance": await ledger.balance_of(session, member_id),
+        "transactions": list(rows),
+    }
+
+
+@router.get("/members/{member_id}/points", response_model=PointsOut)
+async def get_member_points(
+    member_id: str,
+    _: AdminActor,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRANSACTIONS)] = LATEST_TRANSACTIONS,
+) -> Any:
+    """A member's points balance and latest transactions (`limit`, newest first)."""
+    return await member_points(session, member_id, limit=limit)
