@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python bench/issuance.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/vouchers.py
+	$(BIN)/python bench/loyalty.py
 
 # Re-resolve the pinned, hashed lock file after changing dependencies in pyproject.toml.
 lock: setup

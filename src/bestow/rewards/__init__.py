@@ -1,4 +1,5 @@
 """Reward templates and their kinds. Importing the package registers every kind, wherever it
 is used from (API, CLI, worker): the kinds of other domains register themselves on import."""
 
+import bestow.loyalty.kind
 import bestow.vouchers.kind  # noqa: F401
