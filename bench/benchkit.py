@@ -102,6 +102,20 @@ def proc_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of a process and its children (``bestow serve --processes N`` forks its
+    servers), by pid."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            pids.append(int(stat.parent.name))
+    return {p: cpu for p in pids if (cpu := proc_cpu(p)) is not None}
+
+
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
@@ -327,15 +341,19 @@ class Processes:
         self.running.append(proc)
         return proc
 
-    async def serve(self, env: dict[str, str], *, worker: bool = False) -> tuple[Proc, str]:
-        """``bestow serve`` (``--no-worker`` unless ``worker``); returns it with its base URL once
-        ``/healthz`` answers."""
+    async def serve(
+        self, env: dict[str, str], *, worker: bool = False, processes: int = 1
+    ) -> tuple[Proc, str]:
+        """``bestow serve`` (``--no-worker`` unless ``worker``, ``--processes``); returns it with
+        its base URL once ``/healthz`` answers."""
         import httpx
 
         port = free_port()
         command = [venv_script("bestow"), "serve", "--host", HOST, "--port", str(port)]
         if not worker:
             command.append("--no-worker")
+        if processes > 1:
+            command += ["--processes", str(processes)]
         proc = self.start("serve" if worker else "api", command, env)
         base = f"http://{HOST}:{port}"
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

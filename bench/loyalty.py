@@ -68,7 +68,7 @@ from benchkit import (
     drop_leftover_databases,
     failure_status,
     member_rows,
-    proc_cpu,
+    tree_cpu,
 )
 from loadgen import HttpClient, Recorder, percentile, watchdog
 
@@ -93,6 +93,7 @@ class Options:
     duration: float
     deduct_share: float
     worker: bool
+    processes: int
     profile: Path | None
     keep_logs: Path | None
 
@@ -378,12 +379,12 @@ async def award_load(
         drive(port, opts.clients, recorder.measure_until, recorder, take, done)
     )
     await asyncio.sleep(max(0.0, recorder.measure_from - time.perf_counter()))
-    server_before = {server.pid: proc_cpu(server.pid) or 0.0}
+    server_before = tree_cpu(server.pid)
     db_before = await ledger.backend_cpu()
     own_before = time.process_time()
     load_before = os.getloadavg()[0]
     await asyncio.sleep(max(0.0, recorder.measure_until - time.perf_counter()))
-    server_cpu = cpu_delta(server_before, {server.pid: proc_cpu(server.pid) or 0.0})
+    server_cpu = cpu_delta(server_before, tree_cpu(server.pid))
     db_cpu = cpu_delta(db_before, await ledger.backend_cpu())
     own_cpu = time.process_time() - own_before
     load_after = os.getloadavg()[0]
@@ -438,13 +439,16 @@ async def run(opts: Options, procs: Processes, tmp: Path) -> dict[str, Any]:
             "duration": opts.duration,
             "deduct_share": opts.deduct_share,
             "worker": opts.worker,
+            "processes": opts.processes,
         },
     }
     async with database("postgresql", tmp, opts.pg_url) as url:
         started = time.perf_counter()
         world = await seed(url, procs.var_dir, opts.members)
         print(f"  seeded {opts.members:,} members in {time.perf_counter() - started:.1f} s")
-        server, base = await procs.serve(bestow_env(url, procs.var_dir), worker=opts.worker)
+        server, base = await procs.serve(
+            bestow_env(url, procs.var_dir), worker=opts.worker, processes=opts.processes
+        )
         port = int(base.rsplit(":", 1)[1])
         ledger = Ledger(url)
         await ledger.open()
@@ -521,6 +525,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--duration", type=float)
     parser.add_argument("--deduct-share", type=float, default=0.2)
     parser.add_argument("--no-worker", action="store_true", help="bestow serve --no-worker")
+    parser.add_argument("--processes", type=int, default=1, help="bestow serve --processes N")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="bestow serve under cProfile")
     parser.add_argument("--keep-logs", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
@@ -532,6 +537,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         duration=args.duration or (3.0 if args.quick else 10.0),
         deduct_share=args.deduct_share,
         worker=not args.no_worker,
+        processes=args.processes,
         profile=args.profile,
         keep_logs=args.keep_logs,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -60,6 +61,15 @@ def surfaces() -> SurfaceRegistry:
             Surface("voucher pages", prefix, voucher_pages.render_error, json_bodies=False)
         )
     return registry
+
+
+SERVE_WORKER = "BESTOW_SERVE_WORKER"
+"""Set by ``bestow serve --processes N`` for its processes: "0" when they run no worker."""
+
+
+def serve_app() -> FastAPI:
+    """The application of one process of ``bestow serve --processes N`` (a uvicorn factory)."""
+    return create_app(with_worker=os.environ.get(SERVE_WORKER, "1") == "1")
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:

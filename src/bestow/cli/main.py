@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,11 +20,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve the API only")] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port, each with its own worker unless "
+            "--no-worker. Rate limits held in memory are then per process: set BESTOW_REDIS_URL.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve every API surface, with a worker in the same process unless --no-worker."""
     import uvicorn
 
-    from bestow.app import create_app
+    from bestow.app import SERVE_WORKER, create_app
     from bestow.config import get_settings
 
     settings = get_settings()
@@ -33,16 +42,21 @@ def serve(
         shown = "127.0.0.1" if wildcard else host
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     run(lambda: _ensure_admin_token())
-    application = create_app(settings, with_worker=not no_worker)
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=int(settings.worker_lease_seconds),
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "lifespan": "on",
+        "timeout_graceful_shutdown": int(settings.worker_lease_seconds),
+    }
+    if processes == 1:
+        uvicorn.run(create_app(settings, with_worker=not no_worker), **options)
+        return
+    # Each process builds its own application from the environment (uvicorn's factory).
+    os.environ["BESTOW_PUBLIC_URL"] = settings.public_url
+    os.environ[SERVE_WORKER] = "0" if no_worker else "1"
+    uvicorn.run("bestow.app:serve_app", factory=True, workers=processes, **options)
 
 
 async def _ensure_admin_token() -> None:

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.clients import repository as clients
+from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.loyalty import ledger, sessions
-from bestow.models import BusinessUnit, LoyaltyReward
+from bestow.models import BusinessUnit, Client, LoyaltyReward, LoyaltySession, Member
 
 ISSUER_REQUIRED = "issuerId is mandatory and required to be non-empty"
 REWARD_REQUIRED = "rewardId is mandatory and required to be non-empty"
@@ -98,6 +98,43 @@ def parse(body: Any) -> AdhocRequest:
     return AdhocRequest(channel, unit, issuer, reward, amount, reference or None)
 
 
+# Everything an award is judged on, in one round trip: the client's feature, the session and its
+# member, and whether the business unit and the reward exist in the member's programme. Built
+# once; the request's values are bound parameters.
+_CONTEXT = (
+    select(
+        Client.adhoc_reward_enabled,
+        LoyaltySession.id.label("session_id"),
+        LoyaltySession.expires_at,
+        LoyaltySession.last_seen_at,
+        Member.id.label("member_id"),
+        Member.merchant_id,
+        Member.status,
+        BusinessUnit.id.label("unit_id"),
+        LoyaltyReward.max_per_transaction,
+    )
+    .select_from(Client)
+    .outerjoin(
+        LoyaltySession,
+        (LoyaltySession.client_id == Client.id)
+        & (LoyaltySession.correlation_id == bindparam("correlation_id")),
+    )
+    .outerjoin(Member, Member.id == LoyaltySession.member_id)
+    .outerjoin(
+        BusinessUnit,
+        (BusinessUnit.merchant_id == Member.merchant_id)
+        & (BusinessUnit.name == bindparam("business_unit")),
+    )
+    .outerjoin(
+        LoyaltyReward,
+        (LoyaltyReward.merchant_id == Member.merchant_id)
+        & (LoyaltyReward.reward_id == bindparam("reward_id"))
+        & LoyaltyReward.enabled.is_(True),
+    )
+    .where(Client.id == bindparam("client_id"))
+)
+
+
 async def issue(
     session: AsyncSession,
     *,
@@ -108,41 +145,44 @@ async def issue(
 ) -> ledger.Movement:
     """Award (or deduct) the points once; ``AdhocRefused`` with the seed's message otherwise.
     The caller commits."""
-    client = await clients.get(session, client_id)
-    if client is None or not client.adhoc_reward_enabled:
+    try:
+        request: AdhocRequest | None = parse(body)
+        refusal = None
+    except AdhocRefused as exc:
+        request, refusal = None, exc
+    context = (
+        await session.execute(
+            _CONTEXT,
+            {
+                "client_id": client_id,
+                "correlation_id": correlation_id,
+                "business_unit": request.business_unit if request else None,
+                "reward_id": request.reward_id if request else None,
+            },
+        )
+    ).first()
+    if context is None or not context.adhoc_reward_enabled:
         raise AdhocRefused(FEATURE_DISABLED)
-    request = parse(body)
-    member = await sessions.session_member(
-        session, client_id=client_id, correlation_id=correlation_id, idle=idle
-    )
-    if member is None:
+    if request is None:
+        assert refusal is not None
+        raise refusal
+    now = utcnow()
+    if context.member_id is None or context.expires_at <= now:
         raise AdhocRefused(ACCOUNT_NOT_FOUND)
-    if member.status != "active":
+    await sessions.keep_alive(session, context.session_id, context.last_seen_at, now, idle)
+    if context.status != "active":
         raise AdhocRefused(ACCOUNT_INACTIVE)
-    unit = await session.scalar(
-        select(BusinessUnit.id).where(
-            BusinessUnit.merchant_id == member.merchant_id,
-            BusinessUnit.name == request.business_unit,
-        )
-    )
-    if unit is None:
+    if context.unit_id is None:
         raise AdhocRefused(UNIT_INVALID.format(name=request.business_unit))
-    reward = await session.scalar(
-        select(LoyaltyReward).where(
-            LoyaltyReward.merchant_id == member.merchant_id,
-            LoyaltyReward.reward_id == request.reward_id,
-            LoyaltyReward.enabled.is_(True),
-        )
-    )
-    if reward is None:
+    if context.max_per_transaction is None:
         raise AdhocRefused(REWARD_INVALID)
-    if abs(request.amount) > reward.max_per_transaction:
+    if abs(request.amount) > context.max_per_transaction:
         raise AdhocRefused(OVER_MAXIMUM)
     try:
         return await ledger.move(
             session,
-            member_id=member.id,
-            merchant_id=member.merchant_id,
+            member_id=context.member_id,
+            merchant_id=context.merchant_id,
             amount=request.amount,
             reward_id=request.reward_id,
             issuer_id=request.issuer_id,

@@ -132,13 +132,20 @@ async def session_member(
     live, member = row
     if live.expires_at <= now:
         return None
-    if now - live.last_seen_at >= TOUCH_EVERY:
+    await keep_alive(session, live.id, live.last_seen_at, now, idle)
+    return member
+
+
+async def keep_alive(
+    session: AsyncSession, session_id: str, last_seen: datetime, now: datetime, idle: timedelta
+) -> None:
+    """Push a used session's expiry back; written at most every ``TOUCH_EVERY``."""
+    if now - last_seen >= TOUCH_EVERY:
         await session.execute(
             update(LoyaltySession)
-            .where(LoyaltySession.id == live.id)
+            .where(LoyaltySession.id == session_id)
             .values(last_seen_at=now, expires_at=now + idle)
         )
-    return member
 
 
 def expired_before(now: datetime) -> ColumnElement[bool]:
