@@ -4,7 +4,9 @@ helpers, and the processes they start and stop."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -12,15 +14,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 HOST = "127.0.0.1"
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def pg_dsn(url: str) -> str:
@@ -187,6 +191,17 @@ def bestow_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def bench_runtime(url: str, var_dir: Path) -> Any:
+    """A runtime (``bestow.app.build_runtime``) on ``url`` with the bench's settings."""
+    from bestow.app import build_runtime
+    from bestow.config import Settings
+
+    settings = Settings(
+        database_url=url, var_dir=var_dir, secret_key=SECRET_KEY, admin_token=ADMIN_TOKEN
+    )
+    return build_runtime(settings)
+
+
 def member_rows(
     merchant_id: str, emails: list[str], now: Any, *, numbered: bool = False
 ) -> list[dict[str, Any]]:
@@ -232,6 +247,21 @@ async def bench_partner(
     )
     await clients.grant_merchant(session, client_id=client.id, merchant_id=merchant_id, actor=actor)
     return client, issued.secret
+
+
+async def oauth_token(http: Any, client_id: str, secret: str) -> str:
+    """An access token from ``POST /oauth2/token`` (client credentials) on ``http`` (an
+    ``httpx.AsyncClient`` on the API)."""
+    pair = f"{client_id}:{secret}".encode()
+    response = await http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(pair).decode()},
+    )
+    if response.status_code != 200:
+        raise BenchFailed(f"POST /oauth2/token: {response.status_code} {response.text}")
+    token: str = response.json()["access_token"]
+    return token
 
 
 async def bench_campaign(
@@ -409,6 +439,20 @@ class Processes:
                 self.stop(proc)
 
 
+OptionsT = TypeVar("OptionsT")
+
+
+class BenchProcesses(Processes, Generic[OptionsT]):
+    """A bench's processes, run in the repository, with its options ``opts``, its ``var_dir``
+    and the cProfile outputs (``profiles``) of those it ran under cProfile."""
+
+    def __init__(self, opts: OptionsT, var_dir: Path, logs: Path) -> None:
+        super().__init__(logs, REPOSITORY)
+        self.opts = opts
+        self.var_dir = var_dir
+        self.profiles: list[Path] = []
+
+
 P = TypeVar("P", bound=Processes)
 
 
@@ -418,3 +462,29 @@ def stopping(procs: P) -> Iterator[P]:
         yield procs
     finally:
         procs.stop_all()
+
+
+@contextlib.contextmanager
+def bench_dirs(prefix: str, keep_logs: Path | None) -> Iterator[Path]:
+    """A temporary directory with ``var`` and ``logs`` in it; on the way out, however it goes,
+    the databases left over are dropped (``drop_leftover_databases``) and the logs copied to
+    ``keep_logs`` (when given) before the directory is removed."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        tmp = Path(name)
+        (tmp / "var").mkdir()
+        (tmp / "logs").mkdir()
+        try:
+            yield tmp
+        finally:
+            drop_leftover_databases()
+            if keep_logs is not None:
+                shutil.copytree(tmp / "logs", keep_logs, dirs_exist_ok=True)
+
+
+def print_report(report: dict[str, Any], lines: list[str], profiles: list[Path], of: str) -> None:
+    """A bench's report: its lines, the cProfile outputs (of ``of``: the server, the workers)
+    when there are any, and last the report as JSON."""
+    print("\n".join(lines))
+    if profiles:
+        print(f"\ncProfile of {of}: " + ", ".join(str(p) for p in profiles))
+    print(json.dumps(report))

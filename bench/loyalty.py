@@ -40,10 +40,8 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,28 +51,26 @@ from typing import Any
 import benchkit
 import httpx
 from benchkit import (
-    ADMIN_TOKEN,
     DEFAULT_PG_URL,
     HOST,
-    SECRET_KEY,
     BenchFailed,
     DirectReader,
     Proc,
     WrongResult,
+    bench_dirs,
+    bench_runtime,
     bestow_env,
     cprofiled,
     cpu_delta,
     database,
-    drop_leftover_databases,
     failure_status,
     member_rows,
+    oauth_token,
+    print_report,
     tree_cpu,
 )
 from loadgen import HttpClient, Recorder, percentile, watchdog
 
-from vouchers import oauth_token
-
-REPOSITORY = Path(__file__).resolve().parent.parent
 AIM = 1_000
 """Ad hoc awards per second the Loyalty API should sustain."""
 UNIT = "BENCH_UNIT"
@@ -113,9 +109,7 @@ class World:
 async def seed(url: str, var_dir: Path, members: int) -> World:
     """Through the services: a merchant with its business unit and reward definition, members
     (COPY), an OAuth client with the ad hoc feature, granted the merchant."""
-    from bestow.app import build_runtime
     from bestow.clients import service as clients
-    from bestow.config import Settings
     from bestow.kit.actor import Actor
     from bestow.kit.db import bulk_insert, utcnow
     from bestow.loyalty import rewards
@@ -123,10 +117,7 @@ async def seed(url: str, var_dir: Path, members: int) -> World:
     from bestow.models import Member
 
     actor = Actor("bench")
-    settings = Settings(
-        database_url=url, var_dir=var_dir, secret_key=SECRET_KEY, admin_token=ADMIN_TOKEN
-    )
-    runtime = build_runtime(settings)
+    runtime = bench_runtime(url, var_dir)
     try:
         async with runtime.db.write_session() as session:
             merchant = await merchants.create_merchant(
@@ -201,14 +192,8 @@ class Ledger(DirectReader):
         }
 
 
-class Processes(benchkit.Processes):
+class Processes(benchkit.BenchProcesses[Options]):
     """Every process the bench starts; ``bestow serve`` under cProfile with ``--profile``."""
-
-    def __init__(self, opts: Options, var_dir: Path, logs: Path) -> None:
-        super().__init__(logs, REPOSITORY)
-        self.opts = opts
-        self.var_dir = var_dir
-        self.profiles: list[Path] = []
 
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Proc:
         if self.opts.profile is not None and name in ("serve", "api"):
@@ -454,7 +439,7 @@ async def run(opts: Options, procs: Processes, tmp: Path) -> dict[str, Any]:
         await ledger.open()
         try:
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-                token = await oauth_token(http, world)  # type: ignore[arg-type]
+                token = await oauth_token(http, world.oauth_client_id, world.oauth_secret)
             print(f"  sessions: {opts.members:,}, {opts.clients} clients ...", flush=True)
             report["sessions"] = await open_sessions(opts, port, token, world)
             awards = Awards(token, world.member_ids, opts.deduct_share)
@@ -548,10 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     print("bench: loyalty ad hoc awards", flush=True)
     if opts.profile is not None:
         opts.profile.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bestow-bench-loyalty-") as name:
-        tmp = Path(name)
-        (tmp / "var").mkdir()
-        (tmp / "logs").mkdir()
+    with bench_dirs("bestow-bench-loyalty-", opts.keep_logs) as tmp:
         procs = Processes(opts, tmp / "var", tmp / "logs")
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleaned up as Ctrl-C is
         try:
@@ -565,13 +547,7 @@ def main(argv: list[str] | None = None) -> int:
             return failure_status(exc)
         finally:
             procs.stop_all()
-            drop_leftover_databases()
-            if opts.keep_logs is not None:
-                shutil.copytree(tmp / "logs", opts.keep_logs, dirs_exist_ok=True)
-    print("\n".join(report_lines(report)))
-    if procs.profiles:
-        print("\ncProfile of the server: " + ", ".join(str(p) for p in procs.profiles))
-    print(json.dumps(report))
+    print_report(report, report_lines(report), procs.profiles, "the server")
     found = problems(report)
     if found:
         print("PROBLEMS: " + "; ".join(found), file=sys.stderr)

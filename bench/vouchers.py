@@ -37,14 +37,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -54,29 +51,29 @@ from typing import Any
 import benchkit
 import httpx
 from benchkit import (
-    ADMIN_TOKEN,
     DEFAULT_PG_URL,
-    SECRET_KEY,
     BenchFailed,
     DirectReader,
     Proc,
     WrongResult,
     bench_campaign,
+    bench_dirs,
     bench_partner,
+    bench_runtime,
     bestow_env,
     check_alive,
     cprofiled,
     cpu_delta,
     database,
-    drop_leftover_databases,
     failure_status,
     member_rows,
+    oauth_token,
+    print_report,
     proc_cpu,
     procs_cpu,
     venv_script,
 )
 
-REPOSITORY = Path(__file__).resolve().parent.parent
 QUANTITY = 20
 OPEN_FACE_VALUE = 1234
 VOUCHERIFY_SECONDS = 60.0
@@ -121,9 +118,7 @@ class World:
 async def seed(url: str, var_dir: Path, members: int) -> World:
     """Through the services: products, an OAuth client, a partner, members (COPY), a voucher
     template and a campaign using it."""
-    from bestow.app import build_runtime
     from bestow.clients import service as clients
-    from bestow.config import Settings
     from bestow.kit.actor import Actor
     from bestow.kit.db import bulk_insert, utcnow
     from bestow.merchants import service as merchants
@@ -132,10 +127,7 @@ async def seed(url: str, var_dir: Path, members: int) -> World:
     from bestow.vouchers import products
 
     actor = Actor("bench")
-    settings = Settings(
-        database_url=url, var_dir=var_dir, secret_key=SECRET_KEY, admin_token=ADMIN_TOKEN
-    )
-    runtime = build_runtime(settings)
+    runtime = bench_runtime(url, var_dir)
     product = {
         "is_value_based": True,
         "is_status_available": True,
@@ -243,15 +235,9 @@ class Probe(DirectReader):
 # --- processes -----------------------------------------------------------------------------------
 
 
-class Processes(benchkit.Processes):
+class Processes(benchkit.BenchProcesses[Options]):
     """Every process the bench starts; ``stop_all`` stops those still running (SIGINT, then
     SIGKILL)."""
-
-    def __init__(self, opts: Options, var_dir: Path, logs: Path) -> None:
-        super().__init__(logs, REPOSITORY)
-        self.opts = opts
-        self.var_dir = var_dir
-        self.profiles: list[Path] = []
 
     async def api(self, url: str) -> tuple[Proc, str]:
         """``bestow serve --no-worker``; returns it with its base URL once ``/healthz`` answers."""
@@ -274,19 +260,6 @@ class Processes(benchkit.Processes):
 
 
 # --- phase 1: the Voucher API --------------------------------------------------------------------
-
-
-async def oauth_token(http: httpx.AsyncClient, world: World) -> str:
-    pair = f"{world.oauth_client_id}:{world.oauth_secret}".encode()
-    response = await http.post(
-        "/oauth2/token",
-        data={"grant_type": "client_credentials"},
-        headers={"Authorization": "Basic " + base64.b64encode(pair).decode()},
-    )
-    if response.status_code != 200:
-        raise BenchFailed(f"POST /oauth2/token: {response.status_code} {response.text}")
-    token: str = response.json()["access_token"]
-    return token
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -349,7 +322,7 @@ async def api_phase(opts: Options, procs: Processes, world: World) -> dict[str, 
     results: dict[str, Any] = {}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            token = await oauth_token(http, world)
+            token = await oauth_token(http, world.oauth_client_id, world.oauth_secret)
         targets = {
             "fixed": (world.fixed_code, {"quantity": QUANTITY}),
             "open_value": (world.open_code, {"quantity": QUANTITY, "face_value": OPEN_FACE_VALUE}),
@@ -575,10 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: vouchers, phases {','.join(opts.phases)}", flush=True)
     if opts.profile is not None:
         opts.profile.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bestow-bench-vouchers-") as name:
-        tmp = Path(name)
-        (tmp / "var").mkdir()
-        (tmp / "logs").mkdir()
+    with bench_dirs("bestow-bench-vouchers-", opts.keep_logs) as tmp:
         procs = Processes(opts, tmp / "var", tmp / "logs")
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleaned up as Ctrl-C is
         try:
@@ -587,13 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             return failure_status(exc)
         finally:
             procs.stop_all()
-            drop_leftover_databases()
-            if opts.keep_logs is not None:
-                shutil.copytree(tmp / "logs", opts.keep_logs, dirs_exist_ok=True)
-    print("\n".join(report_lines(report)))
-    if procs.profiles:
-        print("\ncProfile of the workers: " + ", ".join(str(p) for p in procs.profiles))
-    print(json.dumps(report))
+    print_report(report, report_lines(report), procs.profiles, "the workers")
     return 0
 
 

@@ -54,11 +54,9 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -78,13 +76,14 @@ from benchkit import (
     DirectReader,
     Proc,
     WrongResult,
+    bench_dirs,
     bestow_env,
     check_alive,
     cprofiled,
     cpu_delta,
     database,
-    drop_leftover_databases,
     failure_status,
+    print_report,
     proc_cpu,
     stopping,
     tail,
@@ -227,15 +226,9 @@ class ReceiverCount:
     last_at: float | None
 
 
-class Processes(benchkit.Processes):
+class Processes(benchkit.BenchProcesses[Options]):
     """Every process the bench starts; ``stop_all`` stops those still running (SIGINT for workers
     and the API, SIGTERM for receivers, then SIGKILL)."""
-
-    def __init__(self, opts: Options, var_dir: Path, logs: Path) -> None:
-        super().__init__(logs, REPOSITORY)
-        self.opts = opts
-        self.var_dir = var_dir
-        self.profiles: list[Path] = []
 
     def env(self, url: str, **extra: str) -> dict[str, str]:
         env = bestow_env(
@@ -1311,10 +1304,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.profile is not None:
         opts.profile.mkdir(parents=True, exist_ok=True)
     status = 0
-    with tempfile.TemporaryDirectory(prefix="bestow-bench-webhooks-") as name:
-        tmp = Path(name)
-        (tmp / "var").mkdir()
-        (tmp / "logs").mkdir()
+    with bench_dirs("bestow-bench-webhooks-", opts.keep_logs) as tmp:
         procs = Processes(opts, tmp / "var", tmp / "logs")
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # cleaned up as Ctrl-C is
         try:
@@ -1327,14 +1317,7 @@ def main(argv: list[str] | None = None) -> int:
                 report = runner.run(run(opts, procs, tmp))
         except (BenchFailed, WrongResult, KeyboardInterrupt) as exc:
             return failure_status(exc)
-        finally:
-            drop_leftover_databases()
-            if opts.keep_logs is not None:
-                shutil.copytree(tmp / "logs", opts.keep_logs, dirs_exist_ok=True)
-    print("\n".join(report_lines(report)))
-    if procs.profiles:
-        print("\ncProfile of the workers: " + ", ".join(str(p) for p in procs.profiles))
-    print(json.dumps(report))
+    print_report(report, report_lines(report), procs.profiles, "the workers")
     if any(r["problems"] for r in _runs(report)):
         status = 1
     return status

@@ -42,11 +42,6 @@ from tests.loyalty.helpers import (
 TRANSACTION_ID = re.compile(r"^ptx_[0-9a-z]+$")
 
 
-@pytest.fixture
-async def programme(app_client: httpx.AsyncClient, runtime: Runtime) -> Programme:
-    return await make_programme(app_client, runtime)
-
-
 async def member_session(
     app_client: httpx.AsyncClient, runtime: Runtime, programme: Programme, **fields: Any
 ) -> tuple[str, str]:

@@ -22,42 +22,27 @@ from bestow.models import (
     RewardTemplate,
 )
 from bestow.rewards import kinds, templates
+from tests.campaigns import failures, issue_campaign, kind_template, revoke_job, small_chunks
 from tests.conftest import ACTOR
 from tests.surfaces.partner.helpers import (
-    ISSUE,
     Partner,
-    create_campaign,
     email,
-    in_state,
-    issue_body,
     make_members,
     new_partner,
-    wait_for_job,
     worker_client,
 )
-from tests.vouchers.test_campaign_vouchers import failures, small_chunks
 
 pytestmark = pytest.mark.asyncio
 
-FINISHED = in_state("completed", "failed")
 CONFIG = {"points": 100, "reward_id": "SPRING", "issuer_id": "HQ"}
 
 
 async def points_template(
     runtime: Runtime, merchant_id: str, config: dict[str, Any]
 ) -> RewardTemplate:
-    async with runtime.db.write_session() as session:
-        template = await templates.create_template(
-            session,
-            merchant_id=merchant_id,
-            kind="points",
-            name="Spring points",
-            actor=ACTOR,
-            config=config,
-            publish=True,
-        )
-        await session.commit()
-        return template
+    return await kind_template(
+        runtime, merchant_id, kind="points", name="Spring points", config=config
+    )
 
 
 async def run_job(
@@ -73,23 +58,9 @@ async def run_job(
     revoked when ``revoke``): the job."""
     template = await points_template(runtime, partner.merchant_id, config)
     async with worker_client(settings) as client:
-        campaign = await create_campaign(client, partner, template.id)
-        identifiers = [{"type": "email", "value": a} for a in addresses]
-        accepted = await client.post(
-            ISSUE,
-            headers=partner.headers(),
-            json=issue_body(partner, campaign, identifiers, "Treatment"),
-        )
-        assert accepted.status_code == 202, accepted.text
-        job = await wait_for_job(client, partner, accepted.json()["issuance_job"]["id"], FINISHED)
+        _, job = await issue_campaign(client, partner, template.id, addresses)
         if revoke:
-            revoked = await client.post(
-                f"/partner/issuance_jobs/{job['id']}/revoke",
-                headers=partner.headers(),
-                json={"merchant_id": partner.merchant_id},
-            )
-            assert revoked.status_code == 202, revoked.text
-            job = await wait_for_job(client, partner, job["id"], in_state("revoked"))
+            job = await revoke_job(client, partner, job["id"])
     return job
 
 
@@ -301,25 +272,11 @@ async def test_revoking_the_job_takes_back_what_is_left_of_the_points(
     await award(runtime, partner, members[3], 50)
     template = await points_template(runtime, partner.merchant_id, CONFIG)
     async with worker_client(settings) as client:
-        campaign = await create_campaign(client, partner, template.id)
-        identifiers = [{"type": "email", "value": a} for a in addresses]
-        accepted = await client.post(
-            ISSUE,
-            headers=partner.headers(),
-            json=issue_body(partner, campaign, identifiers, "Treatment"),
-        )
-        assert accepted.status_code == 202, accepted.text
-        job = await wait_for_job(client, partner, accepted.json()["issuance_job"]["id"], FINISHED)
+        _, job = await issue_campaign(client, partner, template.id, addresses)
         await award(runtime, partner, members[0], -30)
         await award(runtime, partner, members[1], -100)
         assert await balances(runtime, members) == [70, 0, 100, 150]
-        revoked = await client.post(
-            f"/partner/issuance_jobs/{job['id']}/revoke",
-            headers=partner.headers(),
-            json={"merchant_id": partner.merchant_id},
-        )
-        assert revoked.status_code == 202, revoked.text
-        await wait_for_job(client, partner, job["id"], in_state("revoked"))
+        await revoke_job(client, partner, job["id"])
 
     assert await balances(runtime, members) == [0, 0, 0, 50]
     reversals = [t for t in await transactions(runtime, members) if t.kind == "campaign_reversal"]

@@ -127,11 +127,6 @@ async def walk(
         assert len(pages) < 50
 
 
-@pytest.fixture
-async def programme(app_client: httpx.AsyncClient, runtime: Runtime) -> Programme:
-    return await make_programme(app_client, runtime)
-
-
 # --- Pages -----------------------------------------------------------------------------------
 
 

@@ -98,11 +98,6 @@ async def second_merchant(runtime: Runtime, client_id: str) -> str:
     return merchant.id
 
 
-@pytest.fixture
-async def programme(app_client: httpx.AsyncClient, runtime: Runtime) -> Programme:
-    return await make_programme(app_client, runtime)
-
-
 # --- Identifier types ------------------------------------------------------------------------
 
 

@@ -36,11 +36,6 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 UTC_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-@pytest.fixture
-async def programme(app_client: httpx.AsyncClient, runtime: Runtime) -> Programme:
-    return await make_programme(app_client, runtime)
-
-
 def identifier_of(member: Member, identifier_type: str) -> str:
     """How a client would name the member with that identifier type."""
     return {

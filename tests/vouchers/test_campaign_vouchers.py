@@ -22,26 +22,20 @@ from bestow.deps import Runtime
 from bestow.issuance import tasks
 from bestow.kit.errors import Invalid
 from bestow.models import IssuedReward, OutboxEvent, Product, RewardTemplate, Voucher
-from bestow.rewards import templates
 from bestow.vouchers import service
-from tests.conftest import ACTOR, ADMIN_TOKEN
+from tests.campaigns import failures, issue_campaign, kind_template, revoke_job, small_chunks
+from tests.conftest import ADMIN_TOKEN
 from tests.surfaces.partner.helpers import (
-    ISSUE,
     Partner,
-    create_campaign,
     email,
-    in_state,
-    issue_body,
     make_members,
     new_partner,
-    wait_for_job,
     worker_client,
 )
 from tests.vouchers.helpers import create, fixed
 
 pytestmark = pytest.mark.asyncio
 
-FINISHED = in_state("completed", "failed")
 OUT_OF_STOCK = "Out of stock"
 
 
@@ -54,18 +48,9 @@ async def make_product(runtime: Runtime, **over: Any) -> Product:
 async def voucher_template(
     runtime: Runtime, merchant_id: str, config: dict[str, Any]
 ) -> RewardTemplate:
-    async with runtime.db.write_session() as session:
-        template = await templates.create_template(
-            session,
-            merchant_id=merchant_id,
-            kind="voucher",
-            name="A voucher",
-            actor=ACTOR,
-            config=config,
-            publish=True,
-        )
-        await session.commit()
-        return template
+    return await kind_template(
+        runtime, merchant_id, kind="voucher", name="A voucher", config=config
+    )
 
 
 async def run_campaign(
@@ -79,15 +64,7 @@ async def run_campaign(
     """A voucher campaign issued to ``addresses`` and processed: (partner, campaign, job)."""
     partner = partner or await new_partner(runtime)
     template = await voucher_template(runtime, partner.merchant_id, config)
-    campaign = await create_campaign(client, partner, template.id)
-    identifiers = [{"type": "email", "value": a} for a in addresses]
-    accepted = await client.post(
-        ISSUE,
-        headers=partner.headers(),
-        json=issue_body(partner, campaign, identifiers, "Treatment"),
-    )
-    assert accepted.status_code == 202, accepted.text
-    job = await wait_for_job(client, partner, accepted.json()["issuance_job"]["id"], FINISHED)
+    campaign, job = await issue_campaign(client, partner, template.id, addresses)
     return partner, campaign, job
 
 
@@ -129,19 +106,10 @@ async def rewards_of(runtime: Runtime, job_id: str) -> list[IssuedReward]:
         return list(rows)
 
 
-def failures(job: dict[str, Any]) -> list[tuple[int, str]]:
-    return [(f["identifier_index"], f["error"]) for f in job["summary"].get("failures", [])]
-
-
 @pytest.fixture
 def production(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's issuance task runs as in production (vouchers are billable)."""
     changed = settings.model_copy(update={"environment": Environment.PRODUCTION})
-    monkeypatch.setattr(tasks, "get_settings", lambda: changed)
-
-
-def small_chunks(settings: Settings, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
-    changed = settings.model_copy(update={"issuance_chunk_size": size})
     monkeypatch.setattr(tasks, "get_settings", lambda: changed)
 
 
@@ -283,16 +251,7 @@ async def test_an_archived_product_fails_every_identifier(
         )
         await session.commit()
     async with worker_client(settings) as client:
-        campaign = await create_campaign(client, partner, template.id)
-        accepted = await client.post(
-            ISSUE,
-            headers=partner.headers(),
-            json=issue_body(
-                partner, campaign, [{"type": "email", "value": addresses[0]}], "Treatment"
-            ),
-        )
-        assert accepted.status_code == 202, accepted.text
-        job = await wait_for_job(client, partner, accepted.json()["issuance_job"]["id"], FINISHED)
+        _, job = await issue_campaign(client, partner, template.id, addresses)
 
     assert (job["state"], failures(job)) == ("failed", [(0, "Voucher product unavailable")])
     assert await rewards_of(runtime, job["id"]) == []
@@ -313,13 +272,7 @@ async def test_revoking_the_job_voids_its_vouchers_but_not_a_used_one(
         async with runtime.db.write_session() as session:
             await service.redeem(session, code=used.code, amount=None, actor="till")
             await session.commit()
-        revoke = await client.post(
-            f"/partner/issuance_jobs/{job['id']}/revoke",
-            headers=partner.headers(),
-            json={"merchant_id": partner.merchant_id},
-        )
-        assert revoke.status_code == 202, revoke.text
-        await wait_for_job(client, partner, job["id"], in_state("revoked"))
+        await revoke_job(client, partner, job["id"])
 
     issued = await vouchers_of(runtime, job["id"])
     assert [r.state for r, _ in issued] == ["revoked"] * 3

@@ -30,6 +30,7 @@ from bestow.cli.common import (
     runtime,
     show,
     show_list,
+    switch,
     write,
 )
 from bestow.clients.kinds import CredentialKind
@@ -405,10 +406,9 @@ def merchants_update(
     time_zone: Annotated[str | None, typer.Option(help="IANA time zone")] = None,
     enrol_unknown_members: Annotated[
         bool | None,
-        typer.Option(
+        switch(
             "--enrol-unknown-members/--no-enrol-unknown-members",
-            help="Enrol unknown identifiers on issuance, or report User not found",
-            show_default=False,
+            "Enrol unknown identifiers on issuance, or report User not found",
         ),
     ] = None,
     as_json: AsJson = False,

@@ -36,6 +36,12 @@ Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page")]
 Cursor = Annotated[str | None, typer.Option(help="Continue from a previous page's cursor")]
 
 
+def switch(flags: str, help: str) -> Any:
+    """A ``--on/--off`` option that is ``None`` when neither is given (so no default is shown),
+    for a ``bool | None = None`` parameter: ``Annotated[bool | None, switch(...)]``."""
+    return typer.Option(flags, help=help, show_default=False)
+
+
 def run(coro_fn: Callable[[], Awaitable[T]], *, uvloop: bool = False) -> T:
     """Run a coroutine; a domain error becomes a clear message and exit code 1. Long-running
     commands ask for ``uvloop`` (a faster event loop, as ``bestow serve`` gets from uvicorn)."""

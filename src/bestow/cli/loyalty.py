@@ -21,6 +21,7 @@ from bestow.cli.common import (
     read,
     show,
     show_list,
+    switch,
     write,
 )
 
@@ -137,12 +138,7 @@ def rewards_update(
         int | None, typer.Option("--max", min=1, help="New per-transaction maximum")
     ] = None,
     enabled: Annotated[
-        bool | None,
-        typer.Option(
-            "--enable/--disable",
-            help="A disabled reward is an invalid rewardId",
-            show_default=False,
-        ),
+        bool | None, switch("--enable/--disable", "A disabled reward is an invalid rewardId")
     ] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -172,11 +168,7 @@ def adhoc_feature(
     client_id: str,
     enabled: Annotated[
         bool | None,
-        typer.Option(
-            "--enable/--disable",
-            help="Turn the feature on or off (neither: show it)",
-            show_default=False,
-        ),
+        switch("--enable/--disable", "Turn the feature on or off (neither: show it)"),
     ] = None,
     as_json: AsJson = False,
 ) -> None:
