@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: setup
 	$(BIN)/bestow db upgrade
-	$(BIN)/bestow demo --print-intro
+	BESTOW_PUBLIC_URL=$${BESTOW_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/bestow demo --print-intro
 	$(BIN)/bestow serve --host $(HOST) --port $(PORT)
 
 test: setup

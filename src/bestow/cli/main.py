@@ -147,6 +147,7 @@ def _intro(data: dict[str, object], created: bool) -> None:
     admin = data["admin"]
     assert isinstance(partner, dict) and isinstance(admin, dict)
     settings = get_settings()
+    base = settings.public_url.rstrip("/")
     state = "seeded" if created else "already present"
     typer.secho(f"\nBestow demo data {state} ({settings.environment}).", bold=True)
     typer.echo(f"  admin token:           {admin['token']}")
@@ -155,7 +156,7 @@ def _intro(data: dict[str, object], created: bool) -> None:
     typer.echo(f"  partner merchant_id:   {partner['merchant_id']}")
     typer.echo("\nTry (once the server below is up):\n")
     typer.echo(
-        "  curl -s http://127.0.0.1:8000/partner/merchants \\\n"
+        f"  curl -s {base}/partner/merchants \\\n"
         f"    -H 'Authorization: Bearer {partner['access_token']}' \\\n"
         f"    -H 'X-ClientId: {partner['client_id']}' \\\n"
         "    -H 'Accept-Version: v4.0'\n"
@@ -165,10 +166,10 @@ def _intro(data: dict[str, object], created: bool) -> None:
         typer.echo(
             "  Voucher API token, then the catalogue (use the access_token it prints):\n"
             f"  curl -s -u '{vouchers['client_id']}:{vouchers['client_secret']}' \\\n"
-            "    -d grant_type=client_credentials http://127.0.0.1:8000/oauth2/token\n"
-            "  curl -s http://127.0.0.1:8000/v3/products \\\n"
+            f"    -d grant_type=client_credentials {base}/oauth2/token\n"
+            f"  curl -s {base}/v3/products \\\n"
             "    -H 'Authorization: Bearer <access_token>'\n"
-            "  curl -s http://127.0.0.1:8000/v3/products/DEMO-OPEN \\\n"
+            f"  curl -s {base}/v3/products/DEMO-OPEN \\\n"
             "    -H 'Authorization: Bearer <access_token>' \\\n"
             "    -H \"Idempotency-Key: $(python3 -c 'import uuid; print(uuid.uuid4())')\" \\\n"
             "    -H 'Content-Type: application/json' -d '{\"quantity\": 1, \"face_value\": 1051}'\n"
@@ -185,18 +186,16 @@ def _intro(data: dict[str, object], created: bool) -> None:
         typer.echo(
             "  Loyalty API token, a member's session, then points in it (an ad hoc reward):\n"
             f"  curl -s -u '{loyalty['client_id']}:{loyalty['client_secret']}' \\\n"
-            "    -d grant_type=client_credentials http://127.0.0.1:8000/oauth2/token\n"
-            "  curl -s http://127.0.0.1:8000/client/users/"
+            f"    -d grant_type=client_credentials {base}/oauth2/token\n"
+            f"  curl -s {base}/client/users/"
             f"{loyalty['member']['account_id']}/sessions \\\n"
             "    -H 'Authorization: Bearer <access_token>' -H 'X-Identifier-Type: ACCOUNT_ID' \\\n"
             f"    -H 'Content-Type: application/json' -d '{session}'\n"
-            "  curl -s http://127.0.0.1:8000/client/users/demo-1/adhoc-reward/ \\\n"
+            f"  curl -s {base}/client/users/demo-1/adhoc-reward/ \\\n"
             "    -H 'Authorization: Bearer <access_token>' -H 'Content-Type: application/json' \\\n"
             f"    -d '{award}'\n"
         )
-    typer.echo(
-        "  All credentials: .venv/bin/bestow demo --json   API docs: http://127.0.0.1:8000/docs\n"
-    )
+    typer.echo(f"  All credentials: .venv/bin/bestow demo --json   API docs: {base}/docs\n")
 
 
 from bestow.cli import admin as _admin  # noqa: E402
