@@ -35,6 +35,9 @@ from bestow.surfaces.loyalty.links import router as loyalty_links_router
 from bestow.surfaces.loyalty.routes import router as loyalty_router
 from bestow.surfaces.oauth import errors as oauth_errors
 from bestow.surfaces.oauth.routes import router as oauth_router
+from bestow.surfaces.operator import auth as operator_auth
+from bestow.surfaces.operator import errors as operator_errors
+from bestow.surfaces.operator.campaigns import router as operator_campaigns_router
 from bestow.surfaces.partner import auth as partner_auth
 from bestow.surfaces.partner import errors as partner_errors
 from bestow.surfaces.partner.campaigns import router as partner_campaigns_router
@@ -56,6 +59,7 @@ def surfaces() -> SurfaceRegistry:
     registry.add(Surface("oauth", "/oauth2", oauth_errors.render, json_bodies=False))
     registry.add(Surface("vouchers", "/v3", voucher_errors.render))
     registry.add(Surface("loyalty", "/client", loyalty_errors.render))
+    registry.add(Surface("operator", "/v1", operator_errors.render))
     for prefix in ("/v", "/s"):
         registry.add(
             Surface("voucher pages", prefix, voucher_pages.render_error, json_bodies=False)
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         app.state.runtime = runtime
         app.state.partner_auth_cache = AuthCache(settings.auth_cache_seconds)
         app.state.partner_merchants_cache = AuthCache(settings.auth_cache_seconds)
+        app.state.operator_auth_cache = AuthCache(settings.auth_cache_seconds)
         worker_task: asyncio.Task[None] | None = None
         worker = None
         if with_worker:
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(loyalty_router)
     app.include_router(loyalty_history_router)
     app.include_router(loyalty_links_router)
+    app.include_router(operator_campaigns_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app
@@ -142,7 +148,7 @@ def _document_surface_headers(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = partner_auth.document(build())
+            app.openapi_schema = operator_auth.document(partner_auth.document(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

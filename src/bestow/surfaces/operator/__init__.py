@@ -1,0 +1,1 @@
+"""Operator API (Gamnify-compatible) under ``/v1``: hash authentication, campaigns."""
