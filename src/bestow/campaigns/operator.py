@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.campaigns.service import Status, status
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
-from bestow.models import Campaign
+from bestow.models import Campaign, OperatorReward
 
 SOURCE = "operator"
 CANCELLABLE = (Status.SCHEDULED, Status.ACTIVE)
@@ -75,7 +75,8 @@ async def get(session: AsyncSession, *, client_id: str, campaign_id: str) -> Cam
 async def cancel(
     session: AsyncSession, *, client_id: str, campaign_id: str, cancelled_by: str
 ) -> Campaign:
-    """Cancel a Scheduled or Active campaign; an Ended or Cancelled one is a conflict."""
+    """Cancel a Scheduled or Active campaign and its Scheduled or Active rewards; an Ended or
+    Cancelled campaign is a conflict."""
     campaign = await get(session, client_id=client_id, campaign_id=campaign_id)
     current = status(campaign)
     if current not in CANCELLABLE:
@@ -83,7 +84,19 @@ async def cancel(
             f"Campaign {campaign_id} is {current.value}: only a Scheduled or Active campaign "
             "can be cancelled"
         )
-    campaign.cancelled_at = utcnow()
+    now = utcnow()
+    campaign.cancelled_at = now
     campaign.cancelled_by = cancelled_by
+    # Its Scheduled and Active rewards (not cancelled, not ended) are cancelled with it.
+    await session.execute(
+        update(OperatorReward)
+        .where(
+            OperatorReward.campaign_id == campaign.id,
+            OperatorReward.cancelled_at.is_(None),
+            OperatorReward.end_at > now,
+        )
+        .values(cancelled_at=now, cancelled_by=cancelled_by, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     await session.flush()
     return campaign

@@ -25,6 +25,7 @@ from bestow.models.loyalty import (
 from bestow.models.member import Member
 from bestow.models.member_external_id import MemberExternalId
 from bestow.models.merchant import Merchant
+from bestow.models.operator_reward import OperatorReward
 from bestow.models.outbox_event import OutboxEvent
 from bestow.models.product import Product
 from bestow.models.reward_template import RewardTemplate
@@ -55,6 +56,7 @@ __all__ = [
     "Member",
     "MemberExternalId",
     "Merchant",
+    "OperatorReward",
     "OutboxEvent",
     "PointsBalance",
     "PointsEntry",

@@ -1,0 +1,152 @@
+"""Operator API rewards (Gamnify-compatible): ``FreeBets`` rewards of an operator campaign.
+
+A reward inherits its operator from its campaign: another operator's reward is not found. Its
+window lies within the campaign's; its status is derived from time as a campaign's, except
+``Cancelled``. Cancelling the campaign cancels its Scheduled and Active rewards
+(``campaigns.operator.cancel``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bestow.campaigns import operator as campaigns
+from bestow.campaigns.service import Status, status
+from bestow.kit.db import utcnow
+from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.kit.timefmt import iso
+from bestow.models import Campaign, OperatorReward
+
+FREE_BETS = "FreeBets"
+FIXED = "Fixed"
+RANGED = "Ranged"
+CANCELLABLE = (Status.SCHEDULED, Status.ACTIVE)
+END_AFTER_START = "endTimeUtc must be strictly after startTimeUtc"
+BEFORE_CAMPAIGN = "startTimeUtc must not be before the campaign's startTimeUtc ({start})"
+AFTER_CAMPAIGN = "endTimeUtc must not be after the campaign's endTimeUtc ({end})"
+
+
+@dataclass(frozen=True)
+class FreeBets:
+    """The free bets of a reward; values in hundredths of the currency unit."""
+
+    details_type: str
+    currency: str
+    min_bet_value_minor: int
+    max_bet_value_minor: int
+    min_bet_count: int
+    max_bet_count: int
+    credit_wallet_type: str
+    stake_not_returned: bool
+
+
+def reward_status(reward: OperatorReward, now: datetime | None = None) -> Status:
+    now = now or utcnow()
+    if reward.cancelled_at is not None:
+        return Status.CANCELLED
+    if now < reward.start_at:
+        return Status.SCHEDULED
+    if now >= reward.end_at:
+        return Status.ENDED
+    return Status.ACTIVE
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    client_id: str,
+    campaign_id: str,
+    name: str,
+    description: str | None,
+    operator_reference: str | None,
+    products: list[str],
+    start_at: datetime,
+    end_at: datetime,
+    created_by: str,
+    details: FreeBets,
+) -> OperatorReward:
+    """A reward in one of the operator's Scheduled or Active campaigns, within its window."""
+    if end_at <= start_at:
+        raise Invalid(END_AFTER_START, field="endTimeUtc")
+    campaign = await campaigns.get(session, client_id=client_id, campaign_id=campaign_id)
+    current = status(campaign)
+    if current not in campaigns.CANCELLABLE:
+        raise Conflict(
+            f"Campaign {campaign_id} is {current.value}: rewards can be added only to a "
+            "Scheduled or Active campaign"
+        )
+    if start_at < campaign.start_at:
+        raise Invalid(BEFORE_CAMPAIGN.format(start=iso(campaign.start_at)), field="startTimeUtc")
+    if campaign.end_at is not None and end_at > campaign.end_at:
+        raise Invalid(AFTER_CAMPAIGN.format(end=iso(campaign.end_at)), field="endTimeUtc")
+    reward = OperatorReward(
+        campaign_id=campaign.id,
+        reward_type=FREE_BETS,
+        name=name,
+        description=description,
+        operator_reference=operator_reference,
+        products=products,
+        start_at=start_at,
+        end_at=end_at,
+        created_by=created_by,
+        details_type=details.details_type,
+        currency=details.currency,
+        min_bet_value_minor=details.min_bet_value_minor,
+        max_bet_value_minor=details.max_bet_value_minor,
+        min_bet_count=details.min_bet_count,
+        max_bet_count=details.max_bet_count,
+        credit_wallet_type=details.credit_wallet_type,
+        stake_not_returned=details.stake_not_returned,
+    )
+    session.add(reward)
+    await session.flush()
+    return reward
+
+
+async def list_for(
+    session: AsyncSession, *, client_id: str, campaign_id: str
+) -> list[OperatorReward]:
+    """The rewards of one of the operator's campaigns, oldest first."""
+    await campaigns.get(session, client_id=client_id, campaign_id=campaign_id)
+    rows = await session.scalars(
+        select(OperatorReward)
+        .where(OperatorReward.campaign_id == campaign_id)
+        .order_by(OperatorReward.created_at, OperatorReward.id)
+    )
+    return list(rows)
+
+
+async def get(session: AsyncSession, *, client_id: str, reward_id: str) -> OperatorReward:
+    """The operator's reward; another operator's is not found."""
+    row = (
+        await session.execute(
+            select(OperatorReward, Campaign.client_id, Campaign.source)
+            .join(Campaign, Campaign.id == OperatorReward.campaign_id)
+            .where(OperatorReward.id == reward_id)
+        )
+    ).first()
+    if row is None or row[1] != client_id or row[2] != campaigns.SOURCE:
+        raise NotFound(f"Reward {reward_id} was not found")
+    reward: OperatorReward = row[0]
+    return reward
+
+
+async def cancel(
+    session: AsyncSession, *, client_id: str, reward_id: str, cancelled_by: str
+) -> OperatorReward:
+    """Cancel a Scheduled or Active reward; an Ended or Cancelled one is a conflict."""
+    reward = await get(session, client_id=client_id, reward_id=reward_id)
+    current = reward_status(reward)
+    if current not in CANCELLABLE:
+        raise Conflict(
+            f"Reward {reward_id} is {current.value}: only a Scheduled or Active reward "
+            "can be cancelled"
+        )
+    reward.cancelled_at = utcnow()
+    reward.cancelled_by = cancelled_by
+    await session.flush()
+    return reward
