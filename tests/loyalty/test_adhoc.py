@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bestow.deps import Runtime
 from bestow.loyalty import adhoc
 from bestow.models import OutboxEvent, PointsTransaction
-from bestow.surfaces.loyalty import routes
+from bestow.surfaces.common import NOT_JSON
 from tests.loyalty.helpers import (
     DISABLED_REWARD,
     MAXIMUM,
@@ -244,8 +244,8 @@ def without(field: str) -> dict[str, Any]:
             reward_body(externalReferenceId="r" * 201),
             "externalReferenceId must be at most 200 characters",
         ),
-        ([reward_body()], routes.NOT_JSON),
-        ("award", routes.NOT_JSON),
+        ([reward_body()], NOT_JSON),
+        ("award", NOT_JSON),
     ],
 )
 async def test_a_refused_body_says_why_and_moves_nothing(
@@ -350,7 +350,7 @@ async def test_a_body_that_is_not_json_is_refused(
 ) -> None:
     _, correlation_id = await member_session(app_client, runtime, programme)
     path = f"/client/users/{correlation_id}/adhoc-reward/"
-    refused(await post_bytes(app_client, programme.headers, path, content), routes.NOT_JSON)
+    refused(await post_bytes(app_client, programme.headers, path, content), NOT_JSON)
 
 
 # --- External references ---------------------------------------------------------------------

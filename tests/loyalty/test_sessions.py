@@ -17,6 +17,7 @@ from bestow.loyalty import adhoc
 from bestow.members import service as members
 from bestow.merchants import service as merchants
 from bestow.models import LoyaltySession, Member
+from bestow.surfaces.common import NOT_JSON
 from bestow.surfaces.loyalty import routes
 from tests.conftest import ACTOR, unique
 from tests.loyalty.helpers import (
@@ -216,8 +217,8 @@ async def test_an_unknown_identifier_type_is_refused(
             {"correlationId": "c-1", "channel": "APP", "externalAgentSessionId": ["x"]},
             "externalAgentSessionId must be a string",
         ),
-        ([], routes.NOT_JSON),
-        ("APP", routes.NOT_JSON),
+        ([], NOT_JSON),
+        ("APP", NOT_JSON),
     ],
 )
 async def test_a_bad_body_is_refused(
@@ -240,7 +241,7 @@ async def test_a_body_that_is_not_json_is_refused(
 ) -> None:
     member = await make_member(runtime, programme.merchant_id)
     path = f"/client/users/{member.account_id}/sessions"
-    refused(await post_bytes(app_client, programme.headers, path, content), routes.NOT_JSON)
+    refused(await post_bytes(app_client, programme.headers, path, content), NOT_JSON)
 
 
 async def test_the_longest_correlation_id_is_accepted(

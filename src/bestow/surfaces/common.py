@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -159,6 +162,27 @@ async def idempotent(
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(stored.body, status_code=stored.status_code, headers=headers), replayed
+
+
+NOT_JSON = "The request body must be a JSON object"
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body of a route that reads it itself (to word its refusals as its vendor does): a
+    JSON object, or ``Invalid`` (``NOT_JSON``)."""
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise Invalid(NOT_JSON) from None
+    if not isinstance(data, dict):
+        raise Invalid(NOT_JSON)
+    return data
+
+
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` giving such a route the ``requestBody`` of ``model``."""
+    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}}
+    return {"requestBody": {"required": True, **schema}}
 
 
 ErrorRenderer = Callable[[ErrorInfo, Exception], Response]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -23,10 +22,9 @@ from bestow.kit.errors import Invalid
 from bestow.kit.idempotency import StoredResponse
 from bestow.kit.timefmt import iso
 from bestow.loyalty import adhoc, ledger, sessions
-from bestow.surfaces.common import idempotent
+from bestow.surfaces.common import documented_body, idempotent, json_object
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 
-NOT_JSON = "The request body must be a JSON object"
 CORRELATION_REQUIRED = "correlationId is mandatory and required to be non-empty"
 IDENTIFIER_TYPE_INVALID = "X-Identifier-Type must be one of " + ", ".join(sessions.IDENTIFIER_TYPES)
 SESSION_SIZES = {"correlationId": 100, "channel": 40, "externalAgentSessionId": 100}
@@ -83,23 +81,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _documented(model: type[BaseModel]) -> dict[str, Any]:
-    """The ``requestBody`` of a route that reads its body itself."""
-    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}}
-    return {"requestBody": {"required": True, **schema}}
-
-
 router = APIRouter(prefix="/client", tags=["Loyalty API"], responses=ERRORS)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise Invalid(NOT_JSON) from None
-    if not isinstance(data, dict):
-        raise Invalid(NOT_JSON)
-    return data
 
 
 def _optional(body: dict[str, Any], field: str) -> str | None:
@@ -128,7 +110,7 @@ def _idle(runtime: Runtime) -> timedelta:
 @router.post(
     "/users/{identifier}/sessions",
     response_model=SessionOut,
-    openapi_extra=_documented(SessionIn),
+    openapi_extra=documented_body(SessionIn),
 )
 async def start_session(
     identifier: str,
@@ -152,7 +134,7 @@ async def start_session(
     (`availablePointBalance` 0); ad hoc awards and deductions work in any session."""
     if identifier_type not in sessions.IDENTIFIER_TYPES:
         raise Invalid(IDENTIFIER_TYPE_INVALID, field="X-Identifier-Type")
-    body = await _json_object(request)
+    body = await json_object(request)
     correlation_id = _required(body, "correlationId", CORRELATION_REQUIRED)
     channel = _required(body, "channel", adhoc.CHANNEL_REQUIRED)
     agent_session = _optional(body, "externalAgentSessionId")
@@ -192,7 +174,7 @@ async def start_session(
 @router.post(
     "/users/{correlation_id}/adhoc-reward/",
     response_model=AdhocOut,
-    openapi_extra=_documented(AdhocIn),
+    openapi_extra=documented_body(AdhocIn),
 )
 @router.post("/users/{correlation_id}/adhoc-reward", include_in_schema=False)
 async def issue_adhoc_reward(
@@ -217,7 +199,7 @@ async def issue_adhoc_reward(
     A repeated `externalReferenceId` (same member and `rewardId`) returns the first transaction
     and credits nothing. A repeated `Idempotency-Key` returns the stored response; with another
     body it is refused (422). Refusals are not stored: a corrected retry may reuse the key."""
-    body = await _json_object(request)
+    body = await json_object(request)
 
     async def work(session: AsyncSession) -> StoredResponse:
         movement = await adhoc.issue(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
@@ -22,10 +21,10 @@ from bestow.kit.errors import Invalid
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import Campaign
+from bestow.surfaces.common import documented_body, json_object
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.errors import ok
 
-NOT_JSON = "The request body must be a JSON object"
 NAME_REQUIRED = "name is required and cannot be empty or whitespace"
 CREATED_BY_REQUIRED = "createdBy is required and cannot be empty or whitespace"
 CANCELLED_BY_REQUIRED = "cancelledBy is required and cannot be empty or whitespace"
@@ -73,22 +72,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _documented(model: type[BaseModel]) -> dict[str, Any]:
-    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}}
-    return {"requestBody": {"required": True, **schema}}
-
-
 router = APIRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise Invalid(NOT_JSON) from None
-    if not isinstance(data, dict):
-        raise Invalid(NOT_JSON)
-    return data
 
 
 def _optional(body: dict[str, Any], field: str) -> str | None:
@@ -150,13 +134,15 @@ def _out(campaign: Campaign, client: AuthenticatedClient) -> JSONResponse:
 
 # Each route also answers with a trailing slash: the hash trims it, and a redirect would make
 # clients send a POST twice.
-@router.post("/campaigns", response_model=EnvelopeOut, openapi_extra=_documented(CreateCampaignIn))
+@router.post(
+    "/campaigns", response_model=EnvelopeOut, openapi_extra=documented_body(CreateCampaignIn)
+)
 @router.post("/campaigns/", include_in_schema=False)
 async def create_campaign(
     request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Create a campaign; 200 with it. `endTimeUtc` absent or null: it runs until cancelled."""
-    body = await _json_object(request)
+    body = await json_object(request)
     name = _required(body, "name", NAME_REQUIRED)
     created_by = _required(body, "createdBy", CREATED_BY_REQUIRED)
     start_at = _date_time(body, "startTimeUtc")
@@ -205,7 +191,7 @@ async def get_campaign(
 @router.post(
     "/campaigns/{campaign_id}/cancel",
     response_model=EnvelopeOut,
-    openapi_extra=_documented(CancelCampaignIn),
+    openapi_extra=documented_body(CancelCampaignIn),
     responses={409: {"model": EnvelopeOut, "description": "Conflict: Ended or Cancelled"}},
 )
 @router.post("/campaigns/{campaign_id}/cancel/", include_in_schema=False)
@@ -213,7 +199,7 @@ async def cancel_campaign(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Cancel a Scheduled or Active campaign; 200 with `data: {}`."""
-    body = await _json_object(request)
+    body = await json_object(request)
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await campaigns.cancel(

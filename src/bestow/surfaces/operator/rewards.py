@@ -21,6 +21,7 @@ from bestow.kit.errors import Invalid
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import OperatorReward
+from bestow.surfaces.common import documented_body, json_object
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.campaigns import (
     CANCELLED_BY_REQUIRED,
@@ -29,8 +30,6 @@ from bestow.surfaces.operator.campaigns import (
     NAME_REQUIRED,
     EnvelopeOut,
     _date_time,
-    _documented,
-    _json_object,
     _optional,
     _required,
 )
@@ -225,7 +224,7 @@ def _out(reward: OperatorReward, client: AuthenticatedClient) -> JSONResponse:
 @router.post(
     "/campaigns/{campaign_id}/rewards",
     response_model=EnvelopeOut,
-    openapi_extra=_documented(CreateRewardIn),
+    openapi_extra=documented_body(CreateRewardIn),
     responses={409: {"model": EnvelopeOut, "description": "Conflict: campaign Ended or Cancelled"}},
 )
 @router.post("/campaigns/{campaign_id}/rewards/", include_in_schema=False)
@@ -233,7 +232,7 @@ async def create_reward(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Create a FreeBets reward in a Scheduled or Active campaign; 200 with it."""
-    body = await _json_object(request)
+    body = await json_object(request)
     if body.get("rewardType") != rewards.FREE_BETS:
         raise Invalid(REWARD_TYPE, field="rewardType")
     name = _required(body, "name", NAME_REQUIRED)
@@ -289,7 +288,7 @@ async def get_reward(reward_id: str, client: OperatorClient, runtime: RuntimeDep
 @router.post(
     "/rewards/{reward_id}/cancel",
     response_model=EnvelopeOut,
-    openapi_extra=_documented(CancelRewardIn),
+    openapi_extra=documented_body(CancelRewardIn),
     responses={409: {"model": EnvelopeOut, "description": "Conflict: Ended or Cancelled"}},
 )
 @router.post("/rewards/{reward_id}/cancel/", include_in_schema=False)
@@ -297,7 +296,7 @@ async def cancel_reward(
     reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Cancel a Scheduled or Active reward; 200 with `data: {}`."""
-    body = await _json_object(request)
+    body = await json_object(request)
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await rewards.cancel(
