@@ -38,6 +38,7 @@ from bestow.surfaces.oauth.routes import router as oauth_router
 from bestow.surfaces.operator import auth as operator_auth
 from bestow.surfaces.operator import errors as operator_errors
 from bestow.surfaces.operator.campaigns import router as operator_campaigns_router
+from bestow.surfaces.operator.enrollments import router as operator_enrollments_router
 from bestow.surfaces.operator.rewards import router as operator_rewards_router
 from bestow.surfaces.partner import auth as partner_auth
 from bestow.surfaces.partner import errors as partner_errors
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(loyalty_links_router)
     app.include_router(operator_campaigns_router)
     app.include_router(operator_rewards_router)
+    app.include_router(operator_enrollments_router)
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app

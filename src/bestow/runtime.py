@@ -6,10 +6,12 @@ nor the API surfaces, so a CLI command that only needs the database does not pay
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from bestow.config import Settings
-from bestow.kit.db import Database
+from bestow.kit.db import Database, utcnow
 from bestow.kit.idempotency import IdempotencyStore
 from bestow.kit.ratelimit import RateLimiter
 from bestow.kit.security import Sealer, load_secret_key
@@ -27,6 +29,8 @@ class Runtime:
     sealer: Sealer
     token_key: bytes = b""
     """Signs and checks OAuth access tokens (derived from the secret key)."""
+    clock: Callable[[], datetime] = utcnow
+    """The time that time-derived statuses are judged at (Operator API); tests move it."""
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -7,17 +7,40 @@ and no redemption window. Tenancy is the client: an operator sees only the campa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.campaigns.service import Status, status
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
-from bestow.models import Campaign, OperatorReward
+from bestow.kit.outbox import event_row, event_type
+from bestow.kit.timefmt import iso
+from bestow.models import Campaign, OperatorEnrollment, OperatorReward
+from bestow.webhooks import fanout
 
 SOURCE = "operator"
+OPEN_ENROLLMENT = ("New", "Active")
+"""Enrollment statuses with free bets still to use (``bestow.campaigns.operator_enrollments``)."""
+
+CAMPAIGN_CANCELLED = event_type(
+    "campaign.cancelled",
+    "An Operator API campaign was cancelled, with its rewards and open enrollments",
+    surface="operator",
+)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A cancelled campaign and how many rewards and enrollments were cancelled with it."""
+
+    campaign: Campaign
+    reward_count: int
+    enrollment_count: int
+
+
 CANCELLABLE = (Status.SCHEDULED, Status.ACTIVE)
 END_AFTER_START = "endTimeUtc must be strictly after startTimeUtc"
 
@@ -73,22 +96,28 @@ async def get(session: AsyncSession, *, client_id: str, campaign_id: str) -> Cam
 
 
 async def cancel(
-    session: AsyncSession, *, client_id: str, campaign_id: str, cancelled_by: str
-) -> Campaign:
-    """Cancel a Scheduled or Active campaign and its Scheduled or Active rewards; an Ended or
-    Cancelled campaign is a conflict."""
+    session: AsyncSession,
+    *,
+    client_id: str,
+    campaign_id: str,
+    cancelled_by: str,
+    now: datetime | None = None,
+) -> Cancelled:
+    """Cancel a Scheduled or Active campaign, its Scheduled and Active rewards and their open
+    enrollments, and record ``campaign.cancelled``; an Ended or Cancelled campaign is a
+    conflict."""
+    now = now or utcnow()
     campaign = await get(session, client_id=client_id, campaign_id=campaign_id)
-    current = status(campaign)
+    current = status(campaign, now)
     if current not in CANCELLABLE:
         raise Conflict(
             f"Campaign {campaign_id} is {current.value}: only a Scheduled or Active campaign "
             "can be cancelled"
         )
-    now = utcnow()
     campaign.cancelled_at = now
     campaign.cancelled_by = cancelled_by
     # Its Scheduled and Active rewards (not cancelled, not ended) are cancelled with it.
-    await session.execute(
+    rewards = await session.execute(
         update(OperatorReward)
         .where(
             OperatorReward.campaign_id == campaign.id,
@@ -98,5 +127,43 @@ async def cancel(
         .values(cancelled_at=now, cancelled_by=cancelled_by, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    enrollments = await cancel_enrollments(
+        session, OperatorEnrollment.campaign_id == campaign.id, now=now, cancelled_by=cancelled_by
+    )
+    result = Cancelled(campaign, rewards.rowcount, enrollments)  # type: ignore[attr-defined]
+    event = event_row(
+        CAMPAIGN_CANCELLED,
+        subject_type="campaign",
+        subject_id=campaign.id,
+        client_id=client_id,
+        now=now,
+        data={
+            "campaignId": campaign.id,
+            "operatorReference": campaign.operator_reference,
+            "cancelledAtUtc": iso(now),
+            "cancelledBy": cancelled_by,
+            "cancelledRewardCount": result.reward_count,
+            "cancelledEnrollmentCount": result.enrollment_count,
+        },
+    )
+    await fanout.write_events(session, [event])
     await session.flush()
-    return campaign
+    return result
+
+
+async def cancel_enrollments(
+    session: AsyncSession, which: ColumnElement[bool], *, now: datetime, cancelled_by: str
+) -> int:
+    """Cancel the open enrollments (``New`` or ``Active``, not yet expired) that ``which``
+    selects; the players lose their unused free bets. Returns how many."""
+    result = await session.execute(
+        update(OperatorEnrollment)
+        .where(
+            which,
+            OperatorEnrollment.status.in_(OPEN_ENROLLMENT),
+            OperatorEnrollment.end_at > now,
+        )
+        .values(status="Cancelled", cancelled_at=now, cancelled_by=cancelled_by, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from bestow.campaigns.service import Status, status
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.timefmt import iso
-from bestow.models import Campaign, OperatorReward
+from bestow.models import Campaign, OperatorEnrollment, OperatorReward
 
 FREE_BETS = "FreeBets"
 FIXED = "Fixed"
@@ -68,12 +68,13 @@ async def create(
     end_at: datetime,
     created_by: str,
     details: FreeBets,
+    now: datetime | None = None,
 ) -> OperatorReward:
     """A reward in one of the operator's Scheduled or Active campaigns, within its window."""
     if end_at <= start_at:
         raise Invalid(END_AFTER_START, field="endTimeUtc")
     campaign = await campaigns.get(session, client_id=client_id, campaign_id=campaign_id)
-    current = status(campaign)
+    current = status(campaign, now)
     if current not in campaigns.CANCELLABLE:
         raise Conflict(
             f"Campaign {campaign_id} is {current.value}: rewards can be added only to a "
@@ -120,33 +121,64 @@ async def list_for(
     return list(rows)
 
 
-async def get(session: AsyncSession, *, client_id: str, reward_id: str) -> OperatorReward:
+async def get(
+    session: AsyncSession, *, client_id: str, reward_id: str, lock: bool = False
+) -> OperatorReward:
     """The operator's reward; another operator's is not found."""
-    row = (
-        await session.execute(
-            select(OperatorReward, Campaign.client_id, Campaign.source)
-            .join(Campaign, Campaign.id == OperatorReward.campaign_id)
-            .where(OperatorReward.id == reward_id)
-        )
-    ).first()
-    if row is None or row[1] != client_id or row[2] != campaigns.SOURCE:
-        raise NotFound(f"Reward {reward_id} was not found")
-    reward: OperatorReward = row[0]
+    reward, _ = await get_with_campaign_reference(
+        session, client_id=client_id, reward_id=reward_id, lock=lock
+    )
     return reward
 
 
+async def get_with_campaign_reference(
+    session: AsyncSession, *, client_id: str, reward_id: str, lock: bool = False
+) -> tuple[OperatorReward, str | None]:
+    """The operator's reward and its campaign's ``operatorReference``. ``lock``: hold the reward
+    row in share mode until the transaction ends (PostgreSQL), so it cannot be cancelled while
+    players are being enrolled in it; SQLite serialises writers instead."""
+    stmt = (
+        select(OperatorReward, Campaign.client_id, Campaign.source, Campaign.operator_reference)
+        .join(Campaign, Campaign.id == OperatorReward.campaign_id)
+        .where(OperatorReward.id == reward_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(read=True, of=OperatorReward)
+    row = (await session.execute(stmt)).first()
+    if row is None or row[1] != client_id or row[2] != campaigns.SOURCE:
+        raise NotFound(f"Reward {reward_id} was not found")
+    reward: OperatorReward = row[0]
+    return reward, row[3]
+
+
 async def cancel(
-    session: AsyncSession, *, client_id: str, reward_id: str, cancelled_by: str
+    session: AsyncSession,
+    *,
+    client_id: str,
+    reward_id: str,
+    cancelled_by: str,
+    now: datetime | None = None,
 ) -> OperatorReward:
-    """Cancel a Scheduled or Active reward; an Ended or Cancelled one is a conflict."""
+    """Cancel a Scheduled or Active reward and its players' open enrollments; an Ended or
+    Cancelled reward is a conflict."""
+    now = now or utcnow()
     reward = await get(session, client_id=client_id, reward_id=reward_id)
-    current = reward_status(reward)
+    current = reward_status(reward, now)
     if current not in CANCELLABLE:
         raise Conflict(
             f"Reward {reward_id} is {current.value}: only a Scheduled or Active reward "
             "can be cancelled"
         )
-    reward.cancelled_at = utcnow()
+    reward.cancelled_at = now
     reward.cancelled_by = cancelled_by
+    reward.updated_at = now
+    await campaigns.cancel_enrollments(
+        session, OperatorEnrollment.reward_id == reward.id, now=now, cancelled_by=cancelled_by
+    )
     await session.flush()
     return reward
+
+
+def money(minor: int) -> float:
+    """Hundredths as a JSON number: the shortest float text of n/100 has at most 2 places."""
+    return minor / 100

@@ -195,6 +195,18 @@ def _intro(data: dict[str, object], created: bool) -> None:
             "    -H 'Authorization: Bearer <access_token>' -H 'Content-Type: application/json' \\\n"
             f"    -d '{award}'\n"
         )
+    operator = data.get("operator")
+    if isinstance(operator, dict):
+        url = "/v1/campaigns"
+        typer.echo(
+            "  Operator API, signed as the vendor documents (sha256 of key + URL + body):\n"
+            f"  H=$(printf '%s' '{operator['primary_key']}{url}' | sha256sum | cut -d' ' -f1)\n"
+            f"  curl -s {base}{url} -H 'X-AUTH-OPERATOR-ID: {operator['operator_id']}' "
+            '-H "X-AUTH-REQUEST-HASH: $H"\n'
+            "  The whole flow (campaign, reward, enrollments, free bets, bulk, cancel): "
+            ".venv/bin/bestow demo --json | .venv/bin/python examples/operator_flow.py "
+            "--demo-json -\n"
+        )
     typer.echo(f"  All credentials: .venv/bin/bestow demo --json   API docs: {base}/docs\n")
 
 

@@ -6,11 +6,14 @@ key) so that ``bestow demo --json`` can print them again; every other secret is 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import insert, select
 
+from bestow.campaigns import operator as operator_campaigns
+from bestow.campaigns import operator_rewards
 from bestow.clients import service as clients
 from bestow.deps import Runtime
 from bestow.kit.actor import Actor
@@ -19,13 +22,14 @@ from bestow.kit.ids import new_guid, new_id
 from bestow.kit.security import generate_secret, hash_secret
 from bestow.loyalty import rewards
 from bestow.merchants import service as merchants
-from bestow.models import AdminToken, BusinessUnit, LoyaltyReward, Member, SystemValue
+from bestow.models import AdminToken, BusinessUnit, Client, LoyaltyReward, Member, SystemValue
 from bestow.rewards import templates
 from bestow.vouchers import products
 
 DEMO_KEY = "demo"
 ACTOR = Actor("system:demo")
 MEMBERS_PER_MERCHANT = 500
+OPERATOR_PRODUCTS = ("demo-slots", "demo-roulette")
 
 MERCHANTS: list[dict[str, str]] = [
     {"name": "Pizza Company", "handle": "pizzacompany", "time_zone": "America/Los_Angeles"},
@@ -156,7 +160,7 @@ LOYALTY_REWARDS: list[dict[str, Any]] = [
         "enabled": False,
     },
 ]
-LATER_PARTS = ("vouchers", "vouchers.merchant", "loyalty")
+LATER_PARTS = ("vouchers", "vouchers.merchant", "loyalty", "operator")
 """Parts of the demo added after its first version (dotted paths into the demo's data): seeded
 into older demo databases too."""
 
@@ -190,6 +194,8 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
             demo["vouchers"]["merchant"] = await _seed_voucher_merchant(session, runtime)
         if not _has(demo, "loyalty"):
             demo["loyalty"] = await _seed_loyalty(session, runtime, demo["merchants"][0]["id"])
+        if not _has(demo, "operator"):
+            demo["operator"] = await _seed_operator(session, runtime)
         stored.value = runtime.sealer.seal(orjson.dumps(demo).decode())
         await session.commit()
     return demo, created
@@ -386,6 +392,77 @@ async def _seed_loyalty(session: Any, runtime: Runtime, merchant_id: str) -> dic
             "email": active.email,
         },
         "inactive_member": {"account_id": inactive.account_id},
+    }
+
+
+async def _seed_operator(session: Any, runtime: Runtime) -> dict[str, Any]:
+    """An Operator API client (the first free operator id from 1001) with both shared keys, and
+    an Active campaign with no end holding a Fixed free-bets reward for a year."""
+    taken = set(await session.scalars(select(Client.operator_id).where(Client.operator_id >= 1001)))
+    operator_id = next(n for n in range(1001, 1001 + len(taken) + 1) if n not in taken)
+    client = await clients.create_client(
+        session,
+        name="Demo Operator",
+        scopes=["operator.campaigns"],
+        rate_limit_tier="high",
+        known_tiers=runtime.rate_limiter.tier_names(),
+        operator_id=operator_id,
+        actor=ACTOR,
+    )
+    keys = {}
+    for label in ("primary", "secondary"):
+        issued = await clients.issue_credential(
+            session,
+            runtime.sealer,
+            client_id=client.id,
+            kind=clients.OPERATOR_KEY,
+            label=label,
+            actor=ACTOR,
+        )
+        keys[label] = issued.secret
+    now = utcnow().replace(microsecond=0)
+    campaign = await operator_campaigns.create(
+        session,
+        client_id=client.id,
+        name="Demo Welcome Offer",
+        description="Free bets for new players",
+        operator_reference="DEMO-WELCOME",
+        terms_url=None,
+        start_at=now,
+        end_at=None,
+        created_by="system:demo",
+    )
+    reward = await operator_rewards.create(
+        session,
+        client_id=client.id,
+        campaign_id=campaign.id,
+        name="Ten free spins",
+        description="10 bets of 0.50 EUR",
+        operator_reference="DEMO-FS-10",
+        products=list(OPERATOR_PRODUCTS),
+        start_at=now,
+        end_at=now + timedelta(days=365),
+        created_by="system:demo",
+        details=operator_rewards.FreeBets(
+            details_type=operator_rewards.FIXED,
+            currency="EUR",
+            min_bet_value_minor=50,
+            max_bet_value_minor=50,
+            min_bet_count=10,
+            max_bet_count=10,
+            credit_wallet_type="FreeBet",
+            stake_not_returned=True,
+        ),
+        now=now,
+    )
+    return {
+        "client_id": client.id,
+        "operator_id": operator_id,
+        "primary_key": keys["primary"],
+        "secondary_key": keys["secondary"],
+        "campaign_id": campaign.id,
+        "reward_id": reward.id,
+        "products": list(OPERATOR_PRODUCTS),
     }
 
 

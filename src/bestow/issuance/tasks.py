@@ -20,7 +20,7 @@ from bestow.webhooks import fanout
 MAX_ATTEMPTS = 10
 
 
-def _lease(ctx: JobContext) -> processor.Lease:
+def lease_for(ctx: JobContext) -> processor.Lease:
     # The worker's own lease: renewing for longer would keep a dead worker's job from the others.
     default = timedelta(seconds=get_settings().worker_lease_seconds)
     duration: timedelta = ctx.data.get("lease", default)
@@ -35,7 +35,7 @@ async def process(ctx: JobContext) -> None:
         await processor.process_job(
             ctx.db,
             job_id=job_id,
-            lease=_lease(ctx),
+            lease=lease_for(ctx),
             chunk_size=settings.issuance_chunk_size,
             billable=settings.is_production,
         )
@@ -53,7 +53,7 @@ async def revoke(ctx: JobContext) -> None:
     mark it ``revoked``, in one transaction."""
     job_id = str(ctx.job.payload["job_id"])
     async with ctx.db.write_session() as session:
-        await processor.fence(session, _lease(ctx))
+        await processor.fence(session, lease_for(ctx))
         job = await session.get(IssuanceJob, job_id, with_for_update=True)
         if job is None or job.state != "revoking":
             return

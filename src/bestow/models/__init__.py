@@ -25,7 +25,12 @@ from bestow.models.loyalty import (
 from bestow.models.member import Member
 from bestow.models.member_external_id import MemberExternalId
 from bestow.models.merchant import Merchant
-from bestow.models.operator_reward import OperatorReward
+from bestow.models.operator_reward import (
+    OperatorEnrollment,
+    OperatorEnrollmentBatch,
+    OperatorFreeBet,
+    OperatorReward,
+)
 from bestow.models.outbox_event import OutboxEvent
 from bestow.models.product import Product
 from bestow.models.reward_template import RewardTemplate
@@ -56,6 +61,9 @@ __all__ = [
     "Member",
     "MemberExternalId",
     "Merchant",
+    "OperatorEnrollment",
+    "OperatorEnrollmentBatch",
+    "OperatorFreeBet",
     "OperatorReward",
     "OutboxEvent",
     "PointsBalance",

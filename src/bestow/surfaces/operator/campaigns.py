@@ -39,6 +39,9 @@ SIZES = {
     "operatorReference": 200,
     "termsAndConditionsUrl": 2000,
     "description": 4000,
+    "operatorPlayerId": 200,
+    "betId": 200,
+    "product": 200,
 }
 """The columns' sizes (``Campaign``); ``description`` is bounded here, not by its column."""
 
@@ -107,7 +110,7 @@ def _date_time(body: dict[str, Any], field: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def campaign_json(campaign: Campaign, operator_id: int | None) -> dict[str, Any]:
+def campaign_json(campaign: Campaign, operator_id: int | None, now: datetime) -> dict[str, Any]:
     return {
         "id": campaign.id,
         "operatorId": operator_id,
@@ -117,7 +120,7 @@ def campaign_json(campaign: Campaign, operator_id: int | None) -> dict[str, Any]
         "termsAndConditionsUrl": campaign.terms_url,
         "startTimeUtc": iso(campaign.start_at),
         "endTimeUtc": iso(campaign.end_at),
-        "status": status(campaign).value,
+        "status": status(campaign, now).value,
         "createdAtUtc": iso(campaign.created_at),
         "createdBy": campaign.created_by,
         # Nothing updates an operator campaign yet: updated_by stays blank and both are null.
@@ -128,8 +131,8 @@ def campaign_json(campaign: Campaign, operator_id: int | None) -> dict[str, Any]
     }
 
 
-def _out(campaign: Campaign, client: AuthenticatedClient) -> JSONResponse:
-    return ok(campaign_json(campaign, client.operator_id))
+def _out(campaign: Campaign, client: AuthenticatedClient, now: datetime) -> JSONResponse:
+    return ok(campaign_json(campaign, client.operator_id, now))
 
 
 # Each route also answers with a trailing slash: the hash trims it, and a redirect would make
@@ -165,7 +168,7 @@ async def create_campaign(
             created_by=created_by,
         )
         await session.commit()
-    return _out(campaign, client)
+    return _out(campaign, client, runtime.clock())
 
 
 @router.get("/campaigns", response_model=EnvelopeOut)
@@ -174,7 +177,8 @@ async def list_campaigns(client: OperatorClient, runtime: RuntimeDep) -> JSONRes
     """The operator's campaigns, oldest first."""
     async with runtime.db.session() as session:
         found = await campaigns.list_for(session, client_id=client.id)
-    return ok([campaign_json(c, client.operator_id) for c in found])
+    now = runtime.clock()
+    return ok([campaign_json(c, client.operator_id, now) for c in found])
 
 
 @router.get("/campaigns/{campaign_id}", response_model=EnvelopeOut)
@@ -185,7 +189,7 @@ async def get_campaign(
     """One of the operator's campaigns; another operator's is NotFound."""
     async with runtime.db.session() as session:
         campaign = await campaigns.get(session, client_id=client.id, campaign_id=campaign_id)
-    return _out(campaign, client)
+    return _out(campaign, client, runtime.clock())
 
 
 @router.post(
@@ -203,7 +207,11 @@ async def cancel_campaign(
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await campaigns.cancel(
-            session, client_id=client.id, campaign_id=campaign_id, cancelled_by=cancelled_by
+            session,
+            client_id=client.id,
+            campaign_id=campaign_id,
+            cancelled_by=cancelled_by,
+            now=runtime.clock(),
         )
         await session.commit()
     return ok()

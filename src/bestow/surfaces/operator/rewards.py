@@ -8,6 +8,7 @@ are read as decimals (at most two places) and kept as integer hundredths: never 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,9 +44,9 @@ START_REQUIRED = "startTimeUtc is required"
 END_REQUIRED = "endTimeUtc is required"
 DETAILS = "freeBetDetails is required and must be an object"
 DETAILS_TYPE = "freeBetDetails.freeBetDetailsType must be Fixed or Ranged"
-VALUE = "freeBetDetails.{field} must be a number greater than 0 with at most 2 decimal places"
-VALUE_TOO_LARGE = "freeBetDetails.{field} must be at most 1000000000"
-COUNT = "freeBetDetails.{field} must be an integer from 1 to 1000000"
+VALUE = "{field} must be a number greater than 0 with at most 2 decimal places"
+VALUE_TOO_LARGE = "{field} must be at most 1000000000"
+COUNT = "{field} must be an integer from 1 to 1000000"
 CURRENCY = "freeBetDetails.currencyIsoCode must be an ISO 4217 code of three uppercase letters"
 MIN_MAX = "freeBetDetails.{low} must not be greater than freeBetDetails.{high}"
 WALLET = "freeBetDetails.creditWalletType must be a non-empty string of at most 40 characters"
@@ -105,27 +106,27 @@ def _products(body: dict[str, Any]) -> list[str]:
     return products
 
 
-def _minor(details: dict[str, Any], field: str) -> int:
+def bet_value(details: dict[str, Any], field: str, prefix: str = "freeBetDetails.") -> int:
     """A bet value in hundredths: a JSON number or numeric string > 0 with at most 2 places."""
     value = details.get(field)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise Invalid(VALUE.format(field=field), field=field)
+        raise Invalid(VALUE.format(field=prefix + field), field=prefix + field)
     try:
         # repr of a float is its shortest round-tripping text: 1.1 reads as 1.1, not 1.100000001.
         amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
     except InvalidOperation:
-        raise Invalid(VALUE.format(field=field), field=field) from None
+        raise Invalid(VALUE.format(field=prefix + field), field=prefix + field) from None
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise Invalid(VALUE.format(field=field), field=field)
+        raise Invalid(VALUE.format(field=prefix + field), field=prefix + field)
     if amount > MAX_VALUE:
-        raise Invalid(VALUE_TOO_LARGE.format(field=field), field=field)
+        raise Invalid(VALUE_TOO_LARGE.format(field=prefix + field), field=prefix + field)
     return int(amount * 100)
 
 
-def _count(details: dict[str, Any], field: str) -> int:
+def bet_count(details: dict[str, Any], field: str, prefix: str = "freeBetDetails.") -> int:
     value = details.get(field)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
-        raise Invalid(COUNT.format(field=field), field=field)
+        raise Invalid(COUNT.format(field=prefix + field), field=prefix + field)
     return value
 
 
@@ -140,13 +141,13 @@ def _free_bets(body: dict[str, Any]) -> rewards.FreeBets:
         raise Invalid(DETAILS, field="freeBetDetails")
     kind = details.get("freeBetDetailsType")
     if kind == rewards.FIXED:
-        low_value = high_value = _minor(details, "betValue")
-        low_count = high_count = _count(details, "betCount")
+        low_value = high_value = bet_value(details, "betValue")
+        low_count = high_count = bet_count(details, "betCount")
     elif kind == rewards.RANGED:
-        low_value = _minor(details, "minBetValue")
-        high_value = _minor(details, "maxBetValue")
-        low_count = _count(details, "minBetCount")
-        high_count = _count(details, "maxBetCount")
+        low_value = bet_value(details, "minBetValue")
+        high_value = bet_value(details, "maxBetValue")
+        low_count = bet_count(details, "minBetCount")
+        high_count = bet_count(details, "maxBetCount")
         _min_max(low_value, high_value, "minBetValue", "maxBetValue")
         _min_max(low_count, high_count, "minBetCount", "maxBetCount")
     else:
@@ -172,19 +173,14 @@ def _free_bets(body: dict[str, Any]) -> rewards.FreeBets:
     )
 
 
-def _money(minor: int) -> float:
-    """Hundredths as a JSON number: the shortest float text of n/100 has at most 2 places."""
-    return minor / 100
-
-
 def details_json(reward: OperatorReward) -> dict[str, Any]:
     details: dict[str, Any] = {"freeBetDetailsType": reward.details_type}
     if reward.details_type == rewards.FIXED:
-        details["betValue"] = _money(reward.min_bet_value_minor)
+        details["betValue"] = rewards.money(reward.min_bet_value_minor)
         details["betCount"] = reward.min_bet_count
     else:
-        details["minBetValue"] = _money(reward.min_bet_value_minor)
-        details["maxBetValue"] = _money(reward.max_bet_value_minor)
+        details["minBetValue"] = rewards.money(reward.min_bet_value_minor)
+        details["maxBetValue"] = rewards.money(reward.max_bet_value_minor)
         details["minBetCount"] = reward.min_bet_count
         details["maxBetCount"] = reward.max_bet_count
     details["currencyIsoCode"] = reward.currency
@@ -193,7 +189,7 @@ def details_json(reward: OperatorReward) -> dict[str, Any]:
     return details
 
 
-def reward_json(reward: OperatorReward, operator_id: int | None) -> dict[str, Any]:
+def reward_json(reward: OperatorReward, operator_id: int | None, now: datetime) -> dict[str, Any]:
     return {
         "id": reward.id,
         "campaignId": reward.campaign_id,
@@ -205,7 +201,7 @@ def reward_json(reward: OperatorReward, operator_id: int | None) -> dict[str, An
         "products": list(reward.products),
         "startTimeUtc": iso(reward.start_at),
         "endTimeUtc": iso(reward.end_at),
-        "status": rewards.reward_status(reward).value,
+        "status": rewards.reward_status(reward, now).value,
         "freeBetDetails": details_json(reward),
         "createdAtUtc": iso(reward.created_at),
         "createdBy": reward.created_by,
@@ -217,8 +213,8 @@ def reward_json(reward: OperatorReward, operator_id: int | None) -> dict[str, An
     }
 
 
-def _out(reward: OperatorReward, client: AuthenticatedClient) -> JSONResponse:
-    return ok(reward_json(reward, client.operator_id))
+def _out(reward: OperatorReward, client: AuthenticatedClient, now: datetime) -> JSONResponse:
+    return ok(reward_json(reward, client.operator_id, now))
 
 
 @router.post(
@@ -247,6 +243,7 @@ async def create_reward(
     description = _optional(body, "description")
     reference = _optional(body, "operatorReference")
     details = _free_bets(body)
+    now = runtime.clock()
     async with runtime.db.write_session() as session:
         reward = await rewards.create(
             session,
@@ -260,9 +257,10 @@ async def create_reward(
             end_at=end_at,
             created_by=created_by,
             details=details,
+            now=now,
         )
         await session.commit()
-    return _out(reward, client)
+    return _out(reward, client, now)
 
 
 @router.get("/campaigns/{campaign_id}/rewards", response_model=EnvelopeOut)
@@ -273,7 +271,8 @@ async def list_rewards(
     """The rewards of one of the operator's campaigns, oldest first."""
     async with runtime.db.session() as session:
         found = await rewards.list_for(session, client_id=client.id, campaign_id=campaign_id)
-    return ok([reward_json(r, client.operator_id) for r in found])
+    now = runtime.clock()
+    return ok([reward_json(r, client.operator_id, now) for r in found])
 
 
 @router.get("/rewards/{reward_id}", response_model=EnvelopeOut)
@@ -282,7 +281,7 @@ async def get_reward(reward_id: str, client: OperatorClient, runtime: RuntimeDep
     """One of the operator's rewards; another operator's is NotFound."""
     async with runtime.db.session() as session:
         reward = await rewards.get(session, client_id=client.id, reward_id=reward_id)
-    return _out(reward, client)
+    return _out(reward, client, runtime.clock())
 
 
 @router.post(
@@ -300,7 +299,11 @@ async def cancel_reward(
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await rewards.cancel(
-            session, client_id=client.id, reward_id=reward_id, cancelled_by=cancelled_by
+            session,
+            client_id=client.id,
+            reward_id=reward_id,
+            cancelled_by=cancelled_by,
+            now=runtime.clock(),
         )
         await session.commit()
     return ok()
