@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from bestow.campaigns import operator as campaigns
@@ -24,6 +24,7 @@ from bestow.models import Campaign
 from bestow.surfaces.common import documented_body, json_object
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.errors import ok
+from bestow.surfaces.operator.routing import OperatorRouter
 
 NAME_REQUIRED = "name is required and cannot be empty or whitespace"
 CREATED_BY_REQUIRED = "createdBy is required and cannot be empty or whitespace"
@@ -75,7 +76,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-router = APIRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
+router = OperatorRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
 
 
 def _optional(body: dict[str, Any], field: str) -> str | None:
@@ -135,12 +136,9 @@ def _out(campaign: Campaign, client: AuthenticatedClient, now: datetime) -> JSON
     return ok(campaign_json(campaign, client.operator_id, now))
 
 
-# Each route also answers with a trailing slash: the hash trims it, and a redirect would make
-# clients send a POST twice.
 @router.post(
     "/campaigns", response_model=EnvelopeOut, openapi_extra=documented_body(CreateCampaignIn)
 )
-@router.post("/campaigns/", include_in_schema=False)
 async def create_campaign(
     request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -172,7 +170,6 @@ async def create_campaign(
 
 
 @router.get("/campaigns", response_model=EnvelopeOut)
-@router.get("/campaigns/", include_in_schema=False)
 async def list_campaigns(client: OperatorClient, runtime: RuntimeDep) -> JSONResponse:
     """The operator's campaigns, oldest first."""
     async with runtime.db.session() as session:
@@ -182,7 +179,6 @@ async def list_campaigns(client: OperatorClient, runtime: RuntimeDep) -> JSONRes
 
 
 @router.get("/campaigns/{campaign_id}", response_model=EnvelopeOut)
-@router.get("/campaigns/{campaign_id}/", include_in_schema=False)
 async def get_campaign(
     campaign_id: str, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -198,7 +194,6 @@ async def get_campaign(
     openapi_extra=documented_body(CancelCampaignIn),
     responses={409: {"model": EnvelopeOut, "description": "Conflict: Ended or Cancelled"}},
 )
-@router.post("/campaigns/{campaign_id}/cancel/", include_in_schema=False)
 async def cancel_campaign(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,7 @@ from bestow.surfaces.operator.campaigns import (
 )
 from bestow.surfaces.operator.errors import envelope, ok
 from bestow.surfaces.operator.rewards import bet_count, bet_value
+from bestow.surfaces.operator.routing import OperatorRouter
 
 PLAYER_REQUIRED = "operatorPlayerId is required and cannot be empty or whitespace"
 PLAYERS = (
@@ -67,7 +68,7 @@ class CancelEnrollmentIn(BaseModel):
     cancelledBy: str
 
 
-router = APIRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
+router = OperatorRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": EnvelopeOut, "description": "Conflict: see message"}
 }
@@ -141,7 +142,6 @@ def batch_json(batch: OperatorEnrollmentBatch) -> dict[str, Any]:
     openapi_extra=documented_body(EnrolIn),
     responses=CONFLICT,
 )
-@router.post("/rewards/{reward_id}/enrollments/", include_in_schema=False)
 async def enrol_player(
     reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -173,7 +173,6 @@ async def enrol_player(
 
 
 @router.get("/rewards/{reward_id}/enrollments", response_model=EnvelopeOut)
-@router.get("/rewards/{reward_id}/enrollments/", include_in_schema=False)
 async def list_reward_enrollments(
     reward_id: str,
     client: OperatorClient,
@@ -207,7 +206,6 @@ async def list_reward_enrollments(
     openapi_extra=documented_body(BulkEnrolIn),
     responses=CONFLICT,
 )
-@router.post("/rewards/{reward_id}/enrollments/bulk/", include_in_schema=False)
 async def enrol_players(
     reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -240,7 +238,6 @@ async def enrol_players(
 
 
 @router.get("/rewards/{reward_id}/enrollments/bulk/{bulk_id}", response_model=EnvelopeOut)
-@router.get("/rewards/{reward_id}/enrollments/bulk/{bulk_id}/", include_in_schema=False)
 async def get_bulk_enrollment(
     reward_id: str, bulk_id: str, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -253,7 +250,6 @@ async def get_bulk_enrollment(
 
 
 @router.get("/enrollments", response_model=EnvelopeOut)
-@router.get("/enrollments/", include_in_schema=False)
 async def list_player_enrollments(
     client: OperatorClient,
     runtime: RuntimeDep,
@@ -282,7 +278,6 @@ async def list_player_enrollments(
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnvelopeOut)
-@router.get("/enrollments/{enrollment_id}/", include_in_schema=False)
 async def get_enrollment(
     enrollment_id: str, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -298,7 +293,6 @@ async def get_enrollment(
     openapi_extra=documented_body(CancelEnrollmentIn),
     responses=CONFLICT,
 )
-@router.post("/enrollments/{enrollment_id}/cancel/", include_in_schema=False)
 async def cancel_enrollment(
     enrollment_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -323,7 +317,6 @@ async def cancel_enrollment(
     openapi_extra=documented_body(BetIn),
     responses=CONFLICT,
 )
-@router.post("/enrollments/{enrollment_id}/bets/", include_in_schema=False)
 async def place_bet(
     enrollment_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -347,7 +340,6 @@ async def place_bet(
 
 
 @router.get("/enrollments/{enrollment_id}/bets", response_model=EnvelopeOut)
-@router.get("/enrollments/{enrollment_id}/bets/", include_in_schema=False)
 async def list_bets(
     enrollment_id: str, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:

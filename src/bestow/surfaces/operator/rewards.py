@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from bestow.campaigns import operator_rewards as rewards
@@ -35,6 +35,7 @@ from bestow.surfaces.operator.campaigns import (
     _required,
 )
 from bestow.surfaces.operator.errors import ok
+from bestow.surfaces.operator.routing import OperatorRouter
 
 REWARD_TYPE = "rewardType must be FreeBets"
 PRODUCTS = "products must be an array of at least one non-empty string"
@@ -87,7 +88,7 @@ class CancelRewardIn(BaseModel):
     cancelledBy: str
 
 
-router = APIRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
+router = OperatorRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
 
 
 def _products(body: dict[str, Any]) -> list[str]:
@@ -223,7 +224,6 @@ def _out(reward: OperatorReward, client: AuthenticatedClient, now: datetime) -> 
     openapi_extra=documented_body(CreateRewardIn),
     responses={409: {"model": EnvelopeOut, "description": "Conflict: campaign Ended or Cancelled"}},
 )
-@router.post("/campaigns/{campaign_id}/rewards/", include_in_schema=False)
 async def create_reward(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -264,7 +264,6 @@ async def create_reward(
 
 
 @router.get("/campaigns/{campaign_id}/rewards", response_model=EnvelopeOut)
-@router.get("/campaigns/{campaign_id}/rewards/", include_in_schema=False)
 async def list_rewards(
     campaign_id: str, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -276,7 +275,6 @@ async def list_rewards(
 
 
 @router.get("/rewards/{reward_id}", response_model=EnvelopeOut)
-@router.get("/rewards/{reward_id}/", include_in_schema=False)
 async def get_reward(reward_id: str, client: OperatorClient, runtime: RuntimeDep) -> JSONResponse:
     """One of the operator's rewards; another operator's is NotFound."""
     async with runtime.db.session() as session:
@@ -290,7 +288,6 @@ async def get_reward(reward_id: str, client: OperatorClient, runtime: RuntimeDep
     openapi_extra=documented_body(CancelRewardIn),
     responses={409: {"model": EnvelopeOut, "description": "Conflict: Ended or Cancelled"}},
 )
-@router.post("/rewards/{reward_id}/cancel/", include_in_schema=False)
 async def cancel_reward(
     reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
