@@ -128,6 +128,14 @@ async def test_bulk_ten_thousand(settings: Settings, runtime: Runtime, operator:
         response = await call(http, operator, "GET", "/v1/enrollments?operatorPlayerId=p-9000")
         [late] = response.json()["data"]
         assert (late["status"], late["rewardId"], late["totalBetCount"]) == ("New", rid, 10)
+        # Its event carries the enrollment as the API answers it (built from the chunk's template).
+        async with runtime.db.session() as session:
+            payload = await session.scalar(
+                select(OutboxEvent.payload).where(
+                    OutboxEvent.type == "freebets.enrolled", OutboxEvent.subject_id == late["id"]
+                )
+            )
+        assert payload is not None and payload["data"] == late
         page = f"/v1/rewards/{rid}/enrollments?status=New&page=10&pageSize=1000"
         assert len(await listed(http, operator, page)) == 995
 
