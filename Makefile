@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 2
 
 .PHONY: setup run test test-sqlite lint bench lock clean
 
@@ -21,8 +22,9 @@ run: setup
 	BESTOW_PUBLIC_URL=$${BESTOW_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/bestow demo --print-intro
 	$(BIN)/bestow serve --host $(HOST) --port $(PORT)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each on databases of its own.
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples
@@ -35,6 +37,7 @@ bench: setup
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/vouchers.py
 	$(BIN)/python bench/loyalty.py
+	$(BIN)/python bench/operator_api.py
 
 # Re-resolve the pinned, hashed lock file after changing dependencies in pyproject.toml.
 lock: setup

@@ -284,6 +284,6 @@ async def test_the_job_is_fenced_with_the_workers_own_lease(
     job = Job(id="job_x", attempt=3)
     async with runtime.db.session() as session:
         ctx = JobContext(job=job, session=session, db=runtime.db, worker_id="w:1:x")
-        lease = tasks._lease(ctx)
+        lease = tasks.lease_for(ctx)
     assert (lease.job_id, lease.attempt, lease.worker_id) == ("job_x", 3, "w:1:x")
     assert lease.duration.total_seconds() == LEASE_SECONDS
