@@ -274,7 +274,7 @@ def campaigns(api: Api, report: Report, flow: Flow) -> None:
         )
 
 
-def secondary_key(api: Api, report: Report, flow: Flow, secondary: str | None) -> None:
+def secondary_shared_key(api: Api, report: Report, flow: Flow, secondary: str | None) -> None:
     if not secondary:
         report.note("no secondary key given: the secondary-key check is skipped")
         return
@@ -590,8 +590,8 @@ def credentials(args: argparse.Namespace) -> Credentials:
         with sys.stdin if args.demo_json == "-" else open(args.demo_json) as handle:
             demo = json.load(handle)["operator"]
         operator_id = operator_id or demo["operator_id"]
-        key = key or demo["primary_key"]
-        secondary = secondary or demo.get("secondary_key")
+        key = key or demo["primary_shared_key"]
+        secondary = secondary or demo.get("secondary_shared_key")
         products = [str(p) for p in demo.get("products") or []]
     operator_id = operator_id or os.environ.get("OPERATOR_ID")
     key = key or os.environ.get("OPERATOR_KEY")
@@ -631,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tampered_hash(api, report)
         campaigns(api, report, flow)
-        secondary_key(api, report, flow, creds.secondary)
+        secondary_shared_key(api, report, flow, creds.secondary)
         reward(api, report, flow)
         enrol(api, report, flow)
         bets(api, report, flow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import httpx
@@ -230,7 +231,94 @@ async def test_a_demo_seeded_before_the_loyalty_api_gets_it_and_keeps_the_rest(
     loyalty = upgraded.pop("loyalty")
     assert upgraded == older
     assert loyalty["client_id"] != demo["loyalty"]["client_id"]
-    assert {k: v for k, v in loyalty.items() if k not in ("client_id", "client_secret")} == {
-        k: v for k, v in demo["loyalty"].items() if k not in ("client_id", "client_secret")
+    fresh = ("client_id", "client_secret", "feature_disabled_client")
+    assert {k: v for k, v in loyalty.items() if k not in fresh} == {
+        k: v for k, v in demo["loyalty"].items() if k not in fresh
     }
     assert await seed.load(runtime) == {**older, "loyalty": loyalty}
+
+
+async def test_the_demo_json_holds_every_key_of_the_documented_contract(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The keys outside tests rely on (SPEC: ``bestow demo --json``), each usable as documented."""
+    demo, _ = await seed.ensure(runtime)
+    assert set(demo["admin"]) >= {"token"}
+    partner = demo["partner"]
+    assert set(partner) >= {"client_id", "access_token", "merchant_id", "template_id", "members"}
+    assert len(partner["members"]) >= 10
+    assert all(set(m) >= {"email", "phone"} for m in partner["members"])
+    assert set(demo["vouchers"]) >= {"client_id", "client_secret"}
+    loyalty = demo["loyalty"]
+    assert set(loyalty) >= {
+        "client_id",
+        "client_secret",
+        "business_unit",
+        "reward_id",
+        "reward_max_amount",
+        "account",
+        "inactive_account",
+        "feature_disabled_client",
+    }
+    assert set(loyalty["account"]) == {"account_id", "loyalty_id", "email"}
+    assert set(loyalty["inactive_account"]) == {"account_id"}
+    operator = demo["operator"]
+    assert set(operator) >= {"operator_id", "primary_shared_key", "secondary_shared_key"}
+
+    # The ad hoc reward, as the loyalty keys describe it: at the maximum it passes, above it not;
+    # the feature-disabled client is refused with the seed's message.
+    headers, _ = await bearer(app_client, loyalty)
+    correlation = f"demo-{uuid.uuid4().hex[:8]}"
+    opened = await app_client.post(
+        f"/client/users/{loyalty['account']['account_id']}/sessions",
+        json={"correlationId": correlation, "channel": "APP"},
+        headers={**headers, "X-Identifier-Type": "ACCOUNT_ID"},
+    )
+    assert opened.status_code == 200, opened.text
+
+    async def award(auth: dict[str, str], amount: int) -> httpx.Response:
+        body = {
+            "channel": "APP",
+            "businessUnit": loyalty["business_unit"],
+            "issuerId": "demo",
+            "rewardId": loyalty["reward_id"],
+            "rewardAmount": amount,
+        }
+        return await app_client.post(
+            f"/client/users/{correlation}/adhoc-reward/", json=body, headers=auth
+        )
+
+    assert (await award(headers, loyalty["reward_max_amount"])).status_code == 200
+    assert (await award(headers, loyalty["reward_max_amount"] + 1)).status_code == 400
+    other, _ = await bearer(app_client, loyalty["feature_disabled_client"])
+    refused = await award(other, 1)
+    assert refused.json()["errorMessage"] == "Adhoc Reward feature is not enabled"
+
+    # Both shared keys sign Operator API requests.
+    for key in (operator["primary_shared_key"], operator["secondary_shared_key"]):
+        signature = hashlib.sha256(f"{key}/v1/campaigns".encode()).hexdigest()
+        listed = await app_client.get(
+            "/v1/campaigns",
+            headers={
+                "X-AUTH-OPERATOR-ID": str(operator["operator_id"]),
+                "X-AUTH-REQUEST-HASH": signature,
+            },
+        )
+        assert listed.status_code == 200, listed.text
+
+
+async def test_a_demo_seeded_with_the_earlier_operator_key_names_gets_the_documented_ones(
+    runtime: Runtime,
+) -> None:
+    demo, _ = await seed.ensure(runtime)
+    older = orjson.loads(orjson.dumps(demo))
+    for slot in ("primary", "secondary"):
+        older["operator"][f"{slot}_key"] = older["operator"].pop(f"{slot}_shared_key")
+    async with runtime.db.write_session() as session:
+        stored = await session.get(SystemValue, seed.DEMO_KEY)
+        assert stored is not None
+        stored.value = runtime.sealer.seal(orjson.dumps(older).decode())
+        await session.commit()
+    upgraded, created = await seed.ensure(runtime)
+    assert not created
+    assert upgraded == demo

@@ -137,7 +137,10 @@ def test_the_flow_runs_again_with_credentials_from_the_environment(
     run = flow(
         "--base-url",
         deployment.server.base_url,
-        env={"OPERATOR_ID": str(operator["operator_id"]), "OPERATOR_KEY": operator["primary_key"]},
+        env={
+            "OPERATOR_ID": str(operator["operator_id"]),
+            "OPERATOR_KEY": operator["primary_shared_key"],
+        },
     )
     out = run.stdout
     assert run.returncode == 0, f"{out}\n{run.stderr}\n{deployment.logs()}"

@@ -198,9 +198,10 @@ def _intro(data: dict[str, object], created: bool) -> None:
     operator = data.get("operator")
     if isinstance(operator, dict):
         url = "/v1/campaigns"
+        key = operator["primary_shared_key"]
         typer.echo(
             "  Operator API, signed as the vendor documents (sha256 of key + URL + body):\n"
-            f"  H=$(printf '%s' '{operator['primary_key']}{url}' | sha256sum | cut -d' ' -f1)\n"
+            f"  H=$(printf '%s' '{key}{url}' | sha256sum | cut -d' ' -f1)\n"
             f"  curl -s {base}{url} -H 'X-AUTH-OPERATOR-ID: {operator['operator_id']}' "
             '-H "X-AUTH-REQUEST-HASH: $H"\n'
             "  The whole flow (campaign, reward, enrollments, free bets, bulk, cancel): "

@@ -160,7 +160,14 @@ LOYALTY_REWARDS: list[dict[str, Any]] = [
         "enabled": False,
     },
 ]
-LATER_PARTS = ("vouchers", "vouchers.merchant", "loyalty", "operator")
+LATER_PARTS = (
+    "vouchers",
+    "vouchers.merchant",
+    "loyalty",
+    "loyalty.feature_disabled_client",
+    "operator",
+    "operator.primary_shared_key",
+)
 """Parts of the demo added after its first version (dotted paths into the demo's data): seeded
 into older demo databases too."""
 
@@ -194,8 +201,14 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
             demo["vouchers"]["merchant"] = await _seed_voucher_merchant(session, runtime)
         if not _has(demo, "loyalty"):
             demo["loyalty"] = await _seed_loyalty(session, runtime, demo["merchants"][0]["id"])
+        if not _has(demo, "loyalty.feature_disabled_client"):
+            demo["loyalty"] |= await _loyalty_contract(session, runtime, demo["loyalty"])
         if not _has(demo, "operator"):
             demo["operator"] = await _seed_operator(session, runtime)
+        if not _has(demo, "operator.primary_shared_key"):
+            # Seeded before the keys took the names of the documented contract.
+            for slot in ("primary", "secondary"):
+                demo["operator"][f"{slot}_shared_key"] = demo["operator"].pop(f"{slot}_key")
         stored.value = runtime.sealer.seal(orjson.dumps(demo).decode())
         await session.commit()
     return demo, created
@@ -395,6 +408,32 @@ async def _seed_loyalty(session: Any, runtime: Runtime, merchant_id: str) -> dic
     }
 
 
+async def _loyalty_contract(
+    session: Any, runtime: Runtime, loyalty: dict[str, Any]
+) -> dict[str, Any]:
+    """The loyalty keys of the documented ``bestow demo --json`` contract: the first business
+    unit and enabled reward (with its per-transaction maximum), the members as ``account`` and
+    ``inactive_account``, and a second client of the programme without the ad hoc feature."""
+    reward = next(r for r in LOYALTY_REWARDS if r["reward_id"] == loyalty["reward_ids"][0])
+    disabled = await _oauth_client(
+        session, runtime, "Demo Loyalty Partner (ad hoc disabled)", ["loyalty.adhoc_reward"]
+    )
+    await clients.grant_merchant(
+        session, client_id=disabled["client_id"], merchant_id=loyalty["merchant_id"], actor=ACTOR
+    )
+    await rewards.set_adhoc_feature(
+        session, client_id=disabled["client_id"], enabled=False, actor=ACTOR
+    )
+    return {
+        "business_unit": loyalty["business_units"][0],
+        "reward_id": reward["reward_id"],
+        "reward_max_amount": reward["max_per_transaction"],
+        "account": dict(loyalty["member"]),
+        "inactive_account": dict(loyalty["inactive_member"]),
+        "feature_disabled_client": disabled,
+    }
+
+
 async def _seed_operator(session: Any, runtime: Runtime) -> dict[str, Any]:
     """An Operator API client (the first free operator id from 1001) with both shared keys, and
     an Active campaign with no end holding a Fixed free-bets reward for a year."""
@@ -458,8 +497,8 @@ async def _seed_operator(session: Any, runtime: Runtime) -> dict[str, Any]:
     return {
         "client_id": client.id,
         "operator_id": operator_id,
-        "primary_key": keys["primary"],
-        "secondary_key": keys["secondary"],
+        "primary_shared_key": keys["primary"],
+        "secondary_shared_key": keys["secondary"],
         "campaign_id": campaign.id,
         "reward_id": reward.id,
         "products": list(OPERATOR_PRODUCTS),
