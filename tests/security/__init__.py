@@ -1,0 +1,1 @@
+"""Security checks generated from the route table."""
