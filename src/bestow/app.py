@@ -19,6 +19,7 @@ from bestow.deps import RuntimeDep
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
+from bestow.surfaces import openapi as surface_errors
 from bestow.surfaces import voucher_pages
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.loyalty import router as admin_loyalty_router
@@ -152,7 +153,8 @@ def _document_surface_headers(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = operator_auth.document(partner_auth.document(build()))
+            documented = operator_auth.document(partner_auth.document(build()))
+            app.openapi_schema = surface_errors.document(documented)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

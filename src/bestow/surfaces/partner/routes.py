@@ -10,7 +10,6 @@ from sqlalchemy import bindparam
 
 from bestow.deps import SessionDep, runtime_of
 from bestow.kit.pagination import paginate
-from bestow.kit.responses import JSONResponse
 from bestow.merchants import service as merchants
 from bestow.models import Location, Merchant
 from bestow.surfaces.auth_cache import AuthCache
@@ -47,7 +46,7 @@ GRANTED_MERCHANTS = (
 )
 
 
-@router.get("/merchants", response_model=MerchantsOut, response_class=JSONResponse)
+@router.get("/merchants", response_model=MerchantsOut)
 async def get_merchants(client: PartnerClient, request: Request) -> Any:
     """The merchants this client can currently act for.
 

@@ -1,0 +1,100 @@
+"""The error responses of every operation in the OpenAPI document.
+
+Each surface renders any error that reaches the edge in its vendor's shape (``ErrorRenderer``):
+validation errors are its 400 (never FastAPI's 422 ``HTTPValidationError``), and an unknown id is
+its 404. Routes document the errors particular to them; this fills in, for every operation, the
+ones its surface gives to any request (bad input, credentials, unknown resources, bodies too large
+or of the wrong type, rate limits) with the surface's error schema and media type, and gives the
+422 that FastAPI documents the surface's schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PROBLEM: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "field": {"type": "string", "description": "The field concerned, when there is one"},
+    },
+}
+
+DESCRIPTIONS = {
+    400: "Bad request: invalid parameters or body",
+    401: "Missing or invalid credentials",
+    403: "The credentials lack the operation's scope",
+    404: "Unknown resource",
+    409: "Conflict with the resource's current state",
+    413: "Request body too large",
+    415: "Unsupported Content-Type",
+    422: "Idempotency key reused for another request, or an invalid state",
+    429: "Rate limit exceeded",
+}
+
+
+@dataclass(frozen=True)
+class ErrorDoc:
+    """How a surface documents its errors: the schema, its media type, and the statuses any of
+    its operations can answer with."""
+
+    prefix: str
+    schema: str
+    media_type: str = "application/json"
+    statuses: tuple[int, ...] = (400, 401, 403, 429)
+    writes: tuple[int, ...] = (413, 415)
+    lookups: tuple[int, ...] = (404,)
+
+
+SURFACES = (
+    ErrorDoc("/admin/", "Problem", "application/problem+json", (400, 401), (409, 413, 415)),
+    ErrorDoc("/partner/", "PartnerError"),
+    ErrorDoc("/v3/", "bestow__surfaces__vouchers__vouchers__ErrorOut"),
+    ErrorDoc("/client/", "bestow__surfaces__loyalty__routes__ErrorOut"),
+    ErrorDoc("/v1/", "EnvelopeOut"),
+)
+
+
+def _surface(path: str) -> ErrorDoc | None:
+    return next((s for s in SURFACES if path.startswith(s.prefix)), None)
+
+
+def document(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add each surface's error responses to its operations in an OpenAPI document."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Problem", PROBLEM)
+    for path, operations in openapi.get("paths", {}).items():
+        surface = _surface(path)
+        if surface is None or surface.schema not in schemas:
+            continue
+        reference = {"$ref": f"#/components/schemas/{surface.schema}"}
+        content = {surface.media_type: {"schema": reference}}
+        for method, operation in operations.items():
+            statuses = set(surface.statuses)
+            if method in ("post", "put", "patch"):
+                statuses.update(surface.writes)
+            if "{" in path:
+                statuses.update(surface.lookups)
+            if "422" in operation.get("responses", {}):
+                statuses.add(422)
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                response = responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
+                documented = response.get("content", {}).get("application/json", {})
+                if "content" not in response or _is_fastapi_validation(documented):
+                    response["content"] = content
+    # FastAPI's validation error schemas, now referenced by no operation.
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{name}'" not in str(openapi):
+            schemas.pop(name, None)
+    return openapi
+
+
+def _is_fastapi_validation(media: dict[str, Any]) -> bool:
+    return bool(media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"))

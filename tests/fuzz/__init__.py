@@ -1,0 +1,1 @@
+"""Fuzzing every surface from the OpenAPI document (schemathesis)."""
