@@ -154,7 +154,7 @@ def _document_surface_headers(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             documented = operator_auth.document(partner_auth.document(build()))
-            app.openapi_schema = surface_errors.document(documented)
+            app.openapi_schema = surface_errors.secure(surface_errors.document(documented))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -62,3 +62,23 @@ def test_partner_merchants_documents_its_list(document: dict[str, Any]) -> None:
     """It was documented as a string (its response class was not FastAPI's JSONResponse)."""
     content = document["paths"]["/partner/merchants"]["get"]["responses"]["200"]["content"]
     assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/MerchantsOut"}
+
+
+def test_every_operation_declares_its_surfaces_credentials(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    unsecured = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if path in ("/healthz", "/readyz"):
+                assert "security" not in operation
+                continue
+            if "security" not in operation:
+                unsecured.append(f"{method.upper()} {path}")
+                continue
+            for requirement in operation["security"]:
+                assert set(requirement) <= set(schemes), (path, requirement)
+    assert unsecured == []
+    assert document["paths"]["/v1/campaigns"]["get"]["security"] == [
+        {"operatorId": [], "operatorHash": []}
+    ]
+    assert schemes["operatorHash"]["name"] == "X-AUTH-REQUEST-HASH"

@@ -61,6 +61,55 @@ SURFACES = (
 )
 
 
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "partnerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Partner API: a partner token, with X-ClientId and Accept-Version: v4.0",
+    },
+    "partnerClientId": {"type": "apiKey", "in": "header", "name": "X-ClientId"},
+    "oauthBearer": {
+        "type": "oauth2",
+        "description": "Voucher and Loyalty APIs: a client-credentials access token (JWT)",
+        "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": {}}},
+    },
+    "clientBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "OAuth client authentication (client_secret_basic)",
+    },
+    "operatorId": {"type": "apiKey", "in": "header", "name": "X-AUTH-OPERATOR-ID"},
+    "operatorHash": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-AUTH-REQUEST-HASH",
+        "description": "SHA-256 of shared key + relative URL + raw body (docs/operator-api.md)",
+    },
+    "adminToken": {"type": "http", "scheme": "bearer", "description": "An admin token"},
+}
+SECURITY: tuple[tuple[str, list[dict[str, list[str]]]], ...] = (
+    ("/partner/", [{"partnerToken": [], "partnerClientId": []}]),
+    ("/v3/", [{"oauthBearer": []}]),
+    ("/client/", [{"oauthBearer": []}]),
+    ("/v1/", [{"operatorId": [], "operatorHash": []}]),
+    ("/admin/", [{"adminToken": []}]),
+    ("/oauth2/token", [{"clientBasic": []}, {}]),
+)
+"""Each surface's credentials; ``{}`` in a list means the credentials may be in the body."""
+
+
+def secure(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare each surface's authentication scheme and require it on its operations."""
+    openapi.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    for path, operations in openapi.get("paths", {}).items():
+        required = next((need for prefix, need in SECURITY if path.startswith(prefix)), None)
+        if required is None:
+            continue
+        for operation in operations.values():
+            operation.setdefault("security", required)
+    return openapi
+
+
 def _surface(path: str) -> ErrorDoc | None:
     return next((s for s in SURFACES if path.startswith(s.prefix)), None)
 
