@@ -164,6 +164,32 @@ class Database:
             await self.write_engine.dispose()
 
 
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+"""Connection exceptions, the server shutting down or starting up, too many connections."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached now (not that the request is wrong):
+    a broken or refused connection, a connect or pool timeout, the server restarting."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, PoolTimeout | ConnectionError | TimeoutError):
+            return True
+        driver = current.orig if isinstance(current, DBAPIError) else current
+        sqlstate = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def dialect_insert(dialect_name: str, table: Any) -> Insert:
     """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on both."""
     if dialect_name == "postgresql":

@@ -15,12 +15,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bestow.deps import Runtime
+from bestow.kit.db import is_unavailable
 from bestow.kit.errors import (
     Conflict,
     DomainError,
@@ -110,6 +111,13 @@ def classify(exc: Exception) -> ErrorInfo:
             # e.g. a NUL byte, which PostgreSQL text cannot hold: the value is bad, not the server.
             # Raw driver errors count too: a bulk COPY talks to asyncpg directly.
             return ErrorInfo(400, "invalid", "The request contains a value that cannot be stored")
+        case Exception() if is_unavailable(exc):
+            return ErrorInfo(
+                503,
+                "unavailable",
+                "The service is temporarily unavailable; retry shortly",
+                headers={"Retry-After": "1"},
+            )
         case PayloadTooLarge():
             return ErrorInfo(413, "too_large", str(exc))
         case UnsupportedMediaType():
@@ -214,7 +222,10 @@ class SurfaceRegistry:
 
     def error_response(self, path: str, exc: Exception) -> Response:
         info = classify(exc)
-        if info.status >= 500:
+        if info.kind == "unavailable":
+            # An outage answers every request so: one line each, no traceback.
+            log.warning("unavailable", error=type(exc).__name__, path=path)
+        elif info.status >= 500:
             log.error("unhandled", error=type(exc).__name__, path=path, exc_info=exc)
         return self.for_path(path).render(info, exc)
 
@@ -233,11 +244,16 @@ class SurfaceRegistry:
         async def handle(request: Request, exc: Exception) -> Response:
             return self.error_response(request.url.path, exc)
 
+        # Starlette hands a handler of ``Exception`` to its outermost middleware, which answers
+        # and then re-raises (the server logs a crash and may drop the connection): anything
+        # expected, such as the database being unreachable (SQLAlchemy's errors, a refused or
+        # reset connection, a timeout), gets a handler of its own class.
         for kind in (
             DomainError,
             RequestValidationError,
             StarletteHTTPException,
-            DBAPIError,
+            SQLAlchemyError,
+            OSError,
             Exception,
         ):
             app.add_exception_handler(kind, handle)
