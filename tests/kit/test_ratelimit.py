@@ -149,3 +149,21 @@ async def test_a_reset_forgets_only_counters_under_its_own_prefix(limiters: Limi
 
     assert await hits(mine, somebody, "quota", 1) == [True]
     assert await hits(theirs, somebody, "quota", 1) == [False]
+
+
+async def test_a_lagging_process_cannot_spend_the_budget_twice_on_redis(
+    limiters: Limiters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API process whose clock reading reaches Redis late (a busy event loop) is counted by
+    Redis's clock: its stale stamps do not open the window to a second burst."""
+    if limiters.redis_url is None:
+        pytest.skip("the process's own clock is the only clock in memory")
+    import limits.aio.storage.redis.redispy as bridge
+
+    real = bridge.time.time
+    lag = iter(range(0, 10_000, 2))
+    # Each reading two seconds further from the last, as if every request's stamp had waited
+    # seconds to reach Redis: stamped by the process, every request would fall in a new window.
+    monkeypatch.setattr(bridge.time, "time", lambda: real() - 100 + next(lag))
+    limiter = limiters()
+    assert await hits(limiter, client(), "default", 12) == [True] * 5 + [False] * 7
