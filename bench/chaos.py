@@ -798,7 +798,23 @@ async def drive(
             False,
             f"{len(replay_failed)} failed: {replay_failed[:3]}",
         )
-    return report(stats, results, settled, load_seconds)
+    return report(stats, results, settled, load_seconds, crashes(procs.logs))
+
+
+def crashes(logs: Path) -> list[str]:
+    """The API's ``unhandled`` log lines (its 500s): error type and path of each."""
+    found = []
+    for path in sorted(logs.glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"unhandled"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                found.append(f"{path.name}: {line[:200]}")
+            else:
+                found.append(f"{path.name}: {entry.get('error')} on {entry.get('path')}")
+    return found
 
 
 def report(
@@ -806,6 +822,7 @@ def report(
     results: dict[str, tuple[bool, str]],
     settled: dict[str, Any],
     seconds: float,
+    crashed: list[str],
 ) -> int:
     lines = [
         f"load: {sum(stats.ops.values())} operations in {seconds:.1f} s "
@@ -820,6 +837,8 @@ def report(
         f"settled: {settled}",
     ]
     lines += [f"  error: {e}" for e in stats.errors[:8]]
+    lines.append(f"500s logged by the APIs: {len(crashed)}")
+    lines += [f"  crash: {c}" for c in crashed[:5]]
     failed = 0
     for name, (ok, detail) in results.items():
         failed += not ok
@@ -835,6 +854,7 @@ def report(
                 "retries_seen": stats.retries_seen,
                 "kills": dict(stats.kills),
                 "db_outages": stats.db_outages,
+                "crashes": len(crashed),
                 "invariants": {name: ok for name, (ok, _) in results.items()},
             }
         )
