@@ -18,6 +18,7 @@ from bestow.deps import Runtime
 from bestow.kit.actor import Actor
 from bestow.merchants import service as merchants
 from tests.fixtures import databases
+from tests.fixtures.deployment import Deployment, Serving, serving, with_worker
 
 ADMIN_TOKEN = "test-admin-token-" + "x" * 32
 ACTOR = Actor("test")
@@ -57,6 +58,26 @@ def database_url(
         yield from databases.migrated(url)
     finally:
         databases.drop_postgres_database(base, url)
+
+
+@pytest.fixture(scope="session")
+def served(
+    database_url: str, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Serving]:
+    """A real ``bestow serve`` on each test database, seeded with the demo by the CLI: one per
+    database and per xdist worker, shared by every module that uses ``deployment``."""
+    with serving(database_url, var_dir, tmp_path_factory.mktemp("deployment")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def deployment(served: Serving, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """The shared server and a ``bestow worker`` for this module only: a worker left running for
+    the session would take the jobs and webhook deliveries of other tests on the same database.
+    Its tests must leave the demo as they found it (its clients' tiers and secrets) and make
+    their own campaigns; a module that cannot builds its own with ``deployment.deployed``."""
+    with with_worker(served, request.module.__name__.rsplit(".", 1)[-1]) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from standardwebhooks import Webhook
-from tests.fixtures import servers
-from tests.fixtures.workers import WorkerProcess, worker_env, worker_processes
+from tests.fixtures.deployment import Deployment
 
 from bestow_client.cli import read_identifiers
 
@@ -34,62 +32,25 @@ BIG_LINES = 25_000
 BAD_PHONES = ["12345", "999", "+44 12", "0000", "1-800-NOPE"]
 
 
-@dataclass
-class Deployment:
-    server: servers.Server
-    worker: WorkerProcess
-    demo_json: Path
-    demo: dict[str, Any]
-    database_url: str
-
-    def logs(self) -> str:
-        return f"--- server ---\n{self.server.log()[-4000:]}\n{self.worker.output()}"
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")}
     env.update(extra)
     return env
 
 
-@pytest.fixture(scope="module")
-def deployment(
-    database_url: str, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("cli")
-    port = servers.free_port()
-    env = worker_env(
-        database_url,
-        var_dir,
-        BESTOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        BESTOW_LOG_LEVEL="WARNING",
-        BESTOW_WORKER_POLL_SECONDS="0.05",
-    )
-    seeded = subprocess.run(
-        [*servers.BESTOW, "demo", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    demo_json = root / "demo.json"
-    demo_json.write_text(seeded.stdout)
-    with (
-        servers.running(env, port, log_dir=root) as server,
-        worker_processes(env, root) as start_worker,
-    ):
-        yield Deployment(
-            server, start_worker("cli"), demo_json, json.loads(seeded.stdout), database_url
-        )
+def demo_file(deployment: Deployment) -> Path:
+    """The demo's credentials in a file, for ``--demo-json``."""
+    path = deployment.root / "demo.json"
+    if not path.exists():
+        path.write_text(deployment.demo_json)
+    return path
 
 
 def cli(
     deployment: Deployment | None, *args: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     base = (
-        ["--base-url", deployment.server.base_url, "--demo-json", str(deployment.demo_json)]
+        ["--base-url", deployment.server.base_url, "--demo-json", str(demo_file(deployment))]
         if deployment
         else []
     )
@@ -373,7 +334,7 @@ def test_the_certification_flow_example_passes(deployment: Deployment) -> None:
             "--base-url",
             deployment.server.base_url,
         ],
-        input=deployment.demo_json.read_text(),
+        input=deployment.demo_json,
         env=clean_env(),
         capture_output=True,
         text=True,

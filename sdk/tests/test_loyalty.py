@@ -5,17 +5,13 @@ a repeat), history, token renewal, typed errors; with the sync and the async cli
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures import servers
-from tests.fixtures.workers import worker_env
+from tests.fixtures.deployment import Deployment
 
 from bestow_client import AsyncBestow, BadRequestError, Bestow, Budget
 from bestow_client.loyalty import Loyalty
@@ -26,65 +22,32 @@ BUDGET = Budget(per_second=1000, per_window=1_000_000)
 """No client-side pacing in tests: the demo clients are of the server's ``high`` tier."""
 
 
-@dataclass
-class Deployment:
-    server: servers.Server
-    demo: dict[str, Any]
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    @property
-    def loyalty(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.demo["loyalty"]
-        return found
-
-    @property
-    def credentials(self) -> dict[str, str]:
-        return {
-            "client_id": self.loyalty["client_id"],
-            "client_secret": self.loyalty["client_secret"],
-        }
-
-    @property
-    def account_id(self) -> str:
-        account: str = self.loyalty["member"]["account_id"]
-        return account
-
-    def award(self, **fields: Any) -> dict[str, Any]:
-        """An award's fields for the demo member, with ``fields`` over them."""
-        return {
-            "account_id": self.account_id,
-            "business_unit": self.loyalty["business_units"][0],
-            "reward_id": self.loyalty["reward_ids"][0],
-            "amount": 7,
-        } | fields
+def loyalty_demo(deployment: Deployment) -> dict[str, Any]:
+    """The demo's Loyalty API part: its client, member, business units and rewards."""
+    found: dict[str, Any] = deployment.demo["loyalty"]
+    return found
 
 
-@pytest.fixture(scope="module")
-def deployment(
-    database_url: str, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("sdk-loyalty")
-    port = servers.free_port()
-    env = worker_env(
-        database_url,
-        var_dir,
-        BESTOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        BESTOW_LOG_LEVEL="WARNING",
-    )
-    done = subprocess.run(
-        [*servers.BESTOW, "demo", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    with servers.running(env, port, log_dir=root) as server:
-        yield Deployment(server, json.loads(done.stdout))
+def credentials(deployment: Deployment) -> dict[str, str]:
+    demo = loyalty_demo(deployment)
+    return {"client_id": demo["client_id"], "client_secret": demo["client_secret"]}
+
+
+def account_id(deployment: Deployment) -> str:
+    """The demo member's account."""
+    account: str = loyalty_demo(deployment)["member"]["account_id"]
+    return account
+
+
+def award_fields(deployment: Deployment, **fields: Any) -> dict[str, Any]:
+    """An award's fields for the demo member, with ``fields`` over them."""
+    demo = loyalty_demo(deployment)
+    return {
+        "account_id": account_id(deployment),
+        "business_unit": demo["business_units"][0],
+        "reward_id": demo["reward_ids"][0],
+        "amount": 7,
+    } | fields
 
 
 class Seen:
@@ -178,41 +141,43 @@ def balance(loyalty: Loyalty, account_id: str) -> int:
 def test_session(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        loyalty = bestow.loyalty(**deployment.credentials)
-        opened = loyalty.session(deployment.account_id, correlation_id="sdk-session-1")
-        assert opened.account_id == deployment.account_id
+        loyalty = bestow.loyalty(**credentials(deployment))
+        opened = loyalty.session(account_id(deployment), correlation_id="sdk-session-1")
+        assert opened.account_id == account_id(deployment)
         assert (opened.status, opened.correlation_id, opened.channel) == (
             "ACTIVE",
             "sdk-session-1",
             "APP",
         )
         assert opened.identifier_type == "ACCOUNT_ID"
-        by_email = loyalty.session(deployment.loyalty["member"]["email"], identifier_type="EMAIL")
-        assert by_email.account_id == deployment.account_id
+        by_email = loyalty.session(
+            loyalty_demo(deployment)["member"]["email"], identifier_type="EMAIL"
+        )
+        assert by_email.account_id == account_id(deployment)
         assert by_email.correlation_id != opened.correlation_id
         with pytest.raises(ValueError, match="identifier_type"):
-            loyalty.session(deployment.account_id, identifier_type="PARTNER_LINK_ID")
+            loyalty.session(account_id(deployment), identifier_type="PARTNER_LINK_ID")
 
 
 def test_award_is_credited_once_per_reference(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        loyalty = bestow.loyalty(**deployment.credentials)
-        before = balance(loyalty, deployment.account_id)
+        loyalty = bestow.loyalty(**credentials(deployment))
+        before = balance(loyalty, account_id(deployment))
         reference = f"order-{uuid.uuid4()}"
-        first = loyalty.award(**deployment.award(amount=7, external_reference_id=reference))
+        first = loyalty.award(**award_fields(deployment, amount=7, external_reference_id=reference))
         assert first.transaction_id.startswith("ptx_")
         assert (first.points, first.external_reference_id) == (7, reference)
         assert first.message == "Ad hoc reward of 7 points awarded"
         assert first.balance is None
-        assert balance(loyalty, deployment.account_id) == before + 7
+        assert balance(loyalty, account_id(deployment)) == before + 7
 
         # The same reference again, even with another amount: the first transaction, no credit.
-        again = loyalty.award(**deployment.award(amount=9, external_reference_id=reference))
+        again = loyalty.award(**award_fields(deployment, amount=9, external_reference_id=reference))
         assert again.transaction_id == first.transaction_id
         assert again.points == 7
         assert again.correlation_id != first.correlation_id
-        assert balance(loyalty, deployment.account_id) == before + 7
+        assert balance(loyalty, account_id(deployment)) == before + 7
 
         history = loyalty.history(again.correlation_id)
         mine = [e for e in history if e.external_reference_id == reference]
@@ -224,25 +189,25 @@ def test_award_is_credited_once_per_reference(deployment: Deployment) -> None:
         assert len(loyalty.history(again.correlation_id, limit=1)) == 1
 
         # Without a reference, one is generated: each call is an award of its own.
-        a = loyalty.award(**deployment.award(amount=1))
-        b = loyalty.award(**deployment.award(amount=-1))
+        a = loyalty.award(**award_fields(deployment, amount=1))
+        b = loyalty.award(**award_fields(deployment, amount=-1))
         assert a.external_reference_id != b.external_reference_id
         assert (a.points, b.points) == (1, -1)
-        assert balance(loyalty, deployment.account_id) == before + 7
+        assert balance(loyalty, account_id(deployment)) == before + 7
 
 
 def test_a_lost_answer_is_retried_with_the_same_reference(deployment: Deployment) -> None:
     seen = Seen()
     transport = DropFirstAnswer()
     with sync_client(deployment, seen, transport) as bestow:
-        loyalty = bestow.loyalty(**deployment.credentials)
-        before = balance(loyalty, deployment.account_id)
-        award = loyalty.award(**deployment.award(amount=5))
+        loyalty = bestow.loyalty(**credentials(deployment))
+        before = balance(loyalty, account_id(deployment))
+        award = loyalty.award(**award_fields(deployment, amount=5))
         assert transport.dropped == 1
         bodies = seen.bodies(is_award)
         assert len(bodies) == 2 and bodies[0] == bodies[1]
         assert bodies[0]["externalReferenceId"] == award.external_reference_id
-        assert balance(loyalty, deployment.account_id) == before + 5
+        assert balance(loyalty, account_id(deployment)) == before + 5
         history = loyalty.history(award.correlation_id, limit=5)
         assert [e.transaction_id for e in history].count(award.transaction_id) == 1
 
@@ -250,26 +215,28 @@ def test_a_lost_answer_is_retried_with_the_same_reference(deployment: Deployment
 def test_typed_errors(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        loyalty = bestow.loyalty(**deployment.credentials)
+        loyalty = bestow.loyalty(**credentials(deployment))
         with pytest.raises(BadRequestError) as unit:
-            loyalty.award(**deployment.award(business_unit="Nowhere"))
+            loyalty.award(**award_fields(deployment, business_unit="Nowhere"))
         assert unit.value.code == "INVALID_REQUEST"
         assert unit.value.message == "Business Unit Nowhere is not a valid business unit"
         with pytest.raises(BadRequestError) as account:
             loyalty.session(str(uuid.uuid4()))
         assert account.value.message == "Could not find the account"
         with pytest.raises(BadRequestError) as reward:
-            loyalty.award(**deployment.award(reward_id=deployment.loyalty["disabled_reward_id"]))
+            loyalty.award(
+                **award_fields(deployment, reward_id=loyalty_demo(deployment)["disabled_reward_id"])
+            )
         assert reward.value.message == "Reward identifier is invalid"
         with pytest.raises(ValueError, match="non-zero"):
-            loyalty.award(**deployment.award(amount=0))
+            loyalty.award(**award_fields(deployment, amount=0))
 
         disabled = bestow.loyalty(
-            client_id=deployment.loyalty["feature_disabled_client"]["client_id"],
-            client_secret=deployment.loyalty["feature_disabled_client"]["client_secret"],
+            client_id=loyalty_demo(deployment)["feature_disabled_client"]["client_id"],
+            client_secret=loyalty_demo(deployment)["feature_disabled_client"]["client_secret"],
         )
         with pytest.raises(BadRequestError) as feature:
-            disabled.award(**deployment.award())
+            disabled.award(**award_fields(deployment))
         assert feature.value.message == "Adhoc Reward feature is not enabled"
 
 
@@ -277,8 +244,8 @@ def test_tokens_are_renewed(deployment: Deployment) -> None:
     now = [0.0]
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        loyalty = bestow.loyalty(**deployment.credentials, clock=lambda: now[0])
-        opened = loyalty.session(deployment.account_id)
+        loyalty = bestow.loyalty(**credentials(deployment), clock=lambda: now[0])
+        opened = loyalty.session(account_id(deployment))
         loyalty.history(opened.correlation_id)
         assert loyalty.ops.tokens.issued == 1
         now[0] += 3600
@@ -299,14 +266,18 @@ async def test_async_client(deployment: Deployment) -> None:
     seen = Seen()
     transport = AsyncDropFirstAnswer()
     async with async_client(deployment, seen, transport) as bestow:
-        loyalty = bestow.loyalty(**deployment.credentials)
-        before = (await loyalty.session(deployment.account_id)).points_balance
+        loyalty = bestow.loyalty(**credentials(deployment))
+        before = (await loyalty.session(account_id(deployment))).points_balance
         reference = f"order-{uuid.uuid4()}"
-        first = await loyalty.award(**deployment.award(amount=3, external_reference_id=reference))
+        first = await loyalty.award(
+            **award_fields(deployment, amount=3, external_reference_id=reference)
+        )
         assert transport.dropped == 1  # the first answer was lost; the retry was credited once
-        again = await loyalty.award(**deployment.award(amount=3, external_reference_id=reference))
+        again = await loyalty.award(
+            **award_fields(deployment, amount=3, external_reference_id=reference)
+        )
         assert again.transaction_id == first.transaction_id
-        opened = await loyalty.session(deployment.account_id)
+        opened = await loyalty.session(account_id(deployment))
         assert opened.points_balance == before + 3
         history = await loyalty.history(opened.correlation_id)
         assert [e.external_reference_id for e in history].count(reference) == 1
@@ -317,5 +288,5 @@ async def test_async_client(deployment: Deployment) -> None:
         assert seen.since(mark) == ["GET v2", "POST token", "GET v2"]
 
         with pytest.raises(BadRequestError) as account:
-            await loyalty.award(**deployment.award(account_id=str(uuid.uuid4())))
+            await loyalty.award(**award_fields(deployment, account_id=str(uuid.uuid4())))
         assert account.value.message == "Could not find the account"

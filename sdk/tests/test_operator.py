@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.operator.test_operator_flow import Deployment, deployment  # noqa: F401
+from tests.fixtures.deployment import Deployment
 
 from bestow_client import AsyncBestow, AuthenticationError, Bestow, Budget, ConflictError
 from bestow_client.operator import MAX_BULK_PLAYERS, BulkEnrollment, Operator
@@ -29,18 +29,18 @@ def tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def sync_client(deployment: Deployment) -> Bestow:  # noqa: F811
+def sync_client(deployment: Deployment) -> Bestow:
     return Bestow(base_url=deployment.server.base_url, app_name="sdk-tests/1", budget=BUDGET)
 
 
-def operator_of(client: Bestow | AsyncBestow, deployment: Deployment, **kw: Any) -> Any:  # noqa: F811
+def operator_of(client: Bestow | AsyncBestow, deployment: Deployment, **kw: Any) -> Any:
     demo = deployment.demo["operator"]
     return client.operator(
         kw.get("operator_id", demo["operator_id"]), kw.get("key", demo["primary_shared_key"])
     )
 
 
-def reward_fields(deployment: Deployment, bet_count: int = 3) -> dict[str, Any]:  # noqa: F811
+def reward_fields(deployment: Deployment, bet_count: int = 3) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
         "name": f"{bet_count} free bets",
@@ -55,7 +55,7 @@ def reward_fields(deployment: Deployment, bet_count: int = 3) -> dict[str, Any]:
     }
 
 
-def test_the_full_flow_with_the_sync_client(deployment: Deployment) -> None:  # noqa: F811
+def test_the_full_flow_with_the_sync_client(deployment: Deployment) -> None:
     run = tag()
     with sync_client(deployment) as client:
         op: Operator = operator_of(client, deployment)
@@ -145,7 +145,7 @@ def test_the_full_flow_with_the_sync_client(deployment: Deployment) -> None:  # 
             op.enrol(reward.id, f"player-{run}-late")
 
 
-async def test_the_flow_with_the_async_client(deployment: Deployment) -> None:  # noqa: F811
+async def test_the_flow_with_the_async_client(deployment: Deployment) -> None:
     run = tag()
     async with AsyncBestow(
         base_url=deployment.server.base_url, app_name="sdk-tests/1", budget=BUDGET
@@ -203,7 +203,7 @@ async def test_the_flow_with_the_async_client(deployment: Deployment) -> None:  
         assert (await op.reward(ranged.id)).status == "Cancelled"
 
 
-def test_a_query_string_is_signed_as_sent(deployment: Deployment) -> None:  # noqa: F811
+def test_a_query_string_is_signed_as_sent(deployment: Deployment) -> None:
     """Characters that need percent-encoding in the query: the hash covers the URL sent."""
     with sync_client(deployment) as client:
         op: Operator = operator_of(client, deployment)
@@ -216,7 +216,7 @@ def test_a_query_string_is_signed_as_sent(deployment: Deployment) -> None:  # no
         op.cancel_enrollment(enrolled.id, cancelled_by=ACTOR)
 
 
-def test_the_secondary_key_signs_and_a_wrong_key_is_refused(deployment: Deployment) -> None:  # noqa: F811
+def test_the_secondary_key_signs_and_a_wrong_key_is_refused(deployment: Deployment) -> None:
     demo = deployment.demo["operator"]
     with sync_client(deployment) as client:
         secondary = operator_of(client, deployment, key=demo["secondary_shared_key"])
@@ -232,7 +232,7 @@ def test_the_secondary_key_signs_and_a_wrong_key_is_refused(deployment: Deployme
             unknown.campaign(demo["campaign_id"])
 
 
-async def test_a_wrong_key_is_refused_on_the_async_client(deployment: Deployment) -> None:  # noqa: F811
+async def test_a_wrong_key_is_refused_on_the_async_client(deployment: Deployment) -> None:
     async with AsyncBestow(base_url=deployment.server.base_url, budget=BUDGET) as client:
         wrong = operator_of(client, deployment, key="opk_wrong")
         with pytest.raises(AuthenticationError) as refused:
@@ -241,7 +241,7 @@ async def test_a_wrong_key_is_refused_on_the_async_client(deployment: Deployment
 
 
 def test_credentials_come_from_the_environment(
-    deployment: Deployment,  # noqa: F811
+    deployment: Deployment,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     demo = deployment.demo["operator"]

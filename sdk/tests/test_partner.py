@@ -8,21 +8,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
-import json
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures import servers
-from tests.fixtures.workers import WorkerProcess, worker_env, worker_processes
+from tests.fixtures.deployment import Deployment
 
 from bestow_client import AsyncBestow, Bestow, NotFoundError, RateLimiter, RateLimitError
 from bestow_client.partner import Failure, IssuanceJob
@@ -33,55 +29,13 @@ APP_NAME = "sdk-partner-tests/3.1"
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Deployment:
-    server: servers.Server
-    worker: WorkerProcess
-    demo: dict[str, Any]
-    database_url: str
-    limiters: dict[str, RateLimiter] = field(default_factory=dict)
-    """One per client id, shared by every SDK client of these tests: the server counts per
-    client id, and a fresh client's limiter knows nothing of its predecessors' requests."""
-
-    def limiter(self, client_id: str) -> RateLimiter:
-        return self.limiters.setdefault(client_id, RateLimiter())
-
-    def logs(self) -> str:
-        return f"--- server ---\n{self.server.log()[-4000:]}\n{self.worker.output()}"
+LIMITERS: dict[tuple[str, str], RateLimiter] = {}
+"""One per server and client id, shared by every SDK client of these tests: the server counts per
+client id, and a fresh client's limiter knows nothing of its predecessors' requests."""
 
 
-def bestow(env: Mapping[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [*servers.BESTOW, *args],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, f"bestow {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def deployment(
-    database_url: str, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("sdk-partner")
-    port = servers.free_port()
-    env = worker_env(
-        database_url,
-        var_dir,
-        BESTOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        BESTOW_LOG_LEVEL="WARNING",
-        BESTOW_WORKER_POLL_SECONDS="0.05",
-    )
-    demo = json.loads(bestow(env, "demo", "--json"))
-    with (
-        servers.running(env, port, log_dir=root) as server,
-        worker_processes(env, root) as start_worker,
-    ):
-        yield Deployment(server, start_worker("sdk-partner"), demo, database_url)
+def limiter(deployment: Deployment, client_id: str) -> RateLimiter:
+    return LIMITERS.setdefault((deployment.base_url, client_id), RateLimiter())
 
 
 @dataclass
@@ -150,7 +104,7 @@ async def open_api(
             event_hooks={"request": [traffic.on_request], "response": [traffic.on_response]},
         )
         client = Bestow(base_url=base_url, app_name=APP_NAME, http_client=http, **options)
-        client.config.limiter = deployment.limiter(credentials["client_id"])
+        client.config.limiter = limiter(deployment, credentials["client_id"])
         try:
             yield Api(kind, partner_of(client, credentials), traffic, credentials["merchant_id"])
         finally:
@@ -169,7 +123,7 @@ async def open_api(
         event_hooks={"request": [on_request], "response": [on_response]},
     )
     aclient = AsyncBestow(base_url=base_url, app_name=APP_NAME, http_client=ahttp, **options)
-    aclient.config.limiter = deployment.limiter(credentials["client_id"])
+    aclient.config.limiter = limiter(deployment, credentials["client_id"])
     try:
         yield Api(kind, partner_of(aclient, credentials), traffic, credentials["merchant_id"])
     finally:

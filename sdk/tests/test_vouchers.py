@@ -4,18 +4,12 @@ reads in batches of 20, token renewal, typed errors; with the sync and the async
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
-from tests.fixtures import servers
-from tests.fixtures.workers import worker_env
+from tests.fixtures.deployment import Deployment
 
 from bestow_client import (
     AsyncBestow,
@@ -36,44 +30,10 @@ BUDGET = Budget(per_second=1000, per_window=1_000_000)
 """No client-side pacing in tests: the demo clients are of the server's ``high`` tier."""
 
 
-@dataclass
-class Deployment:
-    server: servers.Server
-    demo: dict[str, Any]
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    @property
-    def credentials(self) -> dict[str, str]:
-        v = self.demo["vouchers"]
-        return {"client_id": v["client_id"], "client_secret": v["client_secret"]}
-
-
-@pytest.fixture(scope="module")
-def deployment(
-    database_url: str, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("sdk-vouchers")
-    port = servers.free_port()
-    env = worker_env(
-        database_url,
-        var_dir,
-        BESTOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        BESTOW_LOG_LEVEL="WARNING",
-    )
-    done = subprocess.run(
-        [*servers.BESTOW, "demo", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    with servers.running(env, port, log_dir=root) as server:
-        yield Deployment(server, json.loads(done.stdout))
+def credentials(deployment: Deployment) -> dict[str, str]:
+    """The demo voucher client's OAuth credentials."""
+    v = deployment.demo["vouchers"]
+    return {"client_id": v["client_id"], "client_secret": v["client_secret"]}
 
 
 class Seen:
@@ -182,7 +142,7 @@ def test_order_keys_are_the_key_then_derived_uuids() -> None:
 def test_products_are_cached(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         products = vouchers.products()
         assert {FIXED, OPEN} <= {p.code for p in products}
         fixed = next(p for p in products if p.code == FIXED)
@@ -201,7 +161,7 @@ def test_products_are_cached(deployment: Deployment) -> None:
 def test_issue_reuses_the_key(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         key = str(uuid.uuid4())
         [first] = vouchers.issue(FIXED, quantity=2, idempotency_key=key)
         assert not first.replayed and first.recorded_at is None
@@ -225,7 +185,7 @@ def test_a_lost_answer_is_retried_with_the_same_key(deployment: Deployment) -> N
     seen = Seen()
     transport = DropFirstAnswer(is_issue)
     with sync_client(deployment, seen, transport) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         [order] = vouchers.issue(OPEN, quantity=3, face_value=1051)
         assert transport.dropped == 1
         issues = [r for r in seen.requests if is_issue(r)]
@@ -239,7 +199,7 @@ def test_a_lost_answer_is_retried_with_the_same_key(deployment: Deployment) -> N
 def test_25_vouchers_make_two_orders_and_two_reads(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         key = str(uuid.uuid4())
         orders = vouchers.issue(FIXED, quantity=25, idempotency_key=key)
         assert [len(o.vouchers) for o in orders] == [MAX_QUANTITY, 5]
@@ -271,7 +231,7 @@ def test_25_vouchers_make_two_orders_and_two_reads(deployment: Deployment) -> No
 def test_typed_errors(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         with pytest.raises(NotFoundError) as missing:
             vouchers.product("NO-SUCH-PRODUCT")
         assert (missing.value.status_code, missing.value.code) == (404, "404-000")
@@ -285,7 +245,7 @@ def test_typed_errors(deployment: Deployment) -> None:
         with pytest.raises(ValueError, match="quantity"):
             vouchers.issue(FIXED, quantity=0)
 
-        wrong = bestow.vouchers(client_id=deployment.credentials["client_id"], client_secret="x")
+        wrong = bestow.vouchers(client_id=credentials(deployment)["client_id"], client_secret="x")
         with pytest.raises(AuthenticationError) as denied:
             wrong.products()
         assert denied.value.code == "invalid_client"
@@ -295,7 +255,7 @@ def test_tokens_are_renewed_before_expiry(deployment: Deployment) -> None:
     now = [1000.0]
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials, clock=lambda: now[0])
+        vouchers = bestow.vouchers(**credentials(deployment), clock=lambda: now[0])
         vouchers.products()
         vouchers.products(refresh=True)
         assert vouchers.ops.tokens.issued == 1
@@ -311,7 +271,7 @@ def test_tokens_are_renewed_before_expiry(deployment: Deployment) -> None:
 def test_a_refused_token_is_renewed_once(deployment: Deployment) -> None:
     seen = Seen()
     with sync_client(deployment, seen) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         vouchers.products()
         vouchers.ops.tokens._token = "garbage"  # revoked or tampered, not yet expired
         mark = seen.mark()
@@ -327,7 +287,7 @@ async def test_async_client(deployment: Deployment) -> None:
     seen = Seen()
     transport = AsyncDropFirstAnswer(is_issue)
     async with async_client(deployment, seen, transport) as bestow:
-        vouchers = bestow.vouchers(**deployment.credentials)
+        vouchers = bestow.vouchers(**credentials(deployment))
         products = await vouchers.products()
         mark = seen.mark()
         assert await vouchers.products() == products

@@ -12,13 +12,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.fixtures.workers import worker_env
-from tests.operator.test_operator_flow import Deployment, bestow, deployment  # noqa: F401
+from tests.fixtures.deployment import Deployment, bestow
 
 from bestow_client import AsyncBestow, Bestow, Budget
 from bestow_client.webhooks import (
@@ -122,13 +120,9 @@ class Endpoints:
 
 
 @pytest.fixture(scope="module")
-def endpoints(
-    deployment: Deployment,  # noqa: F811
-    database_url: str,
-    var_dir: Path,
-) -> Iterator[Endpoints]:
+def endpoints(deployment: Deployment) -> Iterator[Endpoints]:
     """Registers endpoints with the CLI (on the deployment's database); deletes them after."""
-    registry = Endpoints(worker_env(database_url, var_dir))
+    registry = Endpoints(deployment.env)
     try:
         yield registry
     finally:
@@ -147,7 +141,7 @@ def other_secret(secret: str) -> str:
 
 
 def test_an_operator_delivery_verifies_and_forgeries_are_refused(
-    deployment: Deployment,  # noqa: F811
+    deployment: Deployment,
     receiver: Receiver,
     endpoints: Endpoints,
 ) -> None:
@@ -205,7 +199,7 @@ def test_an_operator_delivery_verifies_and_forgeries_are_refused(
 
 
 async def test_a_partner_delivery_verifies_with_both_schemes(
-    deployment: Deployment,  # noqa: F811
+    deployment: Deployment,
     receiver: Receiver,
     endpoints: Endpoints,
 ) -> None:

@@ -4,74 +4,22 @@ bulk enrollment needs a worker), on each test database, seeded with the demo by 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures import servers
-from tests.fixtures.workers import WorkerProcess, worker_env, worker_processes
+from tests.fixtures.deployment import Deployment
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "operator_flow.py"
 TIMEOUT_SECONDS = 120
 CHECKS = 25  # every check of the script, the secondary key's included
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Deployment:
-    server: servers.Server
-    worker: WorkerProcess
-    demo_json: str
-    demo: dict[str, Any]
-
-    def logs(self) -> str:
-        return f"--- server ---\n{self.server.log()[-4000:]}\n{self.worker.output()}"
-
-
-def bestow(env: Mapping[str, str], *args: str) -> str:
-    """The CLI in its own process, configured by ``env`` only; its standard output."""
-    done = subprocess.run(
-        [*servers.BESTOW, *args],
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, f"bestow {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def deployment(
-    database_url: str, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    """A server and a worker on the migrated test database; the demo seeded by the CLI in the
-    same environment (its keys sealed with the same secret key)."""
-    root = tmp_path_factory.mktemp("operator-flow")
-    port = servers.free_port()
-    env = worker_env(
-        database_url,
-        var_dir,
-        BESTOW_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        BESTOW_LOG_LEVEL="WARNING",
-        BESTOW_WORKER_POLL_SECONDS="0.05",
-    )
-    demo_json = bestow(env, "demo", "--json")
-    demo = json.loads(demo_json)
-    with (
-        servers.running(env, port, log_dir=root) as server,
-        worker_processes(env, root) as start_worker,
-    ):
-        yield Deployment(server, start_worker("operator-flow"), demo_json, demo)
 
 
 def flow(
