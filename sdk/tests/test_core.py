@@ -168,6 +168,17 @@ def test_a_409_is_retried_only_when_in_flight() -> None:
     assert policy.after_response(UNSAFE, response(409, **{"Retry-After": "1"}), 0) == 1.0
 
 
+def test_a_request_in_flight_is_waited_for_beyond_max_retries() -> None:
+    """A keyed request whose server process died holds its key until the lock lapses (60 s):
+    the retry waits for it, at its Retry-After, instead of giving up after max_retries."""
+    policy = RetryPolicy(max_retries=4)
+    in_flight = response(409, **{"Retry-After": "1"})
+    assert policy.after_response(SAFE, in_flight, 4) == 1.0
+    assert policy.after_response(SAFE, in_flight, 74) == 1.0
+    assert policy.after_response(SAFE, in_flight, 75) is None
+    assert policy.after_response(SAFE, response(503, **{"Retry-After": "1"}), 4) is None
+
+
 def test_an_unsafe_call_is_retried_on_429_and_503_only() -> None:
     policy = RetryPolicy()
     for status in (500, 502, 504):

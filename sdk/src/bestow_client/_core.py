@@ -42,6 +42,7 @@ INITIAL_DELAY = 0.5
 MAX_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+MAX_IN_FLIGHT_RETRIES = 75
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,10 @@ class RetryPolicy:
     max_retries: int = DEFAULT_MAX_RETRIES
     initial_delay: float = INITIAL_DELAY
     max_delay: float = MAX_DELAY
+    max_in_flight_retries: int = MAX_IN_FLIGHT_RETRIES
+    """A 409 "still in flight" is the same request, keyed, being handled (or held by a server
+    process that died, until its lock lapses: 60 s by default): it is waited for, at its
+    ``Retry-After``, this many times, beyond ``max_retries``."""
 
     def backoff(self, attempt: int) -> float:
         """Full jitter over a capped exponential: attempt 0 waits up to 0.5 s, then 1, 2, 4, 8."""
@@ -144,11 +149,12 @@ class RetryPolicy:
     def after_response(self, call: Call, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before repeating ``call``, or ``None`` to stop at this response."""
         status = response.status_code
-        if attempt >= self.max_retries or status not in RETRY_STATUSES:
+        if status not in RETRY_STATUSES:
             return None
-        if status == 409 and not _in_flight(response):
-            return None
-        if not call.safe and status not in (409, 429, 503):
+        if status == 409:
+            if not _in_flight(response) or attempt >= self.max_in_flight_retries:
+                return None
+        elif attempt >= self.max_retries or (not call.safe and status not in (429, 503)):
             return None
         retry_after = _retry_after(response)
         return retry_after if retry_after is not None else self.backoff(attempt)
