@@ -88,16 +88,9 @@ class RewardView:
 
 
 @dataclass(frozen=True)
-class Enrolled:
-    enrollment: OperatorEnrollment
-    created: bool
-
-
-@dataclass(frozen=True)
 class Bet:
     bet: OperatorFreeBet
     enrollment: OperatorEnrollment
-    repeated: bool
 
 
 def enrollment_status(enrollment: OperatorEnrollment, now: datetime) -> str:
@@ -175,12 +168,16 @@ def enrollment_json(
 
 
 def _row(
-    view: RewardView, player_id: str, bets: Bets, now: datetime, batch_id: str | None
+    client_id: str,
+    reward: OperatorReward,
+    player_id: str,
+    bets: Bets,
+    now: datetime,
+    batch_id: str | None,
 ) -> dict[str, Any]:
-    reward = view.reward
     return {
         "id": new_id("oen"),
-        "client_id": None,  # set by the caller
+        "client_id": client_id,
         "campaign_id": reward.campaign_id,
         "reward_id": reward.id,
         "operator_player_id": player_id,
@@ -213,14 +210,13 @@ def _enrolled_event(
     )
 
 
-async def _find(session: AsyncSession, reward_id: str, player_id: str) -> OperatorEnrollment:
-    found = await session.scalar(
+async def _find(session: AsyncSession, reward_id: str, player_id: str) -> OperatorEnrollment | None:
+    found: OperatorEnrollment | None = await session.scalar(
         select(OperatorEnrollment).where(
             OperatorEnrollment.reward_id == reward_id,
             OperatorEnrollment.operator_player_id == player_id,
         )
     )
-    assert found is not None
     return found
 
 
@@ -247,22 +243,17 @@ async def enrol(
     bet_value_minor: int | None,
     bet_count: int | None,
     now: datetime,
-) -> Enrolled:
+) -> OperatorEnrollment:
     """Enrol a player in a Scheduled or Active reward (``view`` read with ``lock=True``), or
     answer the enrollment they already have. Concurrent first enrollments of one player meet on
     the (reward, player) unique key: one inserts, the other reads its row."""
     reward = view.reward
-    existing = await session.scalar(
-        select(OperatorEnrollment).where(
-            OperatorEnrollment.reward_id == reward.id,
-            OperatorEnrollment.operator_player_id == player_id,
-        )
-    )
+    existing = await _find(session, reward.id, player_id)
     if existing is not None:
-        return Enrolled(existing, created=False)
+        return existing
     _check_enrollable(reward, now)
     bets = bets_for(reward, bet_value_minor, bet_count)
-    row = _row(view, player_id, bets, now, None) | {"client_id": client_id}
+    row = _row(client_id, reward, player_id, bets, now, None)
     inserted = await session.execute(
         insert_ignore(
             dialect_of(session),
@@ -271,7 +262,10 @@ async def enrol(
         ).values(row)
     )
     if inserted.rowcount != 1:  # type: ignore[attr-defined]
-        return Enrolled(await _find(session, reward.id, player_id), created=False)
+        # Another first enrollment of the player committed in between: answer it.
+        concurrent = await _find(session, reward.id, player_id)
+        assert concurrent is not None
+        return concurrent
     enrollment = OperatorEnrollment(**row)
     await fanout.write_events(
         session,
@@ -285,12 +279,15 @@ async def enrol(
             )
         ],
     )
-    return Enrolled(enrollment, created=True)
+    return enrollment
 
 
-async def get(session: AsyncSession, *, client_id: str, enrollment_id: str) -> OperatorEnrollment:
-    """The operator's enrollment; another operator's is not found."""
-    enrollment = await session.get(OperatorEnrollment, enrollment_id)
+async def get(
+    session: AsyncSession, *, client_id: str, enrollment_id: str, lock: bool = False
+) -> OperatorEnrollment:
+    """The operator's enrollment; another operator's is not found. ``lock``: hold its row until
+    the transaction ends."""
+    enrollment = await session.get(OperatorEnrollment, enrollment_id, with_for_update=lock)
     if enrollment is None or enrollment.client_id != client_id:
         raise NotFound(f"Enrollment {enrollment_id} was not found")
     return enrollment
@@ -359,8 +356,7 @@ async def cancel(
     now: datetime,
 ) -> OperatorEnrollment:
     """Cancel a New or Active enrollment: the player loses the bets left."""
-    enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id)
-    await session.refresh(enrollment, with_for_update=True)
+    enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id, lock=True)
     current = enrollment_status(enrollment, now)
     if current not in OPEN:
         raise Conflict(
@@ -388,9 +384,7 @@ async def place_bet(
     """Use one free bet of an enrollment, once per ``bet_id``. The enrollment row is locked, so
     concurrent bets are counted one after the other and a repeat waits for the first and then
     answers it."""
-    enrollment = await session.get(OperatorEnrollment, enrollment_id, with_for_update=True)
-    if enrollment is None or enrollment.client_id != client_id:
-        raise NotFound(f"Enrollment {enrollment_id} was not found")
+    enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id, lock=True)
     earlier = await session.scalar(
         select(OperatorFreeBet).where(
             OperatorFreeBet.enrollment_id == enrollment_id, OperatorFreeBet.bet_id == bet_id
@@ -401,7 +395,7 @@ async def place_bet(
             raise Conflict(
                 f"betId {bet_id} was already used on product {earlier.product}, not {product}"
             )
-        return Bet(earlier, enrollment, repeated=True)
+        return Bet(earlier, enrollment)
     current = enrollment_status(enrollment, now)
     if current not in OPEN:
         raise Conflict(f"Enrollment {enrollment_id} is {current}: it has no free bets to use")
@@ -432,10 +426,10 @@ async def place_bet(
     )
     session.add(bet)
     if enrollment.status == COMPLETED:
-        reference = await rewards.get_with_campaign_reference(
-            session, client_id=client_id, reward_id=reward.id
+        reference = await session.scalar(
+            select(Campaign.operator_reference).where(Campaign.id == reward.campaign_id)
         )
-        view = RewardView(reward, reference[1], operator_id)
+        view = RewardView(reward, reference, operator_id)
         await fanout.write_events(
             session,
             [
@@ -450,19 +444,20 @@ async def place_bet(
             ],
         )
     await session.flush()
-    return Bet(bet, enrollment, repeated=False)
+    return Bet(bet, enrollment)
 
 
 async def bets_of(
     session: AsyncSession, *, client_id: str, enrollment_id: str
-) -> list[OperatorFreeBet]:
-    await get(session, client_id=client_id, enrollment_id=enrollment_id)
+) -> tuple[OperatorEnrollment, list[OperatorFreeBet]]:
+    """The operator's enrollment and the bets used from it, oldest first."""
+    enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id)
     rows = await session.scalars(
         select(OperatorFreeBet)
         .where(OperatorFreeBet.enrollment_id == enrollment_id)
         .order_by(OperatorFreeBet.placed_at, OperatorFreeBet.id)
     )
-    return list(rows)
+    return enrollment, list(rows)
 
 
 # --- Bulk enrollment ---------------------------------------------------------------------------
@@ -595,7 +590,7 @@ async def _enrol_chunk(
     )
     bets = Bets(batch.bet_value_minor, batch.bet_count)
     rows = [
-        _row(view, player, bets, now, batch.id) | {"client_id": batch.client_id}
+        _row(batch.client_id, view.reward, player, bets, now, batch.id)
         for player in wanted
         if player not in existing
     ]

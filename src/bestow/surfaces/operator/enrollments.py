@@ -159,7 +159,7 @@ async def enrol_player(
             operator_id=client.operator_id,
             lock=True,
         )
-        enrolled = await enrollments.enrol(
+        enrollment = await enrollments.enrol(
             session,
             client_id=client.id,
             view=view,
@@ -169,7 +169,7 @@ async def enrol_player(
             now=now,
         )
         await session.commit()
-    return ok(enrollments.enrollment_json(enrolled.enrollment, view, now))
+    return ok(enrollments.enrollment_json(enrollment, view, now))
 
 
 @router.get("/rewards/{reward_id}/enrollments", response_model=EnvelopeOut)
@@ -345,6 +345,7 @@ async def list_bets(
 ) -> JSONResponse:
     """The free bets used from an enrollment, oldest first."""
     async with runtime.db.session() as session:
-        found = await enrollments.get(session, client_id=client.id, enrollment_id=enrollment_id)
-        bets = await enrollments.bets_of(session, client_id=client.id, enrollment_id=enrollment_id)
+        found, bets = await enrollments.bets_of(
+            session, client_id=client.id, enrollment_id=enrollment_id
+        )
     return ok([bet_json(bet, found) for bet in bets])
