@@ -28,14 +28,23 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
 from bestow_client._errors import APIStatusError, BestowError, InvalidPhoneNumber
-from bestow_client.client import Bestow
+from bestow_client._version import VERSION
+from bestow_client.client import DEFAULT_BASE_URL, Bestow
 from bestow_client.loyalty import Loyalty
-from bestow_client.operator import Operator, OperatorCampaign
+from bestow_client.operator import (
+    Bet,
+    BulkEnrollment,
+    Enrollment,
+    Operator,
+    OperatorCampaign,
+    OperatorReward,
+)
 from bestow_client.partner import Identifier, IssuanceJob, Partner, identifier
 from bestow_client.vouchers import Voucher, Vouchers
 
@@ -44,6 +53,7 @@ IDENTIFIER_COLUMNS = ("identifier", "email", "phone")
 FAILURE_FIELDS = ("line", "identifier", "reason", "job_id", "identifier_index", "identifier_type")
 BAR_WIDTH = 30
 ACTOR = "bestow-client"
+PLAYER_HEADERS = frozenset({"player", "player_id", "operatorplayerid"})
 
 
 class Usage(Exception):
@@ -51,6 +61,64 @@ class Usage(Exception):
 
 
 # --- settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where a connection or credential setting comes from, first found wins: its flag
+    (``--flag``), the ``--demo-json`` document at ``demo`` (a string or a number only; the
+    demo has no such setting when ``demo`` is empty), the environment variable ``env``, then
+    ``default``."""
+
+    flag: str
+    env: str | None = None
+    demo: tuple[str, ...] = ()
+    default: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"--{self.flag.replace('_', '-')}" + (f" or {self.env}" if self.env else "")
+
+
+BASE_URL = Setting("base_url", "BESTOW_BASE_URL", default=DEFAULT_BASE_URL)
+APP_NAME = Setting("app_name", "BESTOW_APP_NAME", default=f"{PROG}-cli")
+PARTNER_CLIENT_ID = Setting("client_id", "BESTOW_PARTNER_CLIENT_ID", ("partner", "client_id"))
+PARTNER_TOKEN = Setting("access_token", "BESTOW_PARTNER_ACCESS_TOKEN", ("partner", "access_token"))
+MERCHANT = Setting("merchant", "BESTOW_PARTNER_MERCHANT_ID", ("partner", "merchant_id"))
+TEMPLATE = Setting("template", None, ("partner", "template_id"))
+VOUCHERS_CLIENT_ID = Setting(
+    "vouchers_client_id", "BESTOW_VOUCHERS_CLIENT_ID", ("vouchers", "client_id")
+)
+VOUCHERS_SECRET = Setting(
+    "vouchers_client_secret", "BESTOW_VOUCHERS_CLIENT_SECRET", ("vouchers", "client_secret")
+)
+LOYALTY_CLIENT_ID = Setting(
+    "loyalty_client_id", "BESTOW_LOYALTY_CLIENT_ID", ("loyalty", "client_id")
+)
+LOYALTY_SECRET = Setting(
+    "loyalty_client_secret", "BESTOW_LOYALTY_CLIENT_SECRET", ("loyalty", "client_secret")
+)
+ACCOUNT = Setting("account", None, ("loyalty", "account", "account_id"))
+BUSINESS_UNIT = Setting("business_unit", None, ("loyalty", "business_unit"))
+REWARD_ID = Setting("reward", None, ("loyalty", "reward_id"))
+OPERATOR_ID = Setting("operator_id", "BESTOW_OPERATOR_ID", ("operator", "operator_id"))
+OPERATOR_KEY = Setting(
+    "operator_shared_key", "BESTOW_OPERATOR_SHARED_KEY", ("operator", "primary_shared_key")
+)
+OPERATOR_CAMPAIGN = Setting("campaign", None, ("operator", "campaign_id"))
+OPERATOR_REWARD = Setting("reward", None, ("operator", "reward_id"))
+
+
+def demo_value(demo: dict[str, Any], path: Sequence[str]) -> str | None:
+    """The scalar at ``path`` in the demo document; never a part of the document itself."""
+    if not path:
+        return None
+    found: Any = demo
+    for part in path:
+        found = found.get(part) if isinstance(found, dict) else None
+    if isinstance(found, bool) or not isinstance(found, str | int):
+        return None
+    return str(found)
 
 
 @dataclass
@@ -64,78 +132,59 @@ class Context:
     def as_json(self) -> bool:
         return bool(getattr(self.args, "json", False))
 
-    def value(self, flag: str, demo_path: Sequence[str], env: str | None) -> str | None:
-        """The flag, else the demo JSON's ``demo_path``, else the environment variable."""
-        given = getattr(self.args, flag, None)
+    @property
+    def quiet(self) -> bool:
+        return bool(getattr(self.args, "quiet", False))
+
+    def value(self, setting: Setting) -> str | None:
+        given = getattr(self.args, setting.flag, None)
         if given not in (None, ""):
             return str(given)
-        found: Any = self.demo
-        for part in demo_path:
-            found = found.get(part) if isinstance(found, dict) else None
+        found = demo_value(self.demo, setting.demo)
         if found not in (None, ""):
-            return str(found)
-        return os.environ.get(env) if env else None
+            return found
+        from_env = os.environ.get(setting.env) if setting.env else None
+        return from_env or setting.default
 
-    def need(self, flag: str, demo_path: Sequence[str], env: str | None) -> str:
-        found = self.value(flag, demo_path, env)
+    def need(self, setting: Setting) -> str:
+        found = self.value(setting)
         if not found:
-            where = f"--{flag.replace('_', '-')}" + (f" or {env}" if env else "")
-            raise Usage(f"{where} is required")
+            raise Usage(f"{setting.where} is required")
         return found
 
     def client(self) -> Bestow:
-        return Bestow(
-            base_url=self.value("base_url", (), "BESTOW_BASE_URL"),
-            app_name=self.value("app_name", (), "BESTOW_APP_NAME") or f"{PROG}/cli",
-        )
+        return Bestow(base_url=self.need(BASE_URL), app_name=self.need(APP_NAME))
 
     def partner(self, bestow: Bestow) -> Partner:
         return bestow.partner(
-            client_id=self.need("client_id", ("partner", "client_id"), "BESTOW_PARTNER_CLIENT_ID"),
-            access_token=self.need(
-                "access_token", ("partner", "access_token"), "BESTOW_PARTNER_ACCESS_TOKEN"
-            ),
+            client_id=self.need(PARTNER_CLIENT_ID),
+            access_token=self.need(PARTNER_TOKEN),
             default_region=getattr(self.args, "default_region", None),
         )
 
     def merchant(self) -> str:
-        return self.need("merchant", ("partner", "merchant_id"), "BESTOW_PARTNER_MERCHANT_ID")
+        return self.need(MERCHANT)
 
     def vouchers(self, bestow: Bestow) -> Vouchers:
         return bestow.vouchers(
-            client_id=self.need(
-                "vouchers_client_id", ("vouchers", "client_id"), "BESTOW_VOUCHERS_CLIENT_ID"
-            ),
-            client_secret=self.need(
-                "vouchers_client_secret",
-                ("vouchers", "client_secret"),
-                "BESTOW_VOUCHERS_CLIENT_SECRET",
-            ),
+            client_id=self.need(VOUCHERS_CLIENT_ID), client_secret=self.need(VOUCHERS_SECRET)
         )
 
     def loyalty(self, bestow: Bestow) -> Loyalty:
         return bestow.loyalty(
-            client_id=self.need(
-                "loyalty_client_id", ("loyalty", "client_id"), "BESTOW_LOYALTY_CLIENT_ID"
-            ),
-            client_secret=self.need(
-                "loyalty_client_secret",
-                ("loyalty", "client_secret"),
-                "BESTOW_LOYALTY_CLIENT_SECRET",
-            ),
+            client_id=self.need(LOYALTY_CLIENT_ID), client_secret=self.need(LOYALTY_SECRET)
         )
 
     def operator(self, bestow: Bestow) -> Operator:
         return bestow.operator(
-            operator_id=self.need("operator_id", ("operator", "operator_id"), "BESTOW_OPERATOR_ID"),
-            shared_key=self.need(
-                "operator_shared_key",
-                ("operator", "primary_shared_key"),
-                "BESTOW_OPERATOR_SHARED_KEY",
-            ),
+            operator_id=self.need(OPERATOR_ID), shared_key=self.need(OPERATOR_KEY)
         )
 
-    def emit(self, data: Any, lines: Sequence[str]) -> None:
+    def emit(self, data: Any, lines: Sequence[str], ids: Sequence[str] | None = None) -> None:
+        """``data`` as JSON with ``--json``; ``ids``, one a line, with ``--quiet`` (for
+        ``$(...)`` in a shell); else ``lines``."""
+        if self.quiet and ids is not None and not self.as_json:
+            lines = ids
         if self.as_json:
             json.dump(plain(data), self.out, indent=2, default=str)
             self.out.write("\n")
@@ -209,7 +258,7 @@ def cmd_campaigns_create(ctx: Context) -> int:
     args = ctx.args
     if args.days < 1:
         raise Usage("--days must be at least 1")
-    template = ctx.need("template", ("partner", "template_id"), None)
+    template = ctx.need(TEMPLATE)
     start = datetime.now(UTC).replace(microsecond=0)
     end = start + timedelta(days=args.days)
     variants: list[dict[str, str | None]] = [
@@ -231,7 +280,7 @@ def cmd_campaigns_create(ctx: Context) -> int:
         )
     lines = [f"campaign {campaign.id} {campaign.name} {campaign.start_at} -> {campaign.end_at}"]
     lines += [f"  variant {v.id} {v.name}" for v in campaign.variants]
-    ctx.emit(campaign, lines)
+    ctx.emit(campaign, lines, [campaign.id])
     return 0
 
 
@@ -432,12 +481,15 @@ def cmd_issue(ctx: Context) -> int:
                 identifiers=[line.identifier for line in good],
                 idempotency_key=key,
             )
+        replayed = {j.id for j in jobs if j.replayed}
         if not ctx.as_json:
             ctx.err.write(
                 f"{len(good):,} identifiers sent in {len(jobs)} jobs: "
                 + ", ".join(j.id for j in jobs)
                 + "\n"
             )
+            if replayed and ctx.quiet:
+                ctx.err.write(replay_notice(len(replayed), len(jobs)) + "\n")
         bar = ProgressBar(ctx.err, jobs, enabled=bool(jobs) and not args.no_progress)
         bar.draw()
         finished = []
@@ -454,10 +506,7 @@ def cmd_issue(ctx: Context) -> int:
         key=lambda f: (f.line is None, f.line or 0),
     )
     if failed or args.failures:
-        with path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.DictWriter(out, fieldnames=FAILURE_FIELDS)
-            writer.writeheader()
-            writer.writerows(f.row() for f in failed)
+        write_failures(path, failed)
     succeeded = sum(j.success_count for j in finished)
     result = {
         "lines_read": read,
@@ -470,9 +519,11 @@ def cmd_issue(ctx: Context) -> int:
                 "total_count": j.total_count,
                 "success_count": j.success_count,
                 "failure_count": j.failure_count,
+                "replayed": j.id in replayed,
             }
             for j in finished
         ],
+        "replayed": bool(replayed),
         "success_count": succeeded,
         "failure_count": len(failed),
         "failures_file": str(path) if failed or args.failures else None,
@@ -482,14 +533,31 @@ def cmd_issue(ctx: Context) -> int:
     ]
     lines += [
         f"  job {j.id} {j.state}: {j.success_count:,} rewarded, {j.failure_count:,} failed"
-        f" of {j.total_count:,}"
+        f" of {j.total_count:,}" + (" (replayed)" if j.id in replayed else "")
         for j in finished
     ]
     lines.append(f"{succeeded:,} rewarded, {len(failed):,} failures")
+    if replayed:
+        lines.append(replay_notice(len(replayed), len(finished)))
     if failed or args.failures:
         lines.append(f"failures written to {path}")
-    ctx.emit(result, lines)
+    ctx.emit(result, lines, [j.id for j in finished])
     return 0
+
+
+def replay_notice(replayed: int, jobs: int) -> str:
+    which = "all" if replayed == jobs else f"{replayed} of {jobs}"
+    return (
+        f"replayed: {which} jobs answered from an earlier identical request (same idempotency"
+        " key); nobody was rewarded again. Give --idempotency-key to issue anew."
+    )
+
+
+def write_failures(path: Path, failed: Sequence[FailedLine]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=FAILURE_FIELDS)
+        writer.writeheader()
+        writer.writerows(f.row() for f in failed)
 
 
 # --- partner: jobs -------------------------------------------------------------------------------
@@ -525,7 +593,18 @@ def cmd_jobs(ctx: Context) -> int:
             job = partner.revoke(args.job_id, merchant_id=merchant)
             if args.wait:
                 job = partner.wait(job, timeout=args.timeout, until=frozenset({"revoked"}))
-    ctx.emit(job, job_lines(job))
+    lines = job_lines(job)
+    failures_csv = getattr(args, "failures_csv", None)
+    if failures_csv:
+        write_failures(
+            Path(failures_csv),
+            [
+                FailedLine(None, "", f.error, job.id, f.identifier_index, f.identifier_type)
+                for f in job.failures
+            ],
+        )
+        lines.append(f"{len(job.failures):,} failures written to {failures_csv}")
+    ctx.emit(job, lines, [job.id])
     return 0
 
 
@@ -588,9 +667,9 @@ def cmd_points(ctx: Context) -> int:
     args = ctx.args
     with ctx.client() as bestow:
         award = ctx.loyalty(bestow).award(
-            account_id=ctx.need("account", ("loyalty", "account", "account_id"), None),
-            business_unit=ctx.need("business_unit", ("loyalty", "business_unit"), None),
-            reward_id=ctx.need("reward", ("loyalty", "reward_id"), None),
+            account_id=ctx.need(ACCOUNT),
+            business_unit=ctx.need(BUSINESS_UNIT),
+            reward_id=ctx.need(REWARD_ID),
             amount=args.amount,
         )
     verb = "awarded" if award.points >= 0 else "deducted"
@@ -608,14 +687,85 @@ def operator_line(campaign: OperatorCampaign) -> str:
     )
 
 
-def cmd_operator(ctx: Context) -> int:
+def reward_line(reward: OperatorReward) -> str:
+    details = reward.raw.get("freeBetDetails") or {}
+    if reward.details_type == "Ranged":
+        bets = (
+            f"{details.get('minBetCount')}-{details.get('maxBetCount')} bets of "
+            f"{details.get('minBetValue')}-{details.get('maxBetValue')}"
+        )
+    else:
+        bets = f"{reward.bet_count} bets of {reward.bet_value}"
+    return (
+        f"reward {reward.id} {reward.name} {reward.status} {reward.details_type}: {bets} "
+        f"{reward.currency} on {', '.join(reward.products)} {reward.start_time} -> "
+        f"{reward.end_time}"
+    )
+
+
+def enrollment_line(enrollment: Enrollment) -> str:
+    return (
+        f"enrollment {enrollment.id} player {enrollment.player_id} {enrollment.status}: "
+        f"{enrollment.remaining_bet_count}/{enrollment.total_bet_count} bets of "
+        f"{enrollment.bet_value} {enrollment.currency} left"
+    )
+
+
+def bulk_line(bulk: BulkEnrollment) -> str:
+    return (
+        f"bulk {bulk.id} {bulk.status}: {bulk.processed_count:,}/{bulk.total_count:,} processed, "
+        f"{bulk.enrolled_count:,} enrolled, {bulk.existing_count:,} existing, "
+        f"{bulk.failed_count:,} failed" + (f" ({bulk.error})" if bulk.error else "")
+    )
+
+
+def bet_line(bet: Bet) -> str:
+    return (
+        f"bet {bet.bet_id} ({bet.id}) on {bet.product}: {bet.bet_value}, "
+        f"{bet.remaining_bet_count} left, enrollment {bet.enrollment_status}"
+    )
+
+
+def demo_products(demo: dict[str, Any]) -> list[str]:
+    operator = demo.get("operator")
+    found = operator.get("products") if isinstance(operator, dict) else None
+    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
+
+def read_players(args: argparse.Namespace) -> list[str]:
+    """``--player`` values, then the first cell of each line of ``--file`` (a first line naming
+    a player column is a header)."""
+    players: list[str] = list(args.player or [])
+    if args.file:
+        try:
+            source = sys.stdin if args.file == "-" else open(args.file, newline="")  # noqa: SIM115
+        except OSError as error:
+            raise Usage(f"--file {args.file}: {error}") from None
+        with source:
+            for number, row in enumerate(csv.reader(source)):
+                cell = row[0].strip() if row else ""
+                if number == 0 and cell.lower() in PLAYER_HEADERS:
+                    continue
+                if cell:
+                    players.append(cell)
+    if not players:
+        raise Usage("give --player or --file with at least one player id")
+    return players
+
+
+def cmd_operator_campaigns(ctx: Context) -> int:
     args = ctx.args
     with ctx.client() as bestow:
         operator = ctx.operator(bestow)
         if args.operator_command == "list":
             campaigns = operator.campaigns()
-            ctx.emit({"campaigns": campaigns}, [operator_line(c) for c in campaigns] or ["none"])
-        elif args.operator_command == "create":
+            ctx.emit(
+                {"campaigns": campaigns},
+                [operator_line(c) for c in campaigns] or ["none"],
+                [c.id for c in campaigns],
+            )
+            return 0
+        if args.operator_command == "create":
             campaign = operator.create_campaign(
                 name=args.name,
                 start_time=args.start or datetime.now(UTC).replace(microsecond=0),
@@ -623,11 +773,156 @@ def cmd_operator(ctx: Context) -> int:
                 created_by=args.created_by,
                 description=args.description,
             )
-            ctx.emit(campaign, [operator_line(campaign)])
+        elif args.operator_command == "show":
+            campaign = operator.campaign(args.campaign_id)
         else:
             operator.cancel_campaign(args.campaign_id, cancelled_by=args.cancelled_by)
-            cancelled = operator.campaign(args.campaign_id)
-            ctx.emit(cancelled, [operator_line(cancelled)])
+            campaign = operator.campaign(args.campaign_id)
+    ctx.emit(campaign, [operator_line(campaign)], [campaign.id])
+    return 0
+
+
+def cmd_operator_rewards(ctx: Context) -> int:
+    args = ctx.args
+    with ctx.client() as bestow:
+        operator = ctx.operator(bestow)
+        if args.operator_command == "list":
+            rewards = operator.rewards(ctx.need(OPERATOR_CAMPAIGN))
+            ctx.emit(
+                {"rewards": rewards},
+                [reward_line(r) for r in rewards] or ["none"],
+                [r.id for r in rewards],
+            )
+            return 0
+        if args.operator_command == "create":
+            reward = create_reward(ctx, operator)
+        elif args.operator_command == "show":
+            reward = operator.reward(args.reward_id)
+        else:
+            operator.cancel_reward(args.reward_id, cancelled_by=args.cancelled_by)
+            reward = operator.reward(args.reward_id)
+    ctx.emit(reward, [reward_line(reward)], [reward.id])
+    return 0
+
+
+def create_reward(ctx: Context, operator: Operator) -> OperatorReward:
+    args = ctx.args
+    if args.days < 1:
+        raise Usage("--days must be at least 1")
+    products = args.product or demo_products(ctx.demo)
+    if not products:
+        raise Usage("--product is required (repeat it for several)")
+    start = args.start or datetime.now(UTC).replace(microsecond=0)
+    end = args.end or (
+        (datetime.fromisoformat(start) if isinstance(start, str) else start)
+        + timedelta(days=args.days)
+    )
+    common: dict[str, Any] = {
+        "name": args.name,
+        "products": products,
+        "start_time": start,
+        "end_time": end,
+        "created_by": args.created_by,
+        "currency": args.currency,
+        "description": args.description,
+    }
+    ranged = (args.min_bet_value, args.max_bet_value, args.min_bet_count, args.max_bet_count)
+    if any(v is not None for v in ranged):
+        if any(v is None for v in ranged):
+            raise Usage(
+                "a Ranged reward needs --min-bet-value, --max-bet-value, --min-bet-count"
+                " and --max-bet-count"
+            )
+        return operator.create_ranged_reward(
+            ctx.need(OPERATOR_CAMPAIGN),
+            min_bet_value=args.min_bet_value,
+            max_bet_value=args.max_bet_value,
+            min_bet_count=args.min_bet_count,
+            max_bet_count=args.max_bet_count,
+            **common,
+        )
+    if args.bet_value is None or args.bet_count is None:
+        raise Usage("a Fixed reward needs --bet-value and --bet-count")
+    return operator.create_reward(
+        ctx.need(OPERATOR_CAMPAIGN), bet_value=args.bet_value, bet_count=args.bet_count, **common
+    )
+
+
+def cmd_operator_enrollments(ctx: Context) -> int:
+    args = ctx.args
+    with ctx.client() as bestow:
+        operator = ctx.operator(bestow)
+        if args.operator_command == "list":
+            reward = ctx.value(OPERATOR_REWARD) if args.player is None or args.reward else None
+            enrollments = operator.enrollments(
+                reward_id=reward, player_id=args.player, status=args.status
+            )
+            ctx.emit(
+                {"enrollments": enrollments},
+                [enrollment_line(e) for e in enrollments] or ["none"],
+                [e.id for e in enrollments],
+            )
+            return 0
+        if args.operator_command == "create":
+            enrollment = operator.enrol(
+                ctx.need(OPERATOR_REWARD),
+                args.player_id,
+                bet_value=args.bet_value,
+                bet_count=args.bet_count,
+            )
+        elif args.operator_command == "show":
+            enrollment = operator.enrollment(args.enrollment_id)
+        else:
+            operator.cancel_enrollment(args.enrollment_id, cancelled_by=args.cancelled_by)
+            enrollment = operator.enrollment(args.enrollment_id)
+    ctx.emit(enrollment, [enrollment_line(enrollment)], [enrollment.id])
+    return 0
+
+
+def cmd_operator_bulk(ctx: Context) -> int:
+    args = ctx.args
+    reward = ctx.need(OPERATOR_REWARD)
+    with ctx.client() as bestow:
+        operator = ctx.operator(bestow)
+        if args.operator_command == "create":
+            bulks = operator.enrol_bulk(
+                reward,
+                read_players(args),
+                bet_value=args.bet_value,
+                bet_count=args.bet_count,
+                created_by=args.created_by,
+            )
+        else:
+            bulks = [operator.bulk(reward, args.bulk_id)]
+        if args.operator_command == "watch" or getattr(args, "wait", False):
+            bulks = [
+                operator.wait_bulk(
+                    b,
+                    timeout=args.timeout,
+                    on_progress=None
+                    if ctx.as_json
+                    else lambda b: ctx.err.write(bulk_line(b) + "\n"),
+                )
+                for b in bulks
+            ]
+    data: Any = bulks[0] if len(bulks) == 1 else {"bulks": bulks}
+    ctx.emit(data, [bulk_line(b) for b in bulks], [b.id for b in bulks])
+    return 0
+
+
+def cmd_operator_bets(ctx: Context) -> int:
+    args = ctx.args
+    with ctx.client() as bestow:
+        operator = ctx.operator(bestow)
+        if args.operator_command == "place":
+            product = args.product or next(iter(demo_products(ctx.demo)), None)
+            if not product:
+                raise Usage("--product is required")
+            bet = operator.place_bet(args.enrollment_id, bet_id=args.bet_id, product=product)
+            ctx.emit(bet, [bet_line(bet)], [bet.id])
+            return 0
+        bets = operator.bets(args.enrollment_id)
+    ctx.emit({"bets": bets}, [bet_line(b) for b in bets] or ["none"], [b.id for b in bets])
     return 0
 
 
@@ -699,58 +994,83 @@ def serve_webhooks(ctx: Context) -> int:
 # --- the parser ----------------------------------------------------------------------------------
 
 
-def common_options() -> argparse.ArgumentParser:
-    """Options accepted before or after the command (``SUPPRESS``: a subcommand's absent
-    option does not hide the main parser's)."""
-    common = argparse.ArgumentParser(add_help=False)
+CONNECTION_OPTIONS = (
+    ("--base-url", "env BESTOW_BASE_URL, else " + DEFAULT_BASE_URL),
+    ("--app-name", "env BESTOW_APP_NAME: the User-Agent's first word"),
+    ("--demo-json", "`bestow demo --json` output (- for stdin): every credential"),
+    ("--client-id", "env BESTOW_PARTNER_CLIENT_ID"),
+    ("--access-token", "env BESTOW_PARTNER_ACCESS_TOKEN"),
+    ("--vouchers-client-id", "env BESTOW_VOUCHERS_CLIENT_ID"),
+    ("--vouchers-client-secret", "env BESTOW_VOUCHERS_CLIENT_SECRET"),
+    ("--loyalty-client-id", "env BESTOW_LOYALTY_CLIENT_ID"),
+    ("--loyalty-client-secret", "env BESTOW_LOYALTY_CLIENT_SECRET"),
+    ("--operator-id", "env BESTOW_OPERATOR_ID"),
+    ("--operator-shared-key", "env BESTOW_OPERATOR_SHARED_KEY"),
+)
+SUBCOMMAND_EPILOG = (
+    "Connection and credential options (--base-url, --demo-json, --client-id, ...) are listed"
+    f" once, by `{PROG} --help`; they may be given before or after the command."
+)
+
+
+def connection_options(*, shown: bool) -> argparse.ArgumentParser:
+    """The connection and credential options: listed in the main parser's help (``shown``),
+    accepted but not listed after each command. ``SUPPRESS`` as default: a command's absent
+    option does not hide the main parser's."""
+    parent = argparse.ArgumentParser(add_help=False)
     s = argparse.SUPPRESS
-    group = common.add_argument_group("connection and credentials")
-    group.add_argument("--json", action="store_true", default=s, help="print JSON")
-    group.add_argument("--base-url", default=s, help="env BESTOW_BASE_URL")
-    group.add_argument("--app-name", default=s, help="env BESTOW_APP_NAME (User-Agent)")
-    group.add_argument(
-        "--demo-json", metavar="FILE", default=s, help="`bestow demo --json` output; - for stdin"
+    group = parent.add_argument_group("connection and credentials") if shown else parent
+    for flag, help_text in CONNECTION_OPTIONS:
+        metavar = "FILE" if flag == "--demo-json" else None
+        group.add_argument(flag, metavar=metavar, default=s, help=help_text if shown else s)
+    return parent
+
+
+def output_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    s = argparse.SUPPRESS
+    parent.add_argument("--json", action="store_true", default=s, help="print JSON")
+    parent.add_argument(
+        "-q", "--quiet", action="store_true", default=s, help="print only the ids, one a line"
     )
-    group.add_argument("--client-id", default=s, help="env BESTOW_PARTNER_CLIENT_ID")
-    group.add_argument("--access-token", default=s, help="env BESTOW_PARTNER_ACCESS_TOKEN")
-    group.add_argument("--vouchers-client-id", default=s, help="env BESTOW_VOUCHERS_CLIENT_ID")
-    group.add_argument(
-        "--vouchers-client-secret", default=s, help="env BESTOW_VOUCHERS_CLIENT_SECRET"
-    )
-    group.add_argument("--loyalty-client-id", default=s, help="env BESTOW_LOYALTY_CLIENT_ID")
-    group.add_argument(
-        "--loyalty-client-secret", default=s, help="env BESTOW_LOYALTY_CLIENT_SECRET"
-    )
-    group.add_argument("--operator-id", default=s, help="env BESTOW_OPERATOR_ID")
-    group.add_argument("--operator-shared-key", default=s, help="env BESTOW_OPERATOR_SHARED_KEY")
-    return common
+    return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = common_options()
+    hidden = connection_options(shown=False)
+    output = output_options()
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Bestow's Partner, Voucher, Loyalty and Operator APIs from the command line.",
-        parents=[common],
+        epilog="Settings come from the flags, else --demo-json, else the environment.",
+        parents=[connection_options(shown=True), output],
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
         parent: Any, name: str, handler: Callable[[Context], int], help_text: str
     ) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = parent.add_parser(
-            name, parents=[common], help=help_text, description=help_text
+            name,
+            parents=[hidden, output],
+            help=help_text,
+            description=help_text,
+            epilog=SUBCOMMAND_EPILOG,
         )
         sub.set_defaults(handler=handler)
         return sub
+
+    def group(parent: Any, name: str, help_text: str, dest: str | None = None) -> Any:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        return sub.add_subparsers(dest=dest or f"{name}_command", required=True, metavar="COMMAND")
 
     def merchant(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--merchant", help="merchant id (default: the demo's)")
 
     command(commands, "discover", cmd_discover, "merchants and their reward templates")
 
-    campaigns = commands.add_parser("campaigns", help="Partner API campaigns")
-    campaign_commands = campaigns.add_subparsers(dest="campaigns_command", required=True)
+    campaign_commands = group(commands, "campaigns", "Partner API campaigns")
     create = command(campaign_commands, "create", cmd_campaigns_create, "create a campaign")
     merchant(create)
     create.add_argument("--name", required=True)
@@ -779,8 +1099,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait per job")
     issue.add_argument("--no-progress", action="store_true")
 
-    jobs = commands.add_parser("jobs", help="issuance jobs")
-    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    job_commands = group(commands, "jobs", "issuance jobs")
     for name, help_text in (
         ("show", "a job's state and failures"),
         ("watch", "wait for a job to finish, with progress"),
@@ -793,9 +1112,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-progress", action="store_true")
         if name == "revoke":
             sub.add_argument("--wait", action="store_true", help="until it is revoked")
+        else:
+            sub.add_argument(
+                "--failures-csv",
+                metavar="FILE",
+                help="write every failure of the job to FILE (" + ",".join(FAILURE_FIELDS) + ")",
+            )
 
-    vouchers = commands.add_parser("vouchers", help="Voucher API")
-    voucher_commands = vouchers.add_subparsers(dest="vouchers_command", required=True)
+    voucher_commands = group(commands, "vouchers", "Voucher API")
     command(voucher_commands, "products", cmd_vouchers, "the catalogue")
     vissue = command(voucher_commands, "issue", cmd_vouchers, "issue vouchers")
     vissue.add_argument("product_code")
@@ -804,31 +1128,17 @@ def build_parser() -> argparse.ArgumentParser:
     vshow = command(voucher_commands, "show", cmd_vouchers, "one voucher")
     vshow.add_argument("voucher_id")
 
-    points = commands.add_parser("points", help="Loyalty API")
-    point_commands = points.add_subparsers(dest="points_command", required=True)
+    point_commands = group(commands, "points", "Loyalty API")
     award = command(point_commands, "award", cmd_points, "award points")
     award.add_argument("--account", help="account id (default: the demo's)")
-    award.add_argument("--business-unit")
-    award.add_argument("--reward")
+    award.add_argument("--business-unit", help="default: the demo's")
+    award.add_argument("--reward", help="reward id (default: the demo's)")
     award.add_argument("--amount", type=int, required=True)
 
-    operator = commands.add_parser("operator", help="Operator API")
-    operator_groups = operator.add_subparsers(dest="operator_group", required=True)
-    ocampaigns = operator_groups.add_parser("campaigns", help="operator campaigns")
-    operator_commands = ocampaigns.add_subparsers(dest="operator_command", required=True)
-    command(operator_commands, "list", cmd_operator, "list campaigns")
-    ocreate = command(operator_commands, "create", cmd_operator, "create a campaign")
-    ocreate.add_argument("--name", required=True)
-    ocreate.add_argument("--start", help="ISO 8601 with offset (default: now)")
-    ocreate.add_argument("--end", help="ISO 8601 with offset")
-    ocreate.add_argument("--created-by", default=ACTOR)
-    ocreate.add_argument("--description")
-    ocancel = command(operator_commands, "cancel", cmd_operator, "cancel a campaign")
-    ocancel.add_argument("campaign_id")
-    ocancel.add_argument("--cancelled-by", default=ACTOR)
+    operator_groups = group(commands, "operator", "Operator API", dest="operator_group")
+    add_operator_commands(operator_groups, command)
 
-    webhooks = commands.add_parser("webhooks", help="webhook receiver")
-    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    webhook_commands = group(commands, "webhooks", "webhook receiver")
     listen = command(webhook_commands, "listen", serve_webhooks, "receive and verify webhooks")
     listen.add_argument("--host", default="127.0.0.1")
     listen.add_argument("--port", type=int, default=8080, help="0 picks a free port")
@@ -839,6 +1149,103 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listen.add_argument("--count", type=int, default=0, help="stop after this many events")
     return parser
+
+
+def add_operator_commands(groups: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``operator campaigns|rewards|enrollments|bulk|bets ...``; the campaign and the reward
+    default to the demo's."""
+
+    def subgroup(name: str, help_text: str) -> Any:
+        sub = groups.add_parser(name, help=help_text, description=help_text)
+        return sub.add_subparsers(dest="operator_command", required=True, metavar="COMMAND")
+
+    def actor(sub: argparse.ArgumentParser, flag: str) -> None:
+        sub.add_argument(flag, default=ACTOR, help=f"default {ACTOR}")
+
+    campaigns = subgroup("campaigns", "operator campaigns")
+    command(campaigns, "list", cmd_operator_campaigns, "the operator's campaigns")
+    create = command(campaigns, "create", cmd_operator_campaigns, "create a campaign")
+    create.add_argument("--name", required=True)
+    create.add_argument("--start", help="ISO 8601 with offset (default: now)")
+    create.add_argument("--end", help="ISO 8601 with offset (default: no end)")
+    actor(create, "--created-by")
+    create.add_argument("--description")
+    show = command(campaigns, "show", cmd_operator_campaigns, "one campaign")
+    show.add_argument("campaign_id")
+    cancel = command(campaigns, "cancel", cmd_operator_campaigns, "cancel a campaign")
+    cancel.add_argument("campaign_id")
+    actor(cancel, "--cancelled-by")
+
+    rewards = subgroup("rewards", "free-bet rewards of a campaign")
+    listing = command(rewards, "list", cmd_operator_rewards, "a campaign's rewards")
+    listing.add_argument("--campaign", help="campaign id (default: the demo's)")
+    create = command(rewards, "create", cmd_operator_rewards, "create a Fixed or Ranged reward")
+    create.add_argument("--campaign", help="campaign id (default: the demo's)")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--product", action="append", help="a product (repeat for several; default: the demo's)"
+    )
+    create.add_argument("--currency", default="EUR", help="ISO 4217 (default EUR)")
+    create.add_argument("--bet-value", type=Decimal, help="Fixed: each bet's value, e.g. 0.50")
+    create.add_argument("--bet-count", type=int, help="Fixed: bets per player")
+    create.add_argument("--min-bet-value", type=Decimal, help="Ranged")
+    create.add_argument("--max-bet-value", type=Decimal, help="Ranged")
+    create.add_argument("--min-bet-count", type=int, help="Ranged")
+    create.add_argument("--max-bet-count", type=int, help="Ranged")
+    create.add_argument("--start", help="ISO 8601 with offset (default: now)")
+    create.add_argument("--end", help="ISO 8601 with offset (default: --days after the start)")
+    create.add_argument("--days", type=int, default=30, help="length without --end (default 30)")
+    actor(create, "--created-by")
+    create.add_argument("--description")
+    show = command(rewards, "show", cmd_operator_rewards, "one reward")
+    show.add_argument("reward_id")
+    cancel = command(rewards, "cancel", cmd_operator_rewards, "cancel a reward")
+    cancel.add_argument("reward_id")
+    actor(cancel, "--cancelled-by")
+
+    enrollments = subgroup("enrollments", "players enrolled in a reward")
+    create = command(enrollments, "create", cmd_operator_enrollments, "enrol a player")
+    create.add_argument("player_id")
+    create.add_argument("--reward", help="reward id (default: the demo's)")
+    create.add_argument("--bet-value", type=Decimal, help="Ranged rewards")
+    create.add_argument("--bet-count", type=int, help="Ranged rewards")
+    listing = command(
+        enrollments, "list", cmd_operator_enrollments, "a reward's or a player's enrollments"
+    )
+    listing.add_argument("--reward", help="reward id (default: the demo's unless --player)")
+    listing.add_argument(
+        "--player", help="a player's enrollments (across rewards without --reward)"
+    )
+    listing.add_argument("--status", help="New, Active, Completed, Cancelled, Expired")
+    show = command(enrollments, "show", cmd_operator_enrollments, "one enrollment")
+    show.add_argument("enrollment_id")
+    cancel = command(enrollments, "cancel", cmd_operator_enrollments, "cancel an enrollment")
+    cancel.add_argument("enrollment_id")
+    actor(cancel, "--cancelled-by")
+
+    bulk = subgroup("bulk", "bulk enrollments (done by the worker)")
+    create = command(bulk, "create", cmd_operator_bulk, "enrol many players")
+    create.add_argument("--reward", help="reward id (default: the demo's)")
+    create.add_argument("--player", action="append", help="a player id (repeatable)")
+    create.add_argument("--file", help="CSV, a player id a line (first cell); - for stdin")
+    create.add_argument("--bet-value", type=Decimal, help="Ranged rewards")
+    create.add_argument("--bet-count", type=int, help="Ranged rewards")
+    create.add_argument("--created-by", default=ACTOR, help=f"default {ACTOR}")
+    create.add_argument("--wait", action="store_true", help="until it is Completed or Failed")
+    create.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
+    for name, help_text in (("show", "a bulk's state"), ("watch", "wait for a bulk to finish")):
+        sub = command(bulk, name, cmd_operator_bulk, help_text)
+        sub.add_argument("bulk_id")
+        sub.add_argument("--reward", help="reward id (default: the demo's)")
+        sub.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
+
+    bets = subgroup("bets", "free bets of an enrollment")
+    place = command(bets, "place", cmd_operator_bets, "use one free bet")
+    place.add_argument("enrollment_id")
+    place.add_argument("--bet-id", required=True, help="your bet's id: repeating it uses nothing")
+    place.add_argument("--product", help="default: the demo's first product")
+    listing = command(bets, "list", cmd_operator_bets, "the bets used")
+    listing.add_argument("enrollment_id")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from bestow_client.vouchers import AsyncVouchers, VoucherOps, Vouchers
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_APP_NAME = "bestow-client-app"
+MAX_APP_NAME = 100
 
 
 def _env(value: str | None, name: str, default: str | None = None) -> str:
@@ -41,6 +42,23 @@ def _env(value: str | None, name: str, default: str | None = None) -> str:
     if not found:
         raise ValueError(f"{name.lower().removeprefix('bestow_')} is required (or set {name})")
     return found
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("base_url must start with http:// or https://")
+    return value
+
+
+def _app_name(value: str) -> str:
+    """The User-Agent's first product: short printable ASCII, so that nothing else (a whole
+    settings document, a credential) can be passed off as an app name and reach every log."""
+    if len(value) > MAX_APP_NAME or not all(" " <= c <= "~" for c in value):
+        raise ValueError(
+            f"app_name must be at most {MAX_APP_NAME} printable ASCII characters,"
+            " such as acme-rewards/1.2"
+        )
+    return value
 
 
 def _config(
@@ -51,8 +69,8 @@ def _config(
     budget: Budget | None,
 ) -> Config:
     return Config(
-        base_url=_env(base_url, "BESTOW_BASE_URL", DEFAULT_BASE_URL),
-        app_name=_env(app_name, "BESTOW_APP_NAME", DEFAULT_APP_NAME),
+        base_url=_base_url(_env(base_url, "BESTOW_BASE_URL", DEFAULT_BASE_URL)),
+        app_name=_app_name(_env(app_name, "BESTOW_APP_NAME", DEFAULT_APP_NAME)),
         timeout=timeout,
         retry=RetryPolicy(max_retries=max_retries),
         limiter=RateLimiter(budget),

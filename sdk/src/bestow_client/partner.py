@@ -21,6 +21,7 @@ from bestow_client._errors import WaitTimeout
 from bestow_client._shared import DISCOVERY_TTL, TTLCache, e164, new_key
 
 ACCEPT_VERSION = "v4.0"
+REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_IDENTIFIERS = 10_000
 FINAL_STATES = frozenset({"completed", "failed", "revoked"})
 POLL_FIRST = 1.0
@@ -104,9 +105,12 @@ class IssuanceJob:
     progress_percent: int
     failures: list[Failure]
     raw: dict[str, Any] = field(repr=False, compare=False)
+    replayed: bool = False
+    """The answer to an earlier request with the same idempotency key (``Idempotent-Replayed``):
+    this call created nothing."""
 
     @classmethod
-    def of(cls, raw: dict[str, Any], merchant_id: str) -> IssuanceJob:
+    def of(cls, raw: dict[str, Any], merchant_id: str, *, replayed: bool = False) -> IssuanceJob:
         summary = raw.get("summary") or {}
         failures = [
             Failure(f["identifier_index"], f["identifier_type"], f["error"])
@@ -125,6 +129,7 @@ class IssuanceJob:
             raw["progress_percent"],
             failures,
             raw,
+            replayed,
         )
 
     @property
@@ -195,11 +200,15 @@ class PartnerOps:
         response: httpx.Response = yield Call("GET", path, params=params, headers=self.headers)
         return response.json()
 
-    def _post(self, path: str, body: Any, *, key: str | None, safe: bool) -> Op[Any]:
+    def _send(self, path: str, body: Any, *, key: str | None, safe: bool) -> Op[httpx.Response]:
         headers = {**self.headers, "Content-Type": "application/json"}
         if key is not None:
             headers["X-Idempotency-Key"] = key
         response: httpx.Response = yield Call("POST", path, json=body, headers=headers, safe=safe)
+        return response
+
+    def _post(self, path: str, body: Any, *, key: str | None, safe: bool) -> Op[Any]:
+        response = yield from self._send(path, body, key=key, safe=safe)
         return response.json()
 
     # --- discovery (cached) --------------------------------------------------------------------
@@ -293,7 +302,8 @@ class PartnerOps:
     ) -> Op[list[IssuanceJob]]:
         """Issue to every identifier, in jobs of at most 10,000. Each job's request carries its
         own idempotency key (``idempotency_key`` + ``:n`` when given), the same on every retry,
-        so a retried or repeated call never issues twice."""
+        so a retried or repeated call never issues twice: a repeated job comes back with
+        ``replayed`` set."""
         items = _identifiers(identifiers, self.default_region)
         if not items:
             raise ValueError("identifiers is empty")
@@ -306,8 +316,14 @@ class PartnerOps:
                 "variant_id": variant_id,
                 "identifiers": [i.json() for i in chunk],
             }
-            answer = yield from self._post("/partner/campaigns/issue", body, key=key, safe=True)
-            jobs.append(IssuanceJob.of(answer["issuance_job"], merchant_id))
+            response = yield from self._send("/partner/campaigns/issue", body, key=key, safe=True)
+            jobs.append(
+                IssuanceJob.of(
+                    response.json()["issuance_job"],
+                    merchant_id,
+                    replayed=response.headers.get(REPLAYED_HEADER, "").lower() == "true",
+                )
+            )
         return jobs
 
     def job(self, job_id: str, *, merchant_id: str) -> Op[IssuanceJob]:
