@@ -542,6 +542,7 @@ def test_with_only_demo_json_the_cli_sends_its_name_and_no_credential_outside_au
     source = tmp_path / "one.csv"
     source.write_text(f"{members[2]['email']}\n")
     with recording_proxy(deployment.server.base_url) as (url, records):
+        ok(bare_cli("--base-url", url, "discover", "--demo-json", demo), deployment)
         env = {"BESTOW_BASE_URL": url}
         ok(bare_cli("discover", "--demo-json", demo, env=env), deployment)
         campaign = ok(
