@@ -364,7 +364,10 @@ async def test_the_cli_creates_a_voucher_template(
     partner = await new_partner(runtime)
     config = json.dumps({"product_code": product.code})
     runner = CliRunner()
-    args = ["templates", "create", partner.merchant_id, "--name", "Ten", "--kind", "voucher"]
+    args = [
+        *("templates", "create", partner.merchant_id),
+        *("--name", "Ten", "--kind", "voucher", "--json"),
+    ]
 
     # The CLI runs its own event loop: in a thread, beside the test's.
     created = await asyncio.to_thread(runner.invoke, app, [*args, "--config", config], env=cli_env)

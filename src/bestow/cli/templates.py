@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bestow.cli.common import cli_actor, print_json, run, runtime
+from bestow.cli.common import AsJson, cli_actor, run, runtime, show, show_list
 
 # The service and the models are imported by the commands that use them (see cli.common).
 if TYPE_CHECKING:
     from bestow.models import RewardTemplate
 
 app = typer.Typer(help="Reward templates.", no_args_is_help=True)
+
+COLUMNS = ("id", "name", "kind", "state", "type", "subtype")
 
 
 def _out(t: RewardTemplate) -> dict[str, Any]:
@@ -59,6 +61,7 @@ def create(
         ),
     ] = "{}",
     publish: Annotated[bool, typer.Option("--publish", help="publish at once")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Create a reward template (a draft unless --publish)."""
     from bestow.rewards import templates as service
@@ -88,10 +91,10 @@ def create(
             await session.commit()
             return _out(template)
 
-    print_json(run(main))
+    show(run(main), as_json)
 
 
-def _set_state(template_id: str, state: str) -> None:
+def _set_state(template_id: str, state: str, as_json: bool) -> None:
     from bestow.rewards import templates as service
 
     async def main() -> dict[str, Any]:
@@ -102,23 +105,23 @@ def _set_state(template_id: str, state: str) -> None:
             await session.commit()
             return _out(template)
 
-    print_json(run(main))
+    show(run(main), as_json)
 
 
 @app.command("publish")
-def publish(template_id: str) -> None:
+def publish(template_id: str, as_json: AsJson = False) -> None:
     """Publish a template."""
-    _set_state(template_id, "published")
+    _set_state(template_id, "published", as_json)
 
 
 @app.command("unpublish")
-def unpublish(template_id: str) -> None:
+def unpublish(template_id: str, as_json: AsJson = False) -> None:
     """Unpublish a template."""
-    _set_state(template_id, "unpublished")
+    _set_state(template_id, "unpublished", as_json)
 
 
 @app.command("list")
-def list_templates(merchant_id: str) -> None:
+def list_templates(merchant_id: str, as_json: AsJson = False) -> None:
     """A merchant's templates."""
     from bestow.models import RewardTemplate
     from bestow.rewards import templates as service
@@ -130,4 +133,4 @@ def list_templates(merchant_id: str) -> None:
             )
             return [_out(t) for t in rows]
 
-    print_json(run(main))
+    show_list(run(main), COLUMNS, as_json=as_json, empty="no templates", paginated=False)
