@@ -609,7 +609,11 @@ def credentials(args: argparse.Namespace) -> Credentials:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("BESTOW_BASE_URL") or "http://127.0.0.1:8000",
+        help="env BESTOW_BASE_URL, else http://127.0.0.1:8000",
+    )
     parser.add_argument("--operator-id", help="env OPERATOR_ID")
     parser.add_argument("--key", help="the primary shared key; env OPERATOR_KEY")
     parser.add_argument("--secondary-key", help="optional: checked when given")

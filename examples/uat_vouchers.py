@@ -463,7 +463,11 @@ def credentials(args: argparse.Namespace) -> tuple[str, str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("BESTOW_BASE_URL") or "http://127.0.0.1:8000",
+        help="env BESTOW_BASE_URL, else http://127.0.0.1:8000",
+    )
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
     parser.add_argument("--demo-json", help="the output of `bestow demo --json` ('-': stdin)")
