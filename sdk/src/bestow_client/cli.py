@@ -1,18 +1,22 @@
 """``bestow-client``: Bestow's four API surfaces from the command line, through the SDK.
 
     bestow-client --demo-json demo.json discover
-    bestow-client campaigns create --merchant mch_... --name "Spring" --template rtp_... --control
-    bestow-client issue --campaign cmp_... --variant Treatment --merchant mch_... \\
+    bestow-client campaigns create --name "Spring" --control -q
+    bestow-client issue --campaign cmp_... --variant Treatment \\
         --file recipients.csv --default-region US --failures failures.csv
-    bestow-client jobs watch ijb_... --merchant mch_...
+    bestow-client jobs watch job_... --failures-csv job-failures.csv
+    bestow-client operator rewards create --name "Spins" --bet-value 0.50 --bet-count 3
     bestow-client webhooks listen --port 8080 --secret whsec_...
 
-Credentials come from the flags, else from ``--demo-json`` (the output of ``bestow demo --json``,
-``-`` for standard input), else from the environment: ``BESTOW_BASE_URL``, ``BESTOW_APP_NAME``,
-``BESTOW_PARTNER_CLIENT_ID``, ``BESTOW_PARTNER_ACCESS_TOKEN``, ``BESTOW_VOUCHERS_CLIENT_ID``,
-``BESTOW_VOUCHERS_CLIENT_SECRET``, ``BESTOW_LOYALTY_CLIENT_ID``, ``BESTOW_LOYALTY_CLIENT_SECRET``,
-``BESTOW_OPERATOR_ID``, ``BESTOW_OPERATOR_SHARED_KEY``. ``--json`` prints JSON instead of short
-lines. Exit status: 0 done, 1 the API refused or could not be reached, 2 bad usage.
+Each connection and credential setting (``Setting``) comes from its flag, else from
+``--demo-json`` (the output of ``bestow demo --json``, ``-`` for standard input; only the scalar
+at the setting's path), else from the environment: ``BESTOW_BASE_URL`` (default
+``http://127.0.0.1:8000``), ``BESTOW_APP_NAME``, ``BESTOW_PARTNER_CLIENT_ID``,
+``BESTOW_PARTNER_ACCESS_TOKEN``, ``BESTOW_VOUCHERS_CLIENT_ID``, ``BESTOW_VOUCHERS_CLIENT_SECRET``,
+``BESTOW_LOYALTY_CLIENT_ID``, ``BESTOW_LOYALTY_CLIENT_SECRET``, ``BESTOW_OPERATOR_ID``,
+``BESTOW_OPERATOR_SHARED_KEY``. They are listed once, by ``bestow-client --help``, and accepted
+before or after the command. ``--json`` prints JSON, ``-q`` only the ids. Exit status: 0 done,
+1 the API refused or could not be reached, 2 bad usage.
 """
 
 from __future__ import annotations
