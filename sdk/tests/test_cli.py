@@ -487,6 +487,19 @@ def test_issue_25000_lines_in_three_jobs_with_every_failure_written(
     assert not demo_values & {r["identifier"] for r in rows}
     assert elapsed < 60
 
+    # jobs show writes every failure of a job, thousands of them, not the 20 it prints.
+    first_job = server_side[0]["job_id"]
+    job_csv = tmp_path / "job.csv"
+    shown = ok(cli(deployment, "jobs", "show", first_job, "--failures-csv", str(job_csv)))
+    assert "  ... " in shown  # the printout is cut short
+    with job_csv.open() as written:
+        job_rows = list(csv.DictReader(written))
+    expected = [r for r in server_side if r["job_id"] == first_job]
+    assert len(job_rows) == len(expected) > 8_000
+    assert [int(r["identifier_index"]) for r in job_rows] == sorted(
+        int(r["identifier_index"]) for r in expected
+    )
+
 
 @pytest.mark.slow
 def test_the_certification_flow_example_passes(deployment: Deployment) -> None:
