@@ -59,13 +59,14 @@ def test_the_documents_show_commands_to_run() -> None:
 
 @pytest.mark.slow
 def test_every_documented_command_succeeds_against_a_live_server(
-    deployment: Deployment, tmp_path: Path
+    database_url: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """About 80 s (the three examples run end to end), so on one database only: what the
     commands do is tested on both by the examples' and the CLI's own tests; this test guards
     the documents' wording."""
-    if not deployment.database_url.startswith("sqlite"):
+    if not database_url.startswith("sqlite"):
         pytest.skip("the documents' commands run on SQLite only")
+    deployment: Deployment = request.getfixturevalue("deployment")
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))
     (tmp_path / "examples").symlink_to(REPOSITORY / "examples")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")}
