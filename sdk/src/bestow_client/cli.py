@@ -736,22 +736,27 @@ def demo_products(demo: dict[str, Any]) -> list[str]:
     return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
 
 
+def player_cells(rows: Iterator[list[str]]) -> Iterator[str]:
+    """The first cell of each non-blank row; a first row naming a player column is a header."""
+    for number, row in enumerate(rows):
+        cell = row[0].strip() if row else ""
+        if number == 0 and cell.lower() in PLAYER_HEADERS:
+            continue
+        if cell:
+            yield cell
+
+
 def read_players(args: argparse.Namespace) -> list[str]:
-    """``--player`` values, then the first cell of each line of ``--file`` (a first line naming
-    a player column is a header)."""
+    """``--player`` values, then the players of ``--file`` (``-``: standard input)."""
     players: list[str] = list(args.player or [])
-    if args.file:
+    if args.file == "-":
+        players += player_cells(csv.reader(sys.stdin))
+    elif args.file:
         try:
-            source = sys.stdin if args.file == "-" else open(args.file, newline="")  # noqa: SIM115
+            with open(args.file, newline="", encoding="utf-8-sig") as source:
+                players += player_cells(csv.reader(source))
         except OSError as error:
             raise Usage(f"--file {args.file}: {error}") from None
-        with source:
-            for number, row in enumerate(csv.reader(source)):
-                cell = row[0].strip() if row else ""
-                if number == 0 and cell.lower() in PLAYER_HEADERS:
-                    continue
-                if cell:
-                    players.append(cell)
     if not players:
         raise Usage("give --player or --file with at least one player id")
     return players
