@@ -32,18 +32,34 @@ class RowError(Exception):
         self.reason = reason
 
 
-ROW_ERRORS = (RowError, IntegrityError, DataError)
-"""What a single row can cause: ours, and the database's refusal of a row's values (SQLSTATE
-classes 22 and 23 on PostgreSQL, constraint failures on SQLite). Anything else is transient or
-the batch's own, and aborts the chunk."""
+ROW_STATES = {"22": "DataError", "23": "IntegrityError"}
+"""PostgreSQL's SQLSTATE classes of a refused row: data exception, integrity constraint
+violation (also raised as is by the driver, e.g. from ``COPY`` in ``bulk_insert``)."""
+
+
+def row_error(error: BaseException) -> str | None:
+    """The kind of a row-level error, or None for any other: ours (``RowError``), the
+    database's refusal of a row's values (SQLSTATE classes 22 and 23 on PostgreSQL, through
+    SQLAlchemy or straight from the driver; constraint failures on SQLite). Anything else is
+    transient or the batch's own, and aborts the chunk."""
+    if isinstance(error, RowError):
+        return "RowError"
+    if isinstance(error, IntegrityError | DataError):
+        return type(error).__name__
+    sqlstate = getattr(error, "sqlstate", None) or getattr(
+        getattr(error, "orig", None), "sqlstate", None
+    )
+    if isinstance(sqlstate, str):
+        return ROW_STATES.get(sqlstate[:2])
+    return None
 
 
 def reason_of(error: BaseException) -> str:
-    """The failure's reason: ours as is, the database's by its class only (its message may
+    """The failure's reason: ours as is, the database's by its kind only (its message may
     quote the row's values, personal data)."""
     if isinstance(error, RowError):
         return error.reason
-    return f"Could not be processed: the database refused it ({type(error).__name__})"
+    return f"Could not be processed: the database refused it ({row_error(error)})"
 
 
 Attempt = Callable[[int, Sequence[T]], Awaitable[Counter[str]]]
@@ -64,7 +80,9 @@ async def isolated(
     try:
         async with session.begin_nested():
             return await attempt(start, items)
-    except ROW_ERRORS as error:
+    except Exception as error:
+        if row_error(error) is None:
+            raise
         if len(items) == 1:
             return await fail(start, items[0], reason_of(error))
     middle = len(items) // 2
