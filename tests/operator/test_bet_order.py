@@ -13,7 +13,8 @@ from sqlalchemy import select
 from bestow.deps import Runtime
 from bestow.models import OperatorEnrollment, OperatorFreeBet
 from tests.operator.helpers import Operator, call, make_operator
-from tests.operator.test_enrollments import FIXED, bet, enrol, reward
+from tests.operator.test_enrollments import bet, enrol, reward
+from tests.operator.test_rewards import FIXED
 
 pytestmark = pytest.mark.asyncio
 
