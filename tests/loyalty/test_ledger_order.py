@@ -11,17 +11,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bestow.deps import Runtime
-from bestow.models import PointsTransaction
+from bestow.kit.db import INT64_MAX, utcnow
+from bestow.loyalty import ledger
+from bestow.models import PointsBalance, PointsTransaction
 from tests.loyalty.helpers import (
     MAXIMUM,
     Programme,
     assert_ledger,
     award,
+    balance,
     make_member,
     open_session,
+    refused,
     reward_body,
 )
 
@@ -91,3 +95,27 @@ async def test_concurrent_awards_and_deductions_read_in_ledger_order(
     stamps = [created for _, created in rows]
     assert stamps == sorted(stamps)
     assert len({number for number, _ in rows}) == CONCURRENT + 1
+
+
+async def test_an_award_past_the_64_bit_maximum_is_refused(
+    app_client: httpx.AsyncClient, runtime: Runtime, programme: Programme
+) -> None:
+    """Refused in the Loyalty API's shape, the balance unchanged; what still fits is credited."""
+    member = await make_member(runtime, programme.merchant_id)
+    async with runtime.db.write_session() as session:
+        await session.execute(
+            insert(PointsBalance).values(
+                member_id=member.id, balance=INT64_MAX - 10, updated_at=utcnow()
+            )
+        )
+        await session.commit()
+    correlation_id = await open_session(app_client, programme.headers, member)
+
+    refused(
+        await award(app_client, programme.headers, correlation_id, reward_body(11)),
+        ledger.BALANCE_TOO_LARGE,
+    )
+    assert await balance(runtime, member.id) == INT64_MAX - 10
+    fits = await award(app_client, programme.headers, correlation_id, reward_body(10))
+    assert fits.status_code == 200, fits.text
+    assert await balance(runtime, member.id) == INT64_MAX
