@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from bestow.kit.fields import Identifier, IsoDateTime, LongText, Text
 from bestow.surfaces.partner.schemas import Pagination
 
 
@@ -35,19 +36,19 @@ class RewardTemplateEnvelope(BaseModel):
 
 
 class VariantIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    reward_template_id: str | None = Field(default=None, max_length=64)
+    name: Text = Field(min_length=1, max_length=200)
+    reward_template_id: Identifier | None = Field(default=None, max_length=64)
 
 
 class CampaignIn(Strict):
-    merchant_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    objective: str = Field(default="", max_length=2000)
-    fine_print: str = Field(default="", max_length=10_000)
-    start_at: AwareDatetime
-    end_at: AwareDatetime
-    redeemable_from: AwareDatetime
-    redeemable_to: AwareDatetime
+    merchant_id: Identifier = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=200)
+    objective: LongText = Field(default="", max_length=2000)
+    fine_print: LongText = Field(default="", max_length=10_000)
+    start_at: IsoDateTime
+    end_at: IsoDateTime
+    redeemable_from: IsoDateTime
+    redeemable_to: IsoDateTime
     variants: list[VariantIn] = Field(min_length=1, max_length=4)
 
 
@@ -85,18 +86,20 @@ class CampaignsOut(BaseModel):
 
 class IdentifierIn(Strict):
     type: Literal["email", "phone"]
-    value: str = Field(max_length=400)
+    value: Text = Field(max_length=400)
 
 
 class IssueIn(Strict):
-    campaign_id: str = Field(min_length=1, max_length=64)
-    merchant_id: str = Field(min_length=1, max_length=64)
-    variant_id: str = Field(min_length=1, max_length=64)
+    campaign_id: Identifier = Field(min_length=1, max_length=64)
+    merchant_id: Identifier = Field(min_length=1, max_length=64)
+    variant_id: Identifier = Field(min_length=1, max_length=64)
     identifiers: list[IdentifierIn] = Field(min_length=1, max_length=10_000)
 
 
 class RevokeIn(Strict):
-    merchant_id: str = Field(min_length=1, max_length=64)
+    """The body of a revocation: the merchant the job was issued for."""
+
+    merchant_id: Identifier = Field(min_length=1, max_length=64)
 
 
 class FailureOut(BaseModel):

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid, InvalidState
+from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher, VoucherRedemption
 from bestow.surfaces.vouchers.auth import RedeemVouchers
 from bestow.surfaces.vouchers.errors import VoucherError
-from bestow.surfaces.vouchers.vouchers import ErrorOut, rfc3339
+from bestow.surfaces.vouchers.vouchers import ErrorOut
 from bestow.vouchers import service
 
 router = APIRouter(prefix="/v3/merchant", tags=["Voucher API: merchant"])

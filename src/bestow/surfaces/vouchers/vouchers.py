@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from bestow.deps import RuntimeDep, SessionDep
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid, NotFound
+from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
 from bestow.surfaces.vouchers.errors import VoucherError
@@ -63,10 +64,6 @@ class IssuedOut(BaseModel):
     error: ErrorOut | None = Field(
         default=None, description="On 207 only: why fewer vouchers than asked were issued"
     )
-
-
-def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def voucher_json(voucher: Voucher, base_url: str, now: datetime) -> dict[str, Any]:
