@@ -56,16 +56,16 @@ def test_integers_past_64_bits_are_out_of_range(value: object) -> None:
         fields.integer(value)
 
 
-@pytest.mark.parametrize("value", [1e308, 1e28, "1e28", -1e308, 10**30, "9" * 5000])
+@pytest.mark.parametrize("value", [1e308, 1e28, "1e28", -1e308, -1, 10**30, "9" * 5000])
 def test_huge_decimals_are_out_of_range_not_a_decimal_overflow(value: object) -> None:
     with pytest.raises(FieldError, match="out of range"):
-        fields.decimal(value, high=Decimal(1_000_000_000), places=2)
+        fields.decimal(value, low=Decimal(0), high=Decimal(1_000_000_000), places=2)
 
 
 @pytest.mark.parametrize("value", ["NaN", float("nan"), "Infinity", "abc", True, None])
 def test_a_decimal_is_a_finite_number(value: object) -> None:
     with pytest.raises(FieldError, match="number"):
-        fields.decimal(value, high=Decimal(10), places=2)
+        fields.decimal(value, low=Decimal(0), high=Decimal(10), places=2)
 
 
 @pytest.mark.parametrize("value", ["a\x00b", "a\x07", "a\nb", "\ud800"])

@@ -56,6 +56,14 @@ class FieldError(ValueError):
     """A value breaks its field's rule; ``str()`` is the rule, without the field's name."""
 
 
+class OutOfRange(FieldError):
+    """A well-formed value beyond its field's bounds; ``above`` when past the upper one."""
+
+    def __init__(self, message: str, *, above: bool) -> None:
+        super().__init__(message)
+        self.above = above
+
+
 def out_of_range(low: object, high: object) -> str:
     return f"is out of range ({low} to {high})"
 
@@ -82,9 +90,9 @@ def date_time(value: object, *, naive_is_utc: bool = False) -> datetime:
     try:
         utc = parsed.astimezone(UTC)
     except OverflowError:
-        raise FieldError(DATE_OUT_OF_RANGE) from None
+        raise OutOfRange(DATE_OUT_OF_RANGE, above=parsed.year > 1) from None
     if not MIN_DATETIME <= utc <= MAX_DATETIME:
-        raise FieldError(DATE_OUT_OF_RANGE)
+        raise OutOfRange(DATE_OUT_OF_RANGE, above=utc > MAX_DATETIME)
     return utc
 
 
@@ -94,17 +102,17 @@ def integer(value: object, *, low: int = INT64_MIN, high: int = INT64_MAX) -> in
         if isinstance(value, float) and value != value:  # NaN
             raise FieldError(NOT_INTEGER)
         if isinstance(value, float) and abs(value) > 2**63:  # a huge integer read as a float
-            raise FieldError(out_of_range(low, high))
+            raise OutOfRange(out_of_range(low, high), above=value > 0)
         raise FieldError(NOT_INTEGER)
     if not low <= value <= high:
-        raise FieldError(out_of_range(low, high))
+        raise OutOfRange(out_of_range(low, high), above=value > high)
     return value
 
 
-def decimal(value: object, *, high: Decimal, places: int) -> Decimal:
-    """A finite number from a JSON number or numeric string, at most ``high`` and with at most
-    ``places`` decimal places. The bound is checked before rounding: rounding 1e308 to cents would
-    overflow the decimal context."""
+def decimal(value: object, *, low: Decimal, high: Decimal, places: int) -> Decimal:
+    """A finite number from a JSON number or numeric string, from ``low`` to ``high``, with at
+    most ``places`` decimal places. The bounds are checked before rounding: rounding 1e308 to
+    cents would overflow the decimal context."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise FieldError(NOT_NUMBER)
     try:
@@ -114,8 +122,8 @@ def decimal(value: object, *, high: Decimal, places: int) -> Decimal:
         raise FieldError(NOT_NUMBER) from None
     if not amount.is_finite():
         raise FieldError(NOT_NUMBER)
-    if abs(amount) > high:
-        raise FieldError(out_of_range(-high, high))
+    if not low <= amount <= high:
+        raise OutOfRange(out_of_range(low, high), above=amount > high)
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
         raise FieldError(f"must have at most {places} decimal places")
     return amount
@@ -128,6 +136,12 @@ def text(value: str, *, multiline: bool = False) -> str:
     if pattern.search(value):
         raise FieldError(CONTROL_CHARACTERS)
     return value
+
+
+def is_clean(value: str) -> bool:
+    """Whether ``value`` is one line of text as ``text`` accepts it (for hand-written rules
+    that word the refusal themselves)."""
+    return _CONTROL.search(value) is None
 
 
 def identifier(value: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.campaigns import operator_enrollments as enrollments
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import RuntimeDep
+from bestow.kit import fields
 from bestow.kit.errors import Invalid
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
@@ -217,7 +218,12 @@ async def enrol_players(
         raise Invalid(PLAYERS.format(max=enrollments.MAX_BULK), field="operatorPlayerIds")
     cleaned = []
     for index, player in enumerate(players):
-        if not isinstance(player, str) or not player.strip() or len(player) > 200:
+        if (
+            not isinstance(player, str)
+            or not player.strip()
+            or len(player) > 200
+            or not fields.is_clean(player.strip())
+        ):
             raise Invalid(PLAYER_AT.format(index=index), field="operatorPlayerIds")
         cleaned.append(player.strip())
     value, count = _bets(body)
