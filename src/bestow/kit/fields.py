@@ -179,6 +179,41 @@ def _check_json(value: Any, max_depth: int, depth: int) -> None:
         text(value, multiline=True)
 
 
+_QUOTED = re.compile(rb'"[^"]*"')
+_EMPTY_PAIR = re.compile(rb"\[\]")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
+
+
+def json_too_deep(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``body`` nests arrays and objects more than ``max_depth`` deep.
+
+    Read without parsing, at C speed: escapes dropped, everything but brackets and quotes
+    dropped, strings cut out, then innermost pairs removed once per level (a flat body of 10,000
+    objects takes two passes). Unbalanced brackets (not JSON anyway) count as depth."""
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return False
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = unescaped.translate(_BRACES_AS_BRACKETS).translate(None, _NOT_STRUCTURE)
+    brackets = _QUOTED.sub(b"", structure)
+    for _ in range(max_depth):
+        brackets, removed = _EMPTY_PAIR.subn(b"", brackets)
+        if not brackets:
+            return False
+        if not removed:
+            return len(brackets) > max_depth
+    return True
+
+
+def is_number_out_of_range(exc: BaseException | None) -> bool:
+    """Whether a JSON parser refused ``exc``'s document for a number too large to hold: orjson
+    reads it as infinity, the standard library refuses integers past 4,300 digits."""
+    if exc is None:
+        return False
+    message = str(exc)
+    return "number is infinity" in message or "integer string conversion" in message
+
+
 def _pydantic(check: Any) -> Any:
     """``check`` as a pydantic validator whose message is the rule itself (no "Value error, ")."""
 

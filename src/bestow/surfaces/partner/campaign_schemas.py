@@ -99,7 +99,9 @@ class IssueIn(Strict):
 class RevokeIn(Strict):
     """The body of a revocation: the merchant the job was issued for."""
 
-    merchant_id: Identifier = Field(min_length=1, max_length=64)
+    merchant_id: Identifier = Field(
+        min_length=1, max_length=64, description="The job's merchant; required"
+    )
 
 
 class FailureOut(BaseModel):
