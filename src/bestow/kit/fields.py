@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, PlainValidator, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 MIN_DATETIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -253,3 +253,30 @@ JsonObject = Annotated[
     AfterValidator(_pydantic(json_value)),
 ]
 """A free-form JSON object stored as is (a template's ``config``)."""
+
+
+class CleanStrings(BaseModel):
+    """A request body whose every string, however nested, is text as ``text`` accepts it (line
+    breaks and tabs allowed): a base for bodies, so that no field is forgotten. Fields with a
+    stricter type (``Text``, ``Identifier``) add their own rule."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_strings(cls, value: Any) -> Any:
+        _check_strings(value)
+        return value
+
+
+def _check_strings(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            text(value, multiline=True)
+        except FieldError as exc:
+            raise PydanticCustomError("field_rule", str(exc)) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_strings(item)

@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bestow.kit.fields import Identifier, IsoDateTime, LongText, Text
+from bestow.kit.fields import CleanStrings, Identifier, IsoDateTime, LongText, Text
 from bestow.surfaces.partner.schemas import Pagination
 
 
-class Strict(BaseModel):
+class Strict(CleanStrings):
     model_config = ConfigDict(extra="forbid")
 
 
