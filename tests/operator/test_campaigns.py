@@ -117,6 +117,7 @@ async def test_optional_fields_absent(app_client: httpx.AsyncClient, operator: O
             "endTimeUtc is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
         ),
         ({"startTimeUtc": "1700000000"}, "startTimeUtc must be an ISO 8601 date-time"),
+        ({"nmae": "Typo"}, "nmae is not a known field"),
         (
             {"name": "Spring\x00sale"},
             "name must not contain NUL or other control characters",

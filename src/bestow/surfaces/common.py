@@ -204,13 +204,26 @@ def load_json(body: bytes, not_json: Exception) -> Any:
         raise not_json from None
 
 
-async def json_object(request: Request) -> dict[str, Any]:
+async def json_object(
+    request: Request, documented: type[BaseModel] | None = None
+) -> dict[str, Any]:
     """The body of a route that reads it itself (to word its refusals as its vendor does): a
-    JSON object, or ``Invalid`` (``NOT_JSON``, or ``NUMBER_OUT_OF_RANGE``)."""
+    JSON object, or ``Invalid`` (``NOT_JSON``, or ``NUMBER_OUT_OF_RANGE``). With the model that
+    ``documented`` the body, a field it does not name is refused."""
     data = load_json(await request.body(), Invalid(NOT_JSON))
     if not isinstance(data, dict):
         raise Invalid(NOT_JSON)
+    if documented is not None:
+        refuse_unknown(data, documented)
     return data
+
+
+def refuse_unknown(data: dict[str, Any], documented: type[BaseModel], prefix: str = "") -> None:
+    """``Invalid`` naming the first field of ``data`` that ``documented`` does not have."""
+    known = {info.alias or name for name, info in documented.model_fields.items()}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise Invalid(f"{prefix}{unknown[0]} is not a known field", field=prefix + unknown[0])
 
 
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

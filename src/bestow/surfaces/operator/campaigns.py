@@ -152,7 +152,7 @@ async def create_campaign(
     request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Create a campaign; 200 with it. `endTimeUtc` absent or null: it runs until cancelled."""
-    body = await json_object(request)
+    body = await json_object(request, CreateCampaignIn)
     name = _required(body, "name", NAME_REQUIRED)
     created_by = _required(body, "createdBy", CREATED_BY_REQUIRED)
     start_at = _date_time(body, "startTimeUtc")
@@ -207,7 +207,7 @@ async def cancel_campaign(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Cancel a Scheduled or Active campaign; 200 with `data: {}`."""
-    body = await json_object(request)
+    body = await json_object(request, CancelCampaignIn)
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await campaigns.cancel(

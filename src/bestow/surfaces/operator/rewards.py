@@ -24,7 +24,7 @@ from bestow.kit.fields import FieldError, OutOfRange
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import OperatorReward
-from bestow.surfaces.common import documented_body, json_object
+from bestow.surfaces.common import documented_body, json_object, refuse_unknown
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.campaigns import (
     CANCELLED_BY_REQUIRED,
@@ -140,6 +140,7 @@ def _free_bets(body: dict[str, Any]) -> rewards.FreeBets:
     details = body.get("freeBetDetails")
     if not isinstance(details, dict):
         raise Invalid(DETAILS, field="freeBetDetails")
+    refuse_unknown(details, FreeBetDetailsIn, "freeBetDetails.")
     kind = details.get("freeBetDetailsType")
     if kind == rewards.FIXED:
         low_value = high_value = bet_value(details, "betValue")
@@ -228,7 +229,7 @@ async def create_reward(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Create a FreeBets reward in a Scheduled or Active campaign; 200 with it."""
-    body = await json_object(request)
+    body = await json_object(request, CreateRewardIn)
     if body.get("rewardType") != rewards.FREE_BETS:
         raise Invalid(REWARD_TYPE, field="rewardType")
     name = _required(body, "name", NAME_REQUIRED)
@@ -292,7 +293,7 @@ async def cancel_reward(
     reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Cancel a Scheduled or Active reward; 200 with `data: {}`."""
-    body = await json_object(request)
+    body = await json_object(request, CancelRewardIn)
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await rewards.cancel(
