@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 import structlog
@@ -22,7 +23,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bestow.kit.fields import MAX_JSON_DEPTH, json_too_deep
+from bestow.kit.errors import Invalid
+from bestow.kit.fields import MAX_JSON_DEPTH, is_clean, json_too_deep
 
 REQUESTS = Counter("bestow_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -153,6 +155,15 @@ class RequestMiddleware:
 
     def _refuse(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
         path: str = scope["path"]
+        # A control character in a path or query value names nothing; refused here so that
+        # SQLite (which would look it up) and PostgreSQL (which refuses NUL) answer the same.
+        if not is_clean(path):
+            return self.error_response(path, HTTPException(404))
+        query = scope.get("query_string", b"")
+        if query and not is_clean(unquote_plus(query.decode("latin-1"))):
+            return self.error_response(
+                path, Invalid("The query string must not contain control characters")
+            )
         length = headers.get(b"content-length")
         if length is not None:
             try:
