@@ -102,3 +102,30 @@ def test_free_form_json_is_bounded_in_depth() -> None:
     with pytest.raises(FieldError, match="nested"):
         fields.json_value(deep)
     assert fields.json_value({"a": [[1]]}) == {"a": [[1]]}
+
+
+@pytest.mark.parametrize(
+    ("body", "too_deep"),
+    [
+        (b"[" * 32 + b"]" * 32, False),
+        (b"[" * 33 + b"]" * 33, True),
+        (b'{"a": ' * 33 + b"1" + b"}" * 33, True),
+        (b'{"a": "' + b"[" * 100 + b'"}', False),
+        (b'{"a": "\\"' + b"[" * 100 + b'"}', False),
+        (b'["\\\\", ' + b"[" * 33 + b"]" * 33 + b"]", True),
+        (b"[" + b"{},".join([b""] * 10_000) + b"{}]", False),
+        (b"[" * 1000, True),
+    ],
+    ids=[
+        "32-deep",
+        "33-deep",
+        "objects-33-deep",
+        "brackets-in-a-string",
+        "escaped-quote-then-brackets",
+        "escaped-backslash-then-deep",
+        "flat-10000",
+        "unclosed",
+    ],
+)
+def test_json_depth_is_read_without_parsing(body: bytes, too_deep: bool) -> None:
+    assert fields.json_too_deep(body) is too_deep
