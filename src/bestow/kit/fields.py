@@ -278,5 +278,7 @@ def _check_strings(value: Any) -> None:
             _check_strings(key)
             _check_strings(item)
     elif isinstance(value, list | tuple | set | frozenset):
+        if value and isinstance(next(iter(value)), BaseModel):
+            return  # a list of models (as many as 10,000 identifiers) checks itself
         for item in value:
             _check_strings(item)

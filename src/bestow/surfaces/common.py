@@ -74,7 +74,8 @@ def describe_validation(
     if tuple(first.get("loc", ())) == ("body",):
         if first.get("type") == "missing" and body_fields:
             return f"{body_fields[0]}: is required", body_fields[0]
-        return NOT_JSON, None
+        if first.get("type") in ("missing", "model_attributes_type", "dict_type", "model_type"):
+            return NOT_JSON, None
     loc = [
         str(part)
         for part in first.get("loc", ())

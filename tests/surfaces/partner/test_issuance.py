@@ -927,3 +927,19 @@ async def test_a_revocation_without_its_body_names_the_missing_field(
     )
     assert response.status_code == 400, response.text
     assert response.json() == {"code": "BAD_REQUEST", "message": message}
+
+
+async def test_an_identifier_with_a_control_character_is_refused_whole_naming_it(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """SQLite would store a NUL that PostgreSQL refuses: both answer 400, and no job is made."""
+    partner, campaign, _ = await setup_campaign(app_client, runtime)
+    identifiers = ids(("email", "a@example.com"), ("email", "b\x00@example.com"))
+    body = issue_body(partner, campaign, identifiers, "Treatment")
+    response = await issue(app_client, partner, body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "code": "BAD_REQUEST",
+        "message": "identifiers.1.value: must not contain NUL or other control characters",
+    }
+    assert await count_jobs(runtime, partner.client_id) == 0

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from bestow.kit.fields import CleanStrings, Identifier, IsoDateTime, LongText, Text
+from bestow.kit.fields import (
+    CONTROL_CHARACTERS,
+    CleanStrings,
+    Identifier,
+    IsoDateTime,
+    LongText,
+    Text,
+    is_clean,
+)
 from bestow.surfaces.partner.schemas import Pagination
 
 
@@ -84,9 +93,12 @@ class CampaignsOut(BaseModel):
     pagination: Pagination
 
 
-class IdentifierIn(Strict):
+class IdentifierIn(BaseModel):
+    # Not Strict's per-field text check: a job has up to 10,000 of these, which IssueIn checks
+    # in one pass.
+    model_config = ConfigDict(extra="forbid")
     type: Literal["email", "phone"]
-    value: Text = Field(max_length=400)
+    value: str = Field(max_length=400)
 
 
 class IssueIn(Strict):
@@ -94,6 +106,15 @@ class IssueIn(Strict):
     merchant_id: Identifier = Field(min_length=1, max_length=64)
     variant_id: Identifier = Field(min_length=1, max_length=64)
     identifiers: list[IdentifierIn] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _clean_identifiers(self) -> IssueIn:
+        if not is_clean("".join([i.value for i in self.identifiers])):
+            index = next(n for n, i in enumerate(self.identifiers) if not is_clean(i.value))
+            raise PydanticCustomError(
+                "field_rule", f"identifiers.{index}.value: {CONTROL_CHARACTERS}"
+            )
+        return self
 
 
 class RevokeIn(Strict):
