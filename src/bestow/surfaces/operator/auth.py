@@ -2,10 +2,11 @@
 
 ``X-AUTH-OPERATOR-ID`` names the operator (the client's ``operator_id``);
 ``X-AUTH-REQUEST-HASH`` is the lowercase hex SHA-256 of ``shared key + relative URL + raw body``:
-the relative URL is the path and query string with trailing slashes trimmed, the body is empty
-for a GET. Either of the operator's active keys (``primary``, ``secondary``) is accepted, each
-compared in constant time. ``X-AUTH-REQUEST-HASH-BYPASS: true`` skips the hash outside
-production only; in production it is ignored.
+the relative URL is the path, its trailing slashes trimmed, and the query string as sent (a
+slash appended to a signed query changes the hash); the body is empty for a GET. Either of the
+operator's active keys (``primary``, ``secondary``) is accepted, each compared in constant time.
+``X-AUTH-REQUEST-HASH-BYPASS: true`` skips the hash outside production only; in production it is
+ignored.
 """
 
 from __future__ import annotations
@@ -57,11 +58,14 @@ HEADERS: list[dict[str, Any]] = [
 
 
 def relative_url(request: Request) -> str:
-    """The path as sent and the query string, trailing slashes trimmed."""
+    """The path as sent with its trailing slashes trimmed, then the query string untouched.
+
+    Only the path is trimmed: trimming after the query would let ``/`` or ``///`` be appended to
+    a signed query (changing a parameter's value) and still match."""
     raw = request.scope.get("raw_path") or request.scope["path"].encode()
     path = raw.decode("latin-1").split("?", 1)[0].rstrip("/")
     query = request.scope.get("query_string", b"").decode("latin-1")
-    return (f"{path}?{query}" if query else path).rstrip("/")
+    return f"{path}?{query}" if query else path
 
 
 def request_hash(key: str, url: str, body: bytes) -> str:
