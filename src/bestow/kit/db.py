@@ -104,11 +104,13 @@ class Database:
             self.engine = self._sqlite_engine(url, immediate=False, echo=echo)
             self.write_engine = self._sqlite_engine(url, immediate=True, echo=echo)
         else:
+            # A pooled connection broken by an outage is found on checkout and replaced: the
+            # first request after the database is back succeeds instead of answering 503.
             self.engine = create_async_engine(
                 url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=False,
+                pool_pre_ping=True,
                 pool_timeout=10,
                 echo=echo,
                 hide_parameters=True,
