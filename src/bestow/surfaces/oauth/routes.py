@@ -147,6 +147,7 @@ async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> J
     signed, issued = tokens.issue(
         runtime.token_key,
         client_id=client.id,
+        credential_id=client.credential_id or "",
         scopes=requested or sorted(client.scopes),
         issuer=settings.oauth_issuer,
         lifetime=timedelta(seconds=settings.oauth_token_seconds),

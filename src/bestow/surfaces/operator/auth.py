@@ -36,7 +36,9 @@ REFUSED = (
     "over the relative URL and the request body"
 )
 
-Keys = tuple[AuthenticatedClient, list[str]]
+Keys = tuple[AuthenticatedClient | None, list[str]]
+"""An operator and its keys; ``None`` and a decoy key for an operator id that authenticates
+nothing (see ``clients.operator_keys``)."""
 
 HEADERS: list[dict[str, Any]] = [
     {
@@ -87,15 +89,16 @@ def _operator_id(value: str | None) -> int:
     return operator_id
 
 
-async def _keys(request: Request, operator_id: int) -> Keys | None:
+async def _keys(request: Request, operator_id: int) -> Keys:
+    """The operator's keys; unknown operators are cached too, so that a cached known one is not
+    told apart from an unknown one by its speed."""
     cache = _cache(request)
     found = cache.get((str(operator_id),))
     if found is None:
         runtime = runtime_of(request)
         async with runtime.db.session() as session:
             found = await clients.operator_keys(session, runtime.sealer, operator_id=operator_id)
-        if found is not None:
-            cache.put((str(operator_id),), found)
+        cache.put((str(operator_id),), found)
     return found
 
 
@@ -109,19 +112,16 @@ async def operator_client(request: Request) -> AuthenticatedClient:
     presented = (headers.get(REQUEST_HASH) or "").strip().lower()
     if not bypass and not presented:
         raise Unauthenticated(MISSING_HASH)
-    found = await _keys(request, operator_id)
-    if found is None:
-        # An unknown operator reads like a wrong hash: which of the two is not said.
-        raise Unauthenticated(REFUSED)
-    client, keys = found
+    client, keys = await _keys(request, operator_id)
+    matched = bypass
     if not bypass:
         url = relative_url(request)
         body = await request.body()
-        matched = False
         for key in keys:  # every key is tried: timing tells nothing about which one matched
             matched |= equal(request_hash(key, url, body), presented)
-        if not matched:
-            raise Unauthenticated(REFUSED)
+    if client is None or not matched:
+        # An unknown operator reads like a wrong hash: which of the two is not said.
+        raise Unauthenticated(REFUSED)
     request.state.client_id = client.id
     if SCOPE not in client.scopes:
         raise Forbidden(f"This operator lacks the {SCOPE} scope")
