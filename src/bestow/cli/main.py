@@ -15,6 +15,23 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+@app.callback()
+def _settings_are_valid() -> None:
+    """Every command starts from valid settings, or stops with the reason (never the values)."""
+    from pydantic import ValidationError
+
+    from bestow.config import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            typer.secho(f"error: {where + ': ' if where else ''}{reason}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

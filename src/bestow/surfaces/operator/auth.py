@@ -21,6 +21,7 @@ from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.kit.security import equal
+from bestow.surfaces import auth_throttle
 from bestow.surfaces.auth_cache import AuthCache
 
 SCOPE = "operator.campaigns"
@@ -112,6 +113,7 @@ async def operator_client(request: Request) -> AuthenticatedClient:
     presented = (headers.get(REQUEST_HASH) or "").strip().lower()
     if not bypass and not presented:
         raise Unauthenticated(MISSING_HASH)
+    await auth_throttle.check(request, f"operator:{operator_id}")
     client, keys = await _keys(request, operator_id)
     matched = bypass
     if not bypass:
@@ -121,6 +123,7 @@ async def operator_client(request: Request) -> AuthenticatedClient:
             matched |= equal(request_hash(key, url, body), presented)
     if client is None or not matched:
         # An unknown operator reads like a wrong hash: which of the two is not said.
+        await auth_throttle.failed(request, f"operator:{operator_id}")
         raise Unauthenticated(REFUSED)
     request.state.client_id = client.id
     if SCOPE not in client.scopes:
