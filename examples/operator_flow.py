@@ -90,9 +90,11 @@ class Report:
 
 def sign(key: str, relative_url: str, body: bytes = b"") -> str:
     """The vendor's request hash: lowercase hex SHA-256 of the shared key, the relative URL
-    (path, plus ``?`` and the query when there is one, trailing slashes trimmed) and the raw
-    body bytes (none for a GET). No separators, no HMAC."""
-    return hashlib.sha256(key.encode() + relative_url.rstrip("/").encode() + body).hexdigest()
+    (the path with its trailing slashes trimmed, plus ``?`` and the query as sent when there is
+    one) and the raw body bytes (none for a GET). No separators, no HMAC."""
+    path, mark, query = relative_url.partition("?")
+    relative = path.rstrip("/") + (mark + query if query else "")
+    return hashlib.sha256(key.encode() + relative.encode() + body).hexdigest()
 
 
 @dataclass

@@ -20,7 +20,7 @@ from bestow.merchants import service as merchants
 from tests.fixtures import databases
 from tests.fixtures.deployment import Deployment, Serving, serving, with_worker
 
-ADMIN_TOKEN = "test-admin-token-" + "x" * 32
+ADMIN_TOKEN = "test-admin-token-vCktmnBmcUjYSzqA3f6kkhDR0qiyO6GZEOexrVAVNT4"
 ACTOR = Actor("test")
 
 
@@ -90,9 +90,13 @@ def make_settings(database_url: str, var_dir: Path, **overrides: object) -> Sett
         "database_url": database_url,
         "var_dir": var_dir,
         "admin_token": ADMIN_TOKEN,
-        "secret_key": "test-secret-key",
+        "secret_key": "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA",
         "log_json": True,
         "worker_poll_seconds": 0.05,
+        # Suites that send wrong credentials by the hundred (security, fuzz) are not throttled;
+        # the throttle's tests set their own limits.
+        "auth_failures_per_address": 100_000,
+        "auth_failures_per_identity": 100_000,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

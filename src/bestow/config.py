@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import string
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +16,31 @@ class Environment(StrEnum):
     SANDBOX = "sandbox"
     UAT = "uat"
     PRODUCTION = "production"
+
+
+MIN_SECRET_BITS = 256
+"""What ``BESTOW_ADMIN_TOKEN`` and ``BESTOW_SECRET_KEY`` must carry in production: 32 bytes."""
+
+_ALPHABETS = (
+    (set(string.hexdigits), 4.0),
+    (set(string.ascii_letters + string.digits + "-_+/="), 6.0),
+)
+
+
+def estimated_bits(secret: str) -> float:
+    """A generous estimate of a secret's entropy: its length times the bits of a character of
+    the smallest usual alphabet it is drawn from (hex 4, base64 6, printable 6.5); none at all
+    for an evident pattern: fewer than 8 distinct characters, or one character in more than a
+    quarter of the places. ``openssl rand -hex 32`` (64 characters) and
+    ``secrets.token_urlsafe(32)`` (43) are exactly enough."""
+    chars = set(secret)
+    if len(chars) < 8 or max(secret.count(c) for c in chars) * 4 > len(secret):
+        return 0.0
+    per_char = next(
+        (bits for alphabet, bits in _ALPHABETS if chars <= alphabet),
+        math.log2(len(string.printable)),
+    )
+    return len(secret) * per_char
 
 
 class RateLimitTier(BaseModel):
@@ -31,7 +58,10 @@ DEFAULT_TIERS: dict[str, RateLimitTier] = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BESTOW_", extra="ignore")
+    # A refused value is never echoed: secrets are among them.
+    model_config = SettingsConfigDict(
+        env_prefix="BESTOW_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Environment.SANDBOX
     database_url: str = "sqlite+aiosqlite:///./var/bestow.db"
@@ -51,6 +81,18 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: int = 60
     rate_limit_tiers: dict[str, RateLimitTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     auth_cache_seconds: float = 5.0
+    auth_failures_per_address: int = Field(
+        default=20,
+        ge=0,
+        description="Failed authentications a source address may make per minute on any surface "
+        "before its requests answer 429 (0: no limit).",
+    )
+    auth_failures_per_identity: int = Field(
+        default=100,
+        ge=0,
+        description="Failed authentications per minute against one claimed client id or operator "
+        "id, from any address, before that identity answers 429 (0: no limit).",
+    )
     issuance_chunk_size: int = Field(
         default=2000,
         ge=1,
@@ -113,6 +155,27 @@ class Settings(BaseSettings):
     def _lease_outlives_timeout(self) -> Settings:
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
             raise ValueError("webhook_lease_seconds must be longer than webhook_timeout_seconds")
+        return self
+
+    @model_validator(mode="after")
+    def _strong_secrets_in_production(self) -> Settings:
+        if not self.is_production:
+            return self
+        if not self.secret_key:
+            raise ValueError("BESTOW_SECRET_KEY must be set in production")
+        weak = [
+            name
+            for name, value in (
+                ("BESTOW_ADMIN_TOKEN", self.admin_token),
+                ("BESTOW_SECRET_KEY", self.secret_key),
+            )
+            if value is not None and estimated_bits(value) < MIN_SECRET_BITS
+        ]
+        if weak:
+            raise ValueError(
+                f"{' and '.join(weak)} must carry at least 32 bytes of entropy in production: "
+                "use a random value such as the output of `openssl rand -hex 32`"
+            )
         return self
 
     @property

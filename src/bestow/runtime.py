@@ -34,13 +34,14 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
     secret_key = load_secret_key(settings)
+    sealer = Sealer(secret_key)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size, sealer=sealer)
     return Runtime(
         settings=settings,
         db=db,
         rate_limiter=RateLimiter(settings),
         idempotency=IdempotencyStore(db, settings),
-        sealer=Sealer(secret_key),
+        sealer=sealer,
         token_key=tokens.signing_key(secret_key),
     )

@@ -57,7 +57,7 @@ def cli_env(database_url: str, var_dir: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "BESTOW_DATABASE_URL": database_url,
-        "BESTOW_SECRET_KEY": "test-secret-key",
+        "BESTOW_SECRET_KEY": "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA",
         "BESTOW_VAR_DIR": str(var_dir),
     }
     env.pop("BESTOW_ADMIN_TOKEN", None)

@@ -28,11 +28,12 @@ class Limiters:
     prefix: str
     made: list[RateLimiter] = field(default_factory=list)
 
-    def __call__(self, namespace: str = "shared") -> RateLimiter:
+    def __call__(self, namespace: str = "shared", **overrides: int) -> RateLimiter:
         settings = Settings(
             redis_url=self.redis_url,
             redis_prefix=f"{self.prefix}-{namespace}",
             rate_limit_tiers=TIERS,
+            **overrides,  # type: ignore[arg-type]
         )
         self.made.append(RateLimiter(settings))
         return self.made[-1]
@@ -167,3 +168,24 @@ async def test_a_lagging_process_cannot_spend_the_budget_twice_on_redis(
     monkeypatch.setattr(bridge.time, "time", lambda: real() - 100 + next(lag))
     limiter = limiters()
     assert await hits(limiter, client(), "default", 12) == [True] * 5 + [False] * 7
+
+
+async def test_failed_authentications_are_limited_per_address_and_per_identity(
+    limiters: Limiters,
+) -> None:
+    """Two limiters of one namespace: on Redis they share the counts, as API processes do."""
+    limits = {"auth_failures_per_address": 2, "auth_failures_per_identity": 2}
+    first, second = limiters("auth", **limits), limiters("auth", **limits)
+    shared = limiters.redis_url is not None
+    await first.check_auth_failures(address="10.0.0.1", identity="cli_a")
+    await first.charge_auth_failure(address="10.0.0.1", identity="cli_a")
+    await (second if shared else first).charge_auth_failure(address="10.0.0.1", identity="cli_b")
+    with pytest.raises(RateLimited) as caught:
+        await first.check_auth_failures(address="10.0.0.1", identity="cli_c")
+    assert int(caught.value.headers["Retry-After"]) >= 1
+    # Another address is free; the identity charged twice (from two addresses) is not.
+    await first.check_auth_failures(address="10.0.0.2", identity="cli_b")
+    await first.charge_auth_failure(address="10.0.0.3", identity="cli_a")
+    with pytest.raises(RateLimited):
+        await first.check_auth_failures(address="10.0.0.4", identity="cli_a")
+    await first.check_auth_failures(address="10.0.0.4", identity=None)

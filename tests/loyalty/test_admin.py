@@ -306,7 +306,7 @@ def cli(database_url: str, var_dir: Path) -> Iterator[AsyncInvoke]:
     env = {
         **os.environ,
         "BESTOW_DATABASE_URL": database_url,
-        "BESTOW_SECRET_KEY": "test-secret-key",
+        "BESTOW_SECRET_KEY": "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA",
         "BESTOW_VAR_DIR": str(var_dir),
     }
     env.pop("BESTOW_ADMIN_TOKEN", None)

@@ -16,7 +16,7 @@ from bestow.clients.service import AuthenticatedClient
 from bestow.deps import Runtime
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.oauth import bearer, tokens
-from tests.conftest import ACTOR, unique
+from tests.conftest import ACTOR, ADMIN_TOKEN, unique
 
 TOKEN = "/oauth2/token"
 VOUCHER_SCOPES = ("read_catalogue", "issue_vouchers", "read_vouchers")
@@ -284,10 +284,12 @@ async def test_other_methods_and_paths_answer_in_the_oauth_shape(
 # --- Bearer tokens ---------------------------------------------------------------------------
 
 
-def issue(runtime: Runtime, client_id: str, scopes: list[str], **kw: Any) -> str:
+def issue(runtime: Runtime, client_id: str, scopes: list[str], *, cred: str, **kw: Any) -> str:
+    """A token of ``client_id`` minted with its credential ``cred``, as the endpoint would."""
     signed, _ = tokens.issue(
         runtime.token_key,
         client_id=client_id,
+        credential_id=cred,
         scopes=scopes,
         issuer=runtime.settings.oauth_issuer,
         lifetime=kw.pop("lifetime", timedelta(hours=1)),
@@ -319,16 +321,17 @@ async def test_a_token_from_the_endpoint_authenticates_its_client(
 
 
 async def test_expired_forged_and_foreign_tokens_are_refused(runtime: Runtime) -> None:
-    client_id, _, _ = await oauth_client(runtime)
-    good = issue(runtime, client_id, ["read_catalogue"])
+    client_id, _, cred = await oauth_client(runtime)
+    good = issue(runtime, client_id, ["read_catalogue"], cred=cred)
     header, payload, signature = good.split(".")
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     refused = {
-        "expired": issue(runtime, client_id, ["read_catalogue"], now=long_ago),
+        "expired": issue(runtime, client_id, ["read_catalogue"], cred=cred, now=long_ago),
         "tampered payload": f"{header}.{payload[:-2]}xx.{signature}",
         "another key": tokens.issue(
             b"k" * 32,
             client_id=client_id,
+            credential_id=cred,
             scopes=["read_catalogue"],
             issuer=runtime.settings.oauth_issuer,
             lifetime=timedelta(hours=1),
@@ -336,6 +339,7 @@ async def test_expired_forged_and_foreign_tokens_are_refused(runtime: Runtime) -
         "another issuer": tokens.issue(
             runtime.token_key,
             client_id=client_id,
+            credential_id=cred,
             scopes=["read_catalogue"],
             issuer="someone-else",
             lifetime=timedelta(hours=1),
@@ -344,6 +348,15 @@ async def test_expired_forged_and_foreign_tokens_are_refused(runtime: Runtime) -
             {**jwt.decode(good, options={"verify_signature": False})}, None, algorithm="none"
         ),
         "not a jwt": "abc.def",
+        "no credential": jwt.encode(
+            {
+                k: v
+                for k, v in jwt.decode(good, options={"verify_signature": False}).items()
+                if k != "cred"
+            },
+            runtime.token_key,
+            algorithm="HS256",
+        ),
     }
     for why, token in refused.items():
         with pytest.raises(Unauthenticated) as caught:
@@ -357,8 +370,8 @@ async def test_expired_forged_and_foreign_tokens_are_refused(runtime: Runtime) -
 
 
 async def test_a_suspended_client_or_a_removed_scope_stops_a_live_token(runtime: Runtime) -> None:
-    client_id, _, _ = await oauth_client(runtime)
-    token = issue(runtime, client_id, ["read_catalogue", "issue_vouchers"])
+    client_id, _, cred = await oauth_client(runtime)
+    token = issue(runtime, client_id, ["read_catalogue", "issue_vouchers"], cred=cred)
     assert (await authenticate(runtime, f"Bearer {token}")).scopes == {
         "read_catalogue",
         "issue_vouchers",
@@ -368,3 +381,36 @@ async def test_a_suspended_client_or_a_removed_scope_stops_a_live_token(runtime:
     await change_client(runtime, client_id, status="suspended")
     with pytest.raises(Unauthenticated, match="no longer valid"):
         await authenticate(runtime, f"Bearer {token}")
+
+
+async def test_revoking_a_secret_stops_the_tokens_it_minted(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    client_id, secret, cred = await oauth_client(runtime)
+    async with runtime.db.write_session() as session:
+        other = await clients.issue_credential(
+            session, runtime.sealer, client_id=client_id, kind=clients.OAUTH_SECRET, actor=ACTOR
+        )
+        await session.commit()
+    minted = (await get_token(app_client, client_id, secret)).json()["access_token"]
+    kept = (await get_token(app_client, client_id, other.secret)).json()["access_token"]
+    assert claims(runtime, minted)["cred"] == cred
+    assert claims(runtime, kept)["cred"] == other.credential.id
+
+    def catalogue(token: str) -> Any:
+        return app_client.get("/v3/products", headers={"Authorization": f"Bearer {token}"})
+
+    assert (await catalogue(minted)).status_code == 200
+    revoked = await app_client.post(
+        f"/admin/clients/{client_id}/credentials/{cred}/revoke",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={},
+    )
+    assert revoked.status_code == 200, revoked.text
+    # The process may honour what it read for BESTOW_AUTH_CACHE_SECONDS; that window ends.
+    app_client.app.state.bearer_client_cache.clear()  # type: ignore[attr-defined]
+    refused = await catalogue(minted)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["message"] == "The access token is no longer valid"
+    assert (await catalogue(kept)).status_code == 200
+    oauth_error(await get_token(app_client, client_id, secret), 401, "invalid_client")

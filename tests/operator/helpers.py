@@ -28,8 +28,11 @@ class Operator:
 
 
 def sign(key: str, url: str, body: bytes = b"") -> str:
-    """The documented hash: SHA-256 of key + relative URL (trailing slashes trimmed) + body."""
-    return hashlib.sha256(key.encode() + url.rstrip("/").encode() + body).hexdigest()
+    """The documented hash: SHA-256 of key + relative URL (the path's trailing slashes trimmed,
+    the query string as sent) + body."""
+    path, mark, query = url.partition("?")
+    relative = path.rstrip("/") + (mark + query if query else "")
+    return hashlib.sha256(key.encode() + relative.encode() + body).hexdigest()
 
 
 def headers(operator: Operator, url: str, body: bytes = b"", *, key: str | None = None) -> dict:

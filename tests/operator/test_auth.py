@@ -85,6 +85,22 @@ async def test_query_string_is_hashed(app_client: httpx.AsyncClient, runtime: Ru
     _refused(response)
 
 
+async def test_a_slash_or_mark_appended_to_a_signed_query_is_refused(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    operator = await make_operator(runtime)
+    signed = sign(operator.primary, "/v1/campaigns?page=1&size=5")
+    sent = {"X-AUTH-OPERATOR-ID": str(operator.operator_id), "X-AUTH-REQUEST-HASH": signed}
+    response = await app_client.get("/v1/campaigns?page=1&size=5", headers=sent)
+    assert response.status_code == 200, response.text
+    for modified in ("/", "///", "?", "&"):
+        response = await app_client.get(f"/v1/campaigns?page=1&size=5{modified}", headers=sent)
+        _refused(response)
+    # The path's trailing slash is still trimmed before the query.
+    response = await app_client.get("/v1/campaigns/?page=1&size=5", headers=sent)
+    assert response.status_code == 200, response.text
+
+
 async def test_tampered_body_is_refused(app_client: httpx.AsyncClient, runtime: Runtime) -> None:
     operator = await make_operator(runtime)
     signed = orjson.dumps(CAMPAIGN)

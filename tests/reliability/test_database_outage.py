@@ -210,6 +210,39 @@ def test_a_database_outage_answers_503_fast_and_recovers_without_a_restart(
             assert server.process.poll() is None
 
 
+@pytest.mark.slow
+def test_the_first_request_after_an_outage_succeeds(base_url: str, tmp_path: Path) -> None:
+    """Pooled connections broken by the outage are found on checkout (a pre-ping) and replaced:
+    no request after the database is back pays for them with a 503."""
+    upstream = urlsplit(base_url)
+    with TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432) as proxy:
+        env = {
+            "BESTOW_DATABASE_URL": via(base_url, proxy.port),
+            "BESTOW_VAR_DIR": str(tmp_path / "var"),
+            "BESTOW_SECRET_KEY": "outage-secret-key",
+            "BESTOW_LOG_LEVEL": "WARNING",
+            # Every request reads the database: no credential is served from the cache.
+            "BESTOW_AUTH_CACHE_SECONDS": "0",
+        }
+        bestow(env, "db", "upgrade")
+        demo = json.loads(bestow(env, "demo", "--json"))
+        with (
+            servers.running(env, log_dir=tmp_path) as server,
+            httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT_SECONDS) as http,
+        ):
+            checks = probes(demo, http)
+            for probe in checks:
+                assert probe.send(http).status_code == 200, probe.surface
+            # A request that finishes its database work before answering: the previous ones'
+            # sessions are closed by then, so the cut below breaks idle pooled connections only.
+            assert http.get("/readyz").status_code == 200
+            proxy.cut()
+            proxy.restore()
+            for probe in checks:
+                response = probe.send(http)
+                assert response.status_code == 200, (probe.surface, response.text)
+
+
 @pytest.mark.parametrize(
     "exc",
     [

@@ -349,7 +349,7 @@ def cli_env(database_url: str, var_dir: Path) -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
         "BESTOW_DATABASE_URL": database_url,
-        "BESTOW_SECRET_KEY": "test-secret-key",
+        "BESTOW_SECRET_KEY": "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA",
         "BESTOW_VAR_DIR": str(var_dir),
     }
     get_settings.cache_clear()

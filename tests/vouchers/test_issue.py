@@ -26,6 +26,7 @@ from tests.conftest import ACTOR, app_on, make_settings
 from tests.oauth.test_token import (
     VOUCHER_SCOPES,
     change_client,
+    claims,
     get_token,
     issue,
     oauth_client,
@@ -871,15 +872,21 @@ async def test_every_route_needs_a_live_token_with_its_scope(
         return await retrieve(app_client, auth, [vid])
 
     scope_of = {"issue": "issue_vouchers", "one": "read_vouchers", "list": "read_vouchers"}
-    good = issue(runtime, client_id, list(VOUCHER_SCOPES))
+    cred = claims(runtime, headers["Authorization"].split()[1])["cred"]
+    good = issue(runtime, client_id, list(VOUCHER_SCOPES), cred=cred)
     head, payload, signature = good.split(".")
     expired = issue(
-        runtime, client_id, list(VOUCHER_SCOPES), now=datetime.now(UTC) - timedelta(hours=2)
+        runtime,
+        client_id,
+        list(VOUCHER_SCOPES),
+        cred=cred,
+        now=datetime.now(UTC) - timedelta(hours=2),
     )
     short = issue(
         runtime,
         client_id,
         list(VOUCHER_SCOPES),
+        cred=cred,
         now=datetime.now(UTC) - timedelta(seconds=60 + tokens.LEEWAY_SECONDS + 5),
         lifetime=timedelta(seconds=60),
     )
@@ -905,7 +912,7 @@ async def test_every_route_needs_a_live_token_with_its_scope(
                 "The access token is invalid",
             )
         others = [s for s in VOUCHER_SCOPES if s != scope]
-        narrow = {"Authorization": f"Bearer {issue(runtime, client_id, others)}"}
+        narrow = {"Authorization": f"Bearer {issue(runtime, client_id, others, cred=cred)}"}
         vendor_error(
             await call(route, narrow),
             403,

@@ -295,7 +295,7 @@ def cli(database_url: str, var_dir: Path) -> Iterator[Invoke]:
     env = {
         **os.environ,
         "BESTOW_DATABASE_URL": database_url,
-        "BESTOW_SECRET_KEY": "test-secret-key",
+        "BESTOW_SECRET_KEY": "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA",
         "BESTOW_VAR_DIR": str(var_dir),
     }
     env.pop("BESTOW_ADMIN_TOKEN", None)
@@ -499,13 +499,17 @@ async def test_the_catalogue_needs_a_live_token_with_read_catalogue(
         narrow = await bearer(app_client, runtime, "issue_vouchers")
         voucher_error(await app_client.get(path, headers=narrow), 403)
 
-    client_id, _, _ = await oauth_client(runtime, ("read_catalogue",))
+    client_id, _, cred = await oauth_client(runtime, ("read_catalogue",))
     expired = issue(
-        runtime, client_id, ["read_catalogue"], now=datetime.now(UTC) - timedelta(hours=3)
+        runtime,
+        client_id,
+        ["read_catalogue"],
+        cred=cred,
+        now=datetime.now(UTC) - timedelta(hours=3),
     )
     refused = await app_client.get("/v3/products", headers={"Authorization": f"Bearer {expired}"})
     voucher_error(refused, 401)
     assert refused.headers["www-authenticate"].startswith("Bearer")
-    live = issue(runtime, client_id, ["read_catalogue"])
+    live = issue(runtime, client_id, ["read_catalogue"], cred=cred)
     allowed = await app_client.get("/v3/products", headers={"Authorization": f"Bearer {live}"})
     assert allowed.status_code == 200, allowed.text

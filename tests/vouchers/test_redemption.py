@@ -72,6 +72,7 @@ async def issued_at(
     """Vouchers as if issued at ``when`` (month of usage, expiry from the product): their codes."""
     rows = service.voucher_rows(
         product,
+        sealer=runtime.sealer,
         count=count,
         value=product.face_value or product.item_quantity or 0,
         now=when,

@@ -207,8 +207,10 @@ class Bet:
 
 def request_hash(shared_key: str, url: str, body: bytes = b"") -> str:
     """The documented ``X-AUTH-REQUEST-HASH``: lowercase hex SHA-256 of the shared key, the
-    relative URL (path and query, trailing slashes trimmed) and the raw body."""
-    return hashlib.sha256(shared_key.encode() + url.rstrip("/").encode() + body).hexdigest()
+    relative URL (the path's trailing slashes trimmed, then the query as sent) and the raw body."""
+    path, mark, query = url.partition("?")
+    relative = path.rstrip("/") + (mark + query if query else "")
+    return hashlib.sha256(shared_key.encode() + relative.encode() + body).hexdigest()
 
 
 def relative_url(path: str, query: Mapping[str, Any] | None = None) -> str:

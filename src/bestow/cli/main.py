@@ -15,6 +15,23 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+@app.callback()
+def _settings_are_valid() -> None:
+    """Every command starts from valid settings, or stops with the reason (never the values)."""
+    from pydantic import ValidationError
+
+    from bestow.config import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            typer.secho(f"error: {where + ': ' if where else ''}{reason}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
@@ -125,9 +142,24 @@ def demo(
     print_intro: Annotated[
         bool, typer.Option("--print-intro", help="Print credentials and a first request to try")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Seed even in production (demo clients can act)")
+    ] = False,
 ) -> None:
     """Seed the demo data set if the database has none, and print its credentials."""
+    from bestow.config import get_settings
     from bestow.demo import seed
+
+    if get_settings().is_production and not force:
+        # The demo's clients hold real credentials and an admin token: in production they would
+        # be working back doors, printed by anyone who can run the CLI.
+        typer.secho(
+            "error: bestow demo refuses to seed demo clients and credentials in production "
+            "(BESTOW_ENVIRONMENT=production); pass --force if this deployment really is a demo",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
 
     async def main() -> tuple[dict[str, object], bool]:
         async with runtime() as rt:

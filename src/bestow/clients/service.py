@@ -319,42 +319,67 @@ def _authenticated(client: Client, credential: Credential) -> AuthenticatedClien
     )
 
 
+DECOY_DIGEST = hash_secret("bestow-decoy-secret")
+"""What a presented secret is compared with when its client has no credential to compare it with:
+an unknown client id then costs the same reads and the same hash as a known one with a wrong
+secret, so timing does not tell which client ids exist."""
+
+
 async def authenticate_secret(
     session: AsyncSession, *, client_id: str, secret: str, kind: str
 ) -> AuthenticatedClient | None:
     """The client, if ``secret`` is one of its active credentials of ``kind``; else ``None``.
 
-    Every candidate is compared in constant time, so timing tells nothing about which failed.
+    Every candidate is compared in constant time, so timing tells nothing about which failed;
+    an unknown or suspended client reads and compares as much as a known one (``DECOY_DIGEST``).
     """
+    client = await repo.get(session, client_id)
+    held = await repo.credentials(session, client_id, kind)
+    now = utcnow()
+    found: Credential | None = None
+    candidates: list[tuple[Credential | None, str]] = [
+        (c, c.secret_hash) for c in held if c.secret_hash
+    ] or [(None, DECOY_DIGEST)]
+    for credential, digest in candidates:
+        if matches(secret, digest) and credential is not None and is_active(credential, now):
+            found = credential
+    if client is None or client.status != "active" or found is None:
+        return None
+    return _authenticated(client, found)
+
+
+async def credential_in_force(
+    session: AsyncSession, *, client_id: str, credential_id: str, kind: str
+) -> AuthenticatedClient | None:
+    """The client, if it is active and ``credential_id`` is one of its active credentials of
+    ``kind``: what an access token minted with that credential still stands on."""
     client = await repo.get(session, client_id)
     if client is None or client.status != "active":
         return None
-    now = utcnow()
-    found: Credential | None = None
-    for credential in await repo.credentials(session, client_id, kind):
-        if (
-            credential.secret_hash
-            and matches(secret, credential.secret_hash)
-            and is_active(credential, now)
-        ):
-            found = credential
-    return _authenticated(client, found) if found else None
+    credential = await session.get(Credential, credential_id)
+    if (
+        credential is None
+        or credential.client_id != client_id
+        or credential.kind != kind
+        or not is_active(credential, utcnow())
+    ):
+        return None
+    return _authenticated(client, credential)
 
 
 async def operator_keys(
     session: AsyncSession, sealer: Sealer, *, operator_id: int
-) -> tuple[AuthenticatedClient, list[str]] | None:
-    """An operator client and its active shared keys (primary first), for request-hash checks."""
+) -> tuple[AuthenticatedClient | None, list[str]]:
+    """An operator client and its active shared keys (primary first), for request-hash checks.
+
+    An unknown or suspended operator, or one without an active key, is ``(None, [decoy])``: the
+    same reads, one key opened and one hash to compute, so timing does not tell which operator
+    ids exist. The decoy key matches no request (the client is ``None``)."""
     client = await repo.by_operator_id(session, operator_id)
-    if client is None or client.status != "active":
-        return None
     now = utcnow()
-    active = [
-        c
-        for c in await repo.credentials(session, client.id, OPERATOR_KEY)
-        if c.sealed_secret and is_active(c, now)
-    ]
+    held = await repo.credentials(session, client.id if client else "", OPERATOR_KEY)
+    active = [c for c in held if c.sealed_secret and is_active(c, now)]
     active.sort(key=lambda c: OPERATOR_SLOTS.index(c.label) if c.label in OPERATOR_SLOTS else 9)
-    if not active:
-        return None
+    if client is None or client.status != "active" or not active:
+        return None, [sealer.unseal(sealer.decoy)]
     return _authenticated(client, active[0]), [sealer.unseal(c.sealed_secret or "") for c in active]

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, text
@@ -29,6 +29,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from bestow.kit.security import Sealer
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -49,6 +52,14 @@ adds to one checks first."""
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def sealer_of(session: AsyncSession) -> Sealer:
+    """The sealer of the ``Database`` that made this session."""
+    sealer: Sealer | None = session.info.get("sealer")
+    if sealer is None:
+        raise RuntimeError("this session's Database was built without a sealer")
+    return sealer
 
 
 def utcnow() -> datetime:
@@ -102,7 +113,9 @@ class Database:
     On PostgreSQL both factories share one engine.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, echo: bool = False, sealer: Sealer | None = None
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -112,11 +125,13 @@ class Database:
             self.engine = self._sqlite_engine(url, immediate=False, echo=echo)
             self.write_engine = self._sqlite_engine(url, immediate=True, echo=echo)
         else:
+            # A pooled connection broken by an outage is found on checkout and replaced: the
+            # first request after the database is back succeeds instead of answering 503.
             self.engine = create_async_engine(
                 url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=False,
+                pool_pre_ping=True,
                 pool_timeout=10,
                 echo=echo,
                 hide_parameters=True,
@@ -124,8 +139,13 @@ class Database:
                 **_JSON_CODEC,
             )
             self.write_engine = self.engine
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # Sessions carry the deployment's sealer (``sealer_of``): code that writes sealed columns
+        # in bulk (voucher PINs, from the API and from issuance jobs) has no runtime at hand.
+        info = {"sealer": sealer}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self.write_sessionmaker = async_sessionmaker(
+            self.write_engine, expire_on_commit=False, info=info
+        )
 
     @staticmethod
     def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:

@@ -1,9 +1,13 @@
 """Per-client rate limits with the ``limits`` library.
 
 Two windows per tier, as the Partner API documents them: a burst limit on a moving window and a
-quota on a sliding window counter (constant memory per client). Memory storage serves one process;
-with ``BESTOW_REDIS_URL`` every API process shares one budget. redis is imported only then: a
-CLI command builds a limiter it never uses, and importing redis took a tenth of a second.
+quota on a sliding window counter (constant memory per client). Failed authentications are
+counted on a one-minute moving window per source address and per claimed identity (client id,
+operator id): past ``BESTOW_AUTH_FAILURES_PER_ADDRESS`` or ``..._PER_IDENTITY`` the next attempt is
+refused before its credentials are checked, and successful requests are never charged. Memory
+storage serves one process; with ``BESTOW_REDIS_URL`` every API process shares one budget. redis
+is imported only then: a CLI command builds a limiter it never uses, and importing redis took a
+tenth of a second.
 """
 
 from __future__ import annotations
@@ -91,6 +95,14 @@ class RateLimiter:
             self.storage = MemoryStorage()
         moving = MovingWindowRateLimiter(self.storage)
         sliding = SlidingWindowCounterRateLimiter(self.storage)
+        self._failure_windows = {
+            scope: _Window(RateLimitItemPerMinute(amount, 1), moving)
+            for scope, amount in (
+                ("address", settings.auth_failures_per_address),
+                ("identity", settings.auth_failures_per_identity),
+            )
+            if amount > 0
+        }
         self._tiers: dict[str, list[_Window]] = {}
         for name, tier in settings.rate_limit_tiers.items():
             self._tiers[name] = self._windows(tier, moving, sliding)
@@ -138,8 +150,43 @@ class RateLimiter:
                 "Rate limiting is unavailable; retry shortly", headers={"Retry-After": "1"}
             ) from exc
 
-    async def _headers(self, window: _Window, client_id: str) -> dict[str, str]:
-        stats = await window.limiter.get_window_stats(window.item, "client", client_id)
+    def _failure_keys(self, address: str, identity: str | None) -> list[tuple[_Window, str]]:
+        keys = [("address", address), ("identity", identity)]
+        return [
+            (self._failure_windows[scope], f"{scope}:{key}")
+            for scope, key in keys
+            if key is not None and scope in self._failure_windows
+        ]
+
+    async def check_auth_failures(self, *, address: str, identity: str | None) -> None:
+        """Raise ``RateLimited`` when the address or the claimed identity has used up its failed
+        authentications of the last minute; charges nothing."""
+        try:
+            for window, key in self._failure_keys(address, identity):
+                if not await window.limiter.test(window.item, "auth-failures", key):
+                    raise RateLimited(
+                        "Too many failed authentications; retry later",
+                        headers=await self._headers(window, key, namespace="auth-failures"),
+                    )
+        except self._storage_errors as exc:
+            raise ServiceUnavailable(
+                "Rate limiting is unavailable; retry shortly", headers={"Retry-After": "1"}
+            ) from exc
+
+    async def charge_auth_failure(self, *, address: str, identity: str | None) -> None:
+        """Count one failed authentication against the address and the claimed identity."""
+        try:
+            for window, key in self._failure_keys(address, identity):
+                await window.limiter.hit(window.item, "auth-failures", key)
+        except self._storage_errors as exc:
+            raise ServiceUnavailable(
+                "Rate limiting is unavailable; retry shortly", headers={"Retry-After": "1"}
+            ) from exc
+
+    async def _headers(
+        self, window: _Window, client_id: str, *, namespace: str = "client"
+    ) -> dict[str, str]:
+        stats = await window.limiter.get_window_stats(window.item, namespace, client_id)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         return {
             "Retry-After": str(reset),

@@ -45,6 +45,9 @@ class Sealer:
     def __init__(self, key: str) -> None:
         derived = hashlib.sha256(b"bestow-seal-v1" + key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self.decoy = self.seal(generate_secret())
+        """A sealed random value, opened where there is no real secret to open, so that a
+        missing secret costs the same work as a present one."""
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bestow.kit.db import Base, Int64, UTCDateTime, utcnow
@@ -33,7 +33,8 @@ class Voucher(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     code: Mapped[str] = mapped_column(String(24), unique=True)
     short_code: Mapped[str] = mapped_column(String(16), unique=True)
-    pin: Mapped[str] = mapped_column(String(8))
+    sealed_pin: Mapped[str] = mapped_column(Text)
+    """The short link's PIN, sealed under the deployment's key (``vouchers.service.pin_of``)."""
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client_id: Mapped[str | None] = mapped_column(String(40))

@@ -1,8 +1,9 @@
 """Checking ``Authorization: Bearer <access token>`` on the surfaces that take OAuth tokens.
 
-The token's signature and expiry are checked without the database; the client is then read (each
-surface may cache it briefly) so that a suspended client, or a scope taken away, stops working
-before its tokens expire: the scopes in force are those of the token that the client still holds.
+The token's signature and expiry are checked without the database; the client and the credential
+that minted the token (its ``cred`` claim) are then read (each surface may cache them briefly) so
+that a suspended client, a scope taken away or a revoked secret stops working before its tokens
+expire: the scopes in force are those of the token that the client still holds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.clients import repository as repo
+from bestow.clients import service as clients
 from bestow.clients.service import AuthenticatedClient
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.oauth import tokens
@@ -36,23 +37,23 @@ async def authenticate(
 ) -> AuthenticatedClient:
     """The client of a valid token, with the scopes that both the token and the client hold.
 
-    ``cache`` keeps the client read for a few seconds (``BESTOW_AUTH_CACHE_SECONDS``), which is
-    how long a suspension or a removed scope may take to stop a live token in that process."""
+    ``cache`` keeps what was read for a few seconds (``BESTOW_AUTH_CACHE_SECONDS``), which is
+    how long a suspension, a removed scope or a revoked secret may take to stop a live token in
+    that process."""
     token = tokens.verify(key, bearer_token(authorization), issuer=issuer)
-    held = cache.get((token.client_id,)) if cache is not None else None
+    cache_key = (token.client_id, token.credential_id)
+    held = cache.get(cache_key) if cache is not None else None
     if held is None:
-        client = await repo.get(session, token.client_id)
-        if client is None or client.status != "active":
-            raise Unauthenticated("The access token is no longer valid")
-        held = AuthenticatedClient(
-            id=client.id,
-            name=client.name,
-            scopes=frozenset(client.scopes),
-            rate_limit_tier=client.rate_limit_tier,
-            operator_id=client.operator_id,
+        held = await clients.credential_in_force(
+            session,
+            client_id=token.client_id,
+            credential_id=token.credential_id,
+            kind=clients.OAUTH_SECRET,
         )
+        if held is None:
+            raise Unauthenticated("The access token is no longer valid")
         if cache is not None:
-            cache.put((token.client_id,), held)
+            cache.put(cache_key, held)
     return replace(held, scopes=held.scopes & frozenset(token.scopes))
 
 

@@ -4,8 +4,9 @@ A client exchanges its id and an OAuth secret (a credential of kind ``oauth_secr
 at ``POST /oauth2/token`` (RFC 6749 client credentials grant), then sends it as
 ``Authorization: Bearer`` to the Voucher and Loyalty APIs. The token is signed with a key derived
 from the deployment's secret key, so it is checked without a database read; the client's status
-and scopes are still checked on every use, so suspending a client or removing a scope takes effect
-before its tokens expire.
+and scopes, and the credential that minted the token (its ``cred`` claim), are still checked on
+every use, so suspending a client, removing a scope or revoking the secret takes effect before
+its tokens expire.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class AccessToken:
     issued_at: datetime
     expires_at: datetime
     token_id: str
+    credential_id: str
 
     @property
     def expires_in(self) -> int:
@@ -46,6 +48,7 @@ def issue(
     key: bytes,
     *,
     client_id: str,
+    credential_id: str,
     scopes: list[str],
     issuer: str,
     lifetime: timedelta,
@@ -59,6 +62,7 @@ def issue(
         issued_at=issued_at,
         expires_at=issued_at + lifetime,
         token_id=uuid.uuid4().hex,
+        credential_id=credential_id,
     )
     claims = {
         "iss": issuer,
@@ -69,6 +73,7 @@ def issue(
         "iat": int(issued_at.timestamp()),
         "exp": int(token.expires_at.timestamp()),
         "jti": token.token_id,
+        "cred": credential_id,
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM), token
 
@@ -83,7 +88,9 @@ def verify(key: bytes, token: str, *, issuer: str) -> AccessToken:
             algorithms=[ALGORITHM],
             issuer=issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "iss", "sub", "jti"]},
+            # A token without ``cred`` (minted before it existed) cannot be tied to a secret
+            # that may since have been revoked: it is refused, and the client asks for another.
+            options={"require": ["exp", "iat", "iss", "sub", "jti", "cred"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("The access token has expired") from exc
@@ -97,4 +104,5 @@ def verify(key: bytes, token: str, *, issuer: str) -> AccessToken:
         issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         token_id=str(claims["jti"]),
+        credential_id=str(claims["cred"]),
     )

@@ -10,7 +10,9 @@ from fastapi import Header, Request
 
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
+from bestow.kit.errors import Unauthenticated
 from bestow.oauth import bearer
+from bestow.surfaces import auth_throttle
 from bestow.surfaces.auth_cache import AuthCache
 
 
@@ -29,14 +31,19 @@ def require(scope: str) -> Callable[..., Awaitable[AuthenticatedClient]]:
         authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     ) -> AuthenticatedClient:
         runtime = runtime_of(request)
-        async with runtime.db.session() as session:
-            client = await bearer.authenticate(
-                session,
-                key=runtime.token_key,
-                issuer=runtime.settings.oauth_issuer,
-                authorization=authorization,
-                cache=_cache(request),
-            )
+        await auth_throttle.check(request)
+        try:
+            async with runtime.db.session() as session:
+                client = await bearer.authenticate(
+                    session,
+                    key=runtime.token_key,
+                    issuer=runtime.settings.oauth_issuer,
+                    authorization=authorization,
+                    cache=_cache(request),
+                )
+        except Unauthenticated:
+            await auth_throttle.failed(request)
+            raise
         request.state.client_id = client.id
         bearer.require_scope(client, scope)
         await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)

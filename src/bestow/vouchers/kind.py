@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import bulk_insert
+from bestow.kit.db import bulk_insert, sealer_of
 from bestow.kit.errors import Invalid, NotFound
 from bestow.models import Voucher
 from bestow.rewards.kinds import Batch, RewardKind, Served, TemplateFields, register
@@ -76,6 +76,7 @@ async def _issue(session: AsyncSession, batch: Batch) -> Served:
         return Served(0, OUT_OF_STOCK)
     rows = voucher_rows(
         product,
+        sealer=sealer_of(session),
         count=count,
         value=value,
         now=batch.now,

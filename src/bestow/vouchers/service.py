@@ -23,11 +23,18 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import bulk_insert, dialect_of, for_update_skip_locked, insert_ignore, utcnow
+from bestow.kit.db import (
+    bulk_insert,
+    dialect_of,
+    for_update_skip_locked,
+    insert_ignore,
+    sealer_of,
+    utcnow,
+)
 from bestow.kit.errors import Invalid, InvalidState, NotFound
 from bestow.kit.ids import new_id, new_uuid7
 from bestow.kit.outbox import event_row, event_type
-from bestow.kit.security import equal
+from bestow.kit.security import Sealer, equal
 from bestow.models import Product, Voucher, VoucherOrder, VoucherRedemption
 from bestow.vouchers import codes
 from bestow.vouchers.products import get_product
@@ -132,6 +139,7 @@ def check_face_value(product: Product, face_value: int | None) -> int:
 def voucher_rows(
     product: Product,
     *,
+    sealer: Sealer,
     count: int,
     value: int,
     now: datetime,
@@ -158,7 +166,7 @@ def voucher_rows(
                 "id": new_uuid7(),
                 "code": codes.voucher_code(),
                 "short_code": codes.short_code(),
-                "pin": codes.pin(),
+                "sealed_pin": sealer.seal(codes.pin()),
                 "pin_failures": 0,
                 "pin_locked_until": None,
                 "client_id": client_id,
@@ -278,6 +286,7 @@ async def issue(
     order_id = order.id
     rows = voucher_rows(
         product,
+        sealer=sealer_of(session),
         count=count,
         value=value,
         now=now,
@@ -558,6 +567,11 @@ class PinLocked(Exception):
         self.until = until
 
 
+def pin_of(voucher: Voucher, sealer: Sealer) -> str:
+    """The PIN of the voucher's short link (kept sealed, like every secret read back)."""
+    return sealer.unseal(voucher.sealed_pin)
+
+
 async def open_short_link(session: AsyncSession, voucher: Voucher, pin: str) -> bool:
     """Whether ``pin`` opens the voucher's short link, counting the attempt first.
 
@@ -588,7 +602,7 @@ async def open_short_link(session: AsyncSession, voucher: Voucher, pin: str) -> 
             select(Voucher.pin_locked_until).where(Voucher.id == voucher.id)
         )
         raise PinLocked(until or now + PIN_LOCK)
-    if equal(pin, voucher.pin):
+    if equal(pin, pin_of(voucher, sealer_of(session))):
         await session.execute(
             update(Voucher).where(Voucher.id == voucher.id).values(pin_failures=0)
         )

@@ -19,7 +19,7 @@ from tests.conftest import ADMIN_TOKEN, PartnerWorld, make_partner, make_setting
 from tests.fixtures import databases, servers
 
 RATE_LIMIT_HEADERS = ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
-SECRET_KEY = "test-secret-key"
+SECRET_KEY = "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA"
 
 
 def partner_headers(client_id: str, token: str) -> dict[str, str]:

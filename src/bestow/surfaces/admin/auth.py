@@ -12,6 +12,7 @@ from bestow.kit.actor import Actor
 from bestow.kit.errors import Unauthenticated
 from bestow.kit.security import equal, hash_secret
 from bestow.models import AdminToken
+from bestow.surfaces import auth_throttle
 
 
 async def admin_actor(
@@ -24,6 +25,7 @@ async def admin_actor(
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("An admin bearer token is required")
     request_id = request.state.request_id
+    await auth_throttle.check(request)
     configured = runtime.settings.admin_token
     if configured and equal(token, configured):
         request.state.client_id = "admin"
@@ -36,6 +38,7 @@ async def admin_actor(
             )
         )
     if stored is None:
+        await auth_throttle.failed(request)
         raise Unauthenticated("Invalid admin token")
     request.state.client_id = f"admin:{stored.id}"
     return Actor(f"admin:{stored.name}", request_id)

@@ -29,7 +29,7 @@ class OAuthError(DomainError):
 def _generic(info: ErrorInfo) -> str:
     if info.status == 401:
         return "invalid_client"
-    if info.status == 503:
+    if info.status in (429, 503):
         return "temporarily_unavailable"
     if info.status >= 500:
         return "server_error"

@@ -19,6 +19,7 @@ from bestow.clients import service as clients
 from bestow.deps import RuntimeDep, SessionDep
 from bestow.kit.responses import JSONResponse
 from bestow.oauth import tokens
+from bestow.surfaces import auth_throttle
 from bestow.surfaces.oauth.errors import NO_STORE, OAuthError
 
 router = APIRouter(tags=["OAuth 2.0"])
@@ -132,10 +133,12 @@ async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> J
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "Only client_credentials is supported")
     client_id, secret, basic = _credentials(request, params)
+    await auth_throttle.check(request, client_id)
     client = await clients.authenticate_secret(
         session, client_id=client_id, secret=secret, kind=clients.OAUTH_SECRET
     )
     if client is None:
+        await auth_throttle.failed(request, client_id)
         raise OAuthError("invalid_client", "Client authentication failed", status=401, basic=basic)
     requested = params.get("scope", "").split()
     if not_held := sorted(set(requested) - client.scopes):
@@ -146,6 +149,7 @@ async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> J
     signed, issued = tokens.issue(
         runtime.token_key,
         client_id=client.id,
+        credential_id=client.credential_id or "",
         scopes=requested or sorted(client.scopes),
         issuer=settings.oauth_issuer,
         lifetime=timedelta(seconds=settings.oauth_token_seconds),

@@ -2,10 +2,11 @@
 
 ``X-AUTH-OPERATOR-ID`` names the operator (the client's ``operator_id``);
 ``X-AUTH-REQUEST-HASH`` is the lowercase hex SHA-256 of ``shared key + relative URL + raw body``:
-the relative URL is the path and query string with trailing slashes trimmed, the body is empty
-for a GET. Either of the operator's active keys (``primary``, ``secondary``) is accepted, each
-compared in constant time. ``X-AUTH-REQUEST-HASH-BYPASS: true`` skips the hash outside
-production only; in production it is ignored.
+the relative URL is the path, its trailing slashes trimmed, and the query string as sent (a
+slash appended to a signed query changes the hash); the body is empty for a GET. Either of the
+operator's active keys (``primary``, ``secondary``) is accepted, each compared in constant time.
+``X-AUTH-REQUEST-HASH-BYPASS: true`` skips the hash outside production only; in production it is
+ignored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.kit.security import equal
+from bestow.surfaces import auth_throttle
 from bestow.surfaces.auth_cache import AuthCache
 
 SCOPE = "operator.campaigns"
@@ -35,7 +37,9 @@ REFUSED = (
     "over the relative URL and the request body"
 )
 
-Keys = tuple[AuthenticatedClient, list[str]]
+Keys = tuple[AuthenticatedClient | None, list[str]]
+"""An operator and its keys; ``None`` and a decoy key for an operator id that authenticates
+nothing (see ``clients.operator_keys``)."""
 
 HEADERS: list[dict[str, Any]] = [
     {
@@ -57,11 +61,14 @@ HEADERS: list[dict[str, Any]] = [
 
 
 def relative_url(request: Request) -> str:
-    """The path as sent and the query string, trailing slashes trimmed."""
+    """The path as sent with its trailing slashes trimmed, then the query string untouched.
+
+    Only the path is trimmed: trimming after the query would let ``/`` or ``///`` be appended to
+    a signed query (changing a parameter's value) and still match."""
     raw = request.scope.get("raw_path") or request.scope["path"].encode()
     path = raw.decode("latin-1").split("?", 1)[0].rstrip("/")
     query = request.scope.get("query_string", b"").decode("latin-1")
-    return (f"{path}?{query}" if query else path).rstrip("/")
+    return f"{path}?{query}" if query else path
 
 
 def request_hash(key: str, url: str, body: bytes) -> str:
@@ -83,15 +90,16 @@ def _operator_id(value: str | None) -> int:
     return operator_id
 
 
-async def _keys(request: Request, operator_id: int) -> Keys | None:
+async def _keys(request: Request, operator_id: int) -> Keys:
+    """The operator's keys; unknown operators are cached too, so that a cached known one is not
+    told apart from an unknown one by its speed."""
     cache = _cache(request)
     found = cache.get((str(operator_id),))
     if found is None:
         runtime = runtime_of(request)
         async with runtime.db.session() as session:
             found = await clients.operator_keys(session, runtime.sealer, operator_id=operator_id)
-        if found is not None:
-            cache.put((str(operator_id),), found)
+        cache.put((str(operator_id),), found)
     return found
 
 
@@ -105,19 +113,18 @@ async def operator_client(request: Request) -> AuthenticatedClient:
     presented = (headers.get(REQUEST_HASH) or "").strip().lower()
     if not bypass and not presented:
         raise Unauthenticated(MISSING_HASH)
-    found = await _keys(request, operator_id)
-    if found is None:
-        # An unknown operator reads like a wrong hash: which of the two is not said.
-        raise Unauthenticated(REFUSED)
-    client, keys = found
+    await auth_throttle.check(request, f"operator:{operator_id}")
+    client, keys = await _keys(request, operator_id)
+    matched = bypass
     if not bypass:
         url = relative_url(request)
         body = await request.body()
-        matched = False
         for key in keys:  # every key is tried: timing tells nothing about which one matched
             matched |= equal(request_hash(key, url, body), presented)
-        if not matched:
-            raise Unauthenticated(REFUSED)
+    if client is None or not matched:
+        # An unknown operator reads like a wrong hash: which of the two is not said.
+        await auth_throttle.failed(request, f"operator:{operator_id}")
+        raise Unauthenticated(REFUSED)
     request.state.client_id = client.id
     if SCOPE not in client.scopes:
         raise Forbidden(f"This operator lacks the {SCOPE} scope")

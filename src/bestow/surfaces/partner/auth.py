@@ -12,6 +12,7 @@ from bestow.clients import service as clients
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
 from bestow.kit.errors import Forbidden, Invalid, Unauthenticated
+from bestow.surfaces import auth_throttle
 from bestow.surfaces.auth_cache import AuthCache
 
 API_VERSION = "v4.0"
@@ -63,6 +64,7 @@ async def partner_client(request: Request) -> AuthenticatedClient:
     if scheme.lower() != "bearer" or not token or not x_clientid:
         raise Unauthenticated("Missing or invalid credentials")
     runtime = runtime_of(request)
+    await auth_throttle.check(request, x_clientid)
     key = (x_clientid, hashlib.sha256(token.encode()).hexdigest())
     cache = _cache(request)
     client = cache.get(key)
@@ -72,6 +74,7 @@ async def partner_client(request: Request) -> AuthenticatedClient:
                 session, client_id=x_clientid, secret=token, kind=clients.PARTNER_TOKEN
             )
         if client is None:
+            await auth_throttle.failed(request, x_clientid)
             raise Unauthenticated("Missing or invalid credentials")
         cache.put(key, client)
     request.state.client_id = client.id

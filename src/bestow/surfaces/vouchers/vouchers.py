@@ -16,6 +16,7 @@ from bestow.deps import RuntimeDep, SessionDep
 from bestow.kit import fields
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid, NotFound
+from bestow.kit.security import Sealer
 from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher
 from bestow.surfaces.common import load_json
@@ -68,7 +69,7 @@ class IssuedOut(BaseModel):
     )
 
 
-def voucher_json(voucher: Voucher, base_url: str, now: datetime) -> dict[str, Any]:
+def voucher_json(voucher: Voucher, base_url: str, now: datetime, sealer: Sealer) -> dict[str, Any]:
     base = base_url.rstrip("/")
     return {
         "voucher_code": voucher.code,
@@ -85,7 +86,7 @@ def voucher_json(voucher: Voucher, base_url: str, now: datetime) -> dict[str, An
         "is_multiple_use": voucher.is_multiple_use,
         "url": f"{base}/v/{voucher.code}",
         "short_url": f"{base}/s/{voucher.short_code}",
-        "short_url_pin": voucher.pin,
+        "short_url_pin": service.pin_of(voucher, sealer),
     }
 
 
@@ -191,7 +192,10 @@ async def issue_vouchers(
         raise
     now = utcnow()
     body: dict[str, Any] = {
-        "vouchers": [voucher_json(v, runtime.settings.public_url, now) for v in issued.vouchers]
+        "vouchers": [
+            voucher_json(v, runtime.settings.public_url, now, runtime.sealer)
+            for v in issued.vouchers
+        ]
     }
     status = 200
     if issued.shortfall:
@@ -249,7 +253,7 @@ async def retrieve_vouchers(
     if missing:
         raise NotFound(f"voucher {missing[0]} not found")
     now = utcnow()
-    return [voucher_json(found[i], runtime.settings.public_url, now) for i in ids]
+    return [voucher_json(found[i], runtime.settings.public_url, now, runtime.sealer) for i in ids]
 
 
 @router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
@@ -264,4 +268,4 @@ async def retrieve_voucher(
     found = await service.client_vouchers(session, client.id, [wanted])
     if wanted not in found:
         raise NotFound(f"voucher {voucher_id} not found")
-    return voucher_json(found[wanted], runtime.settings.public_url, utcnow())
+    return voucher_json(found[wanted], runtime.settings.public_url, utcnow(), runtime.sealer)
