@@ -24,7 +24,7 @@ from sqlalchemy.orm import defer
 from bestow.campaigns import operator as campaigns
 from bestow.campaigns import operator_rewards as rewards
 from bestow.config import get_settings
-from bestow.kit.db import bulk_insert, dialect_of, insert_ignore, utcnow
+from bestow.kit.db import bulk_insert, dialect_of, insert_ignore, is_unavailable, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.ids import new_id
 from bestow.kit.jobs import JobContext, enqueue, task
@@ -646,6 +646,6 @@ async def enrol_bulk(ctx: JobContext) -> None:
     except LeaseLost:
         raise
     except Exception as exc:
-        if ctx.job.attempt >= ctx.job.max_attempts:
+        if ctx.job.attempt >= ctx.job.max_attempts and not is_unavailable(exc):
             await fail_batch(ctx, batch_id, type(exc).__name__)
         raise

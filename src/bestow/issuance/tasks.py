@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from bestow.config import get_settings
 from bestow.issuance import events, processor
 from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
-from bestow.kit.db import utcnow
+from bestow.kit.db import is_unavailable, utcnow
 from bestow.kit.jobs import JobContext, task
 from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
@@ -42,7 +42,8 @@ async def process(ctx: JobContext) -> None:
     except processor.LeaseLost:
         raise
     except Exception as exc:
-        if ctx.job.attempt >= ctx.job.max_attempts:
+        # An outage spends no attempt (``kit.jobs``): the job is retried until the database is back.
+        if ctx.job.attempt >= ctx.job.max_attempts and not is_unavailable(exc):
             await processor.fail_job(ctx.db, job_id=job_id, error=type(exc).__name__)
         raise
 

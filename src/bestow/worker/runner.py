@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bestow.config import Settings
 from bestow.kit import jobs
-from bestow.kit.db import Database
+from bestow.kit.db import Database, is_unavailable
 from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
@@ -172,16 +172,22 @@ class Worker:
             raise
         except Exception as exc:
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            state = await self._record_failure(job, detail)
+            outage = is_unavailable(exc)
+            state = await self._record_failure(job, detail, outage=outage)
             bound.warning(
-                "job.failed" if state else "job.lease_lost", error=type(exc).__name__, state=state
+                "job.failed" if state else "job.lease_lost",
+                error=type(exc).__name__,
+                state=state,
+                outage=outage,
             )
             return
         bound.info("job.completed")
 
-    async def _record_failure(self, job: Job, error: str, *, retry: bool = True) -> str | None:
+    async def _record_failure(
+        self, job: Job, error: str, *, retry: bool = True, outage: bool = False
+    ) -> str | None:
         async with self.db.write_session() as session:
-            state = await jobs.fail(session, job, self.worker_id, error, retry=retry)
+            state = await jobs.fail(session, job, self.worker_id, error, retry=retry, outage=outage)
             await session.commit()
             return state
 
