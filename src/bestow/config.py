@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     idempotency_ttl_seconds: int = 30 * 24 * 3600
     idempotency_lock_seconds: int = 60
+    require_idempotency_keys: bool | None = Field(
+        default=None,
+        description="Refuse a reward-issuing write sent without its idempotency key (Partner "
+        "`X-Idempotency-Key`, Loyalty `Idempotency-Key` or `externalReferenceId`); unset: on in "
+        "production, off elsewhere (such a write is answered with a `Warning` header instead).",
+    )
     rate_limit_tiers: dict[str, RateLimitTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     auth_cache_seconds: float = 5.0
     issuance_chunk_size: int = Field(
@@ -118,6 +124,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def requires_idempotency_keys(self) -> bool:
+        if self.require_idempotency_keys is None:
+            return self.is_production
+        return self.require_idempotency_keys
 
     @property
     def is_sqlite(self) -> bool:

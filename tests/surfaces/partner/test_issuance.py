@@ -26,7 +26,7 @@ from bestow.models import (
     Member,
     OutboxEvent,
 )
-from tests.conftest import ACTOR
+from tests.conftest import ACTOR, app_on
 from tests.surfaces.partner.helpers import (
     ISSUE,
     Partner,
@@ -903,3 +903,46 @@ async def test_every_campaign_route_needs_the_rewards_issue_scope(
     assert merchants.status_code == 200
     assert await count_jobs(runtime, bare.client_id) == 0
     assert (await get_job(app_client, partner, job_id))["state"] == "pending"
+
+
+# --- Issuing without a key ------------------------------------------------------------------
+
+
+async def test_an_issue_without_a_key_is_accepted_with_a_warning_and_a_repeat_issues_again(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The vendor makes the key optional: the consequence is said in a ``Warning`` header."""
+    partner, campaign, _ = await setup_campaign(app_client, runtime)
+    body = issue_body(partner, campaign, ids(("email", "a@example.com")), "Treatment")
+    unkeyed = [await issue(app_client, partner, body) for _ in range(2)]
+    for response in unkeyed:
+        assert response.status_code == 202, response.text
+        assert response.headers["warning"] == (
+            '299 - "No X-Idempotency-Key: a repeat of this request starts another job and '
+            'rewards again"'
+        )
+    assert await count_jobs(runtime, partner.client_id) == 2
+    keyed = await issue(app_client, partner, body, key="warned-not")
+    assert keyed.status_code == 202, keyed.text
+    assert "warning" not in keyed.headers
+
+
+async def test_a_deployment_that_requires_keys_refuses_an_issue_without_one(
+    runtime: Runtime, settings: Settings
+) -> None:
+    required = settings.model_copy(update={"require_idempotency_keys": True})
+    async with app_on(required) as client:
+        partner, campaign, _ = await setup_campaign(client, runtime)
+        body = issue_body(partner, campaign, ids(("email", "a@example.com")), "Treatment")
+        refused = await issue(client, partner, body)
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "code": "BAD_REQUEST",
+            "message": "X-Idempotency-Key is required: a repeat of this request starts another "
+            "job and rewards again",
+        }
+        assert await count_jobs(runtime, partner.client_id) == 0
+        keyed = await issue(client, partner, body, key="required-key")
+        assert keyed.status_code == 202, keyed.text
+        assert "warning" not in keyed.headers
+    assert await count_jobs(runtime, partner.client_id) == 1
