@@ -102,6 +102,30 @@ class Settings(BaseSettings):
         description="Where recipients reach this deployment: the base of voucher links.",
     )
 
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="`bestow serve`: a request's line and headers must arrive within this long "
+        "of the connection opening or of the request's first byte (else 408 and closed).",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="`bestow serve`: an idle connection between two requests is closed after "
+        "this long; behind a proxy, make it longer than the proxy's upstream keep-alive.",
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="`bestow serve`: connections (and requests in progress) one server process "
+        "holds at once; beyond, a connection is answered 503 and closed.",
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="`bestow serve`: the longest request line and headers accepted (else 431).",
+    )
+
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True
