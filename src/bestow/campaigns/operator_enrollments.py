@@ -636,7 +636,11 @@ async def fail_batch(ctx: JobContext, batch_id: str, error: str) -> None:
         await session.commit()
 
 
-@task(BULK_TASK, max_attempts=MAX_ATTEMPTS)
+async def _gave_up(ctx: JobContext) -> None:
+    await fail_batch(ctx, str(ctx.job.payload["batch_id"]), "attempts spent")
+
+
+@task(BULK_TASK, max_attempts=MAX_ATTEMPTS, on_buried=_gave_up)
 async def enrol_bulk(ctx: JobContext) -> None:
     from bestow.issuance.processor import LeaseLost
 

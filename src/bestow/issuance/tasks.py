@@ -27,7 +27,15 @@ def lease_for(ctx: JobContext) -> processor.Lease:
     return processor.Lease(ctx.job.id, ctx.job.attempt, ctx.worker_id, duration)
 
 
-@task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS)
+ATTEMPTS_SPENT = "attempts spent"
+"""The error of a job whose every attempt's worker died on it (a job that kills its workers)."""
+
+
+async def gave_up(ctx: JobContext) -> None:
+    await processor.fail_job(ctx.db, job_id=str(ctx.job.payload["job_id"]), error=ATTEMPTS_SPENT)
+
+
+@task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS, on_buried=gave_up)
 async def process(ctx: JobContext) -> None:
     job_id = str(ctx.job.payload["job_id"])
     settings = get_settings()

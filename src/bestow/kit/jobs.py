@@ -54,18 +54,25 @@ class TaskSpec:
     handler: Handler
     max_attempts: int
     queue: str
+    on_buried: Handler | None = None
+    """Run (instead of the handler) when the job is buried with its attempts spent by workers
+    that died on it, so that what the job stood for does not stay in progress for ever."""
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
 
 
 def task(
-    kind: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, queue: str = DEFAULT_QUEUE
+    kind: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    queue: str = DEFAULT_QUEUE,
+    on_buried: Handler | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a task handler under ``kind``."""
+    """Register a task handler under ``kind`` (``on_buried``: see ``TaskSpec``)."""
 
     def register(handler: Handler) -> Handler:
-        _REGISTRY[kind] = TaskSpec(kind, handler, max_attempts, queue)
+        _REGISTRY[kind] = TaskSpec(kind, handler, max_attempts, queue, on_buried)
         return handler
 
     return register

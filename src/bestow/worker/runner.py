@@ -154,6 +154,15 @@ class Worker:
         spec = jobs.registered(job.kind)
         if spec is None or job.attempt > job.max_attempts:
             reason = "no handler for this kind" if spec is None else "attempts spent"
+            if spec is not None and spec.on_buried is not None:
+                # Before the burial: if this fails, the job is claimed (and buried) again.
+                async with self.db.write_session() as session:
+                    await spec.on_buried(
+                        jobs.JobContext(
+                            job=job, session=session, db=self.db, worker_id=self.worker_id
+                        )
+                    )
+                    await session.commit()
             state = await self._record_failure(job, reason, retry=False)
             bound.error("job.dead" if state else "job.lease_lost", reason=reason)
             return

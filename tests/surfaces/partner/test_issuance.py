@@ -23,6 +23,7 @@ from bestow.models import (
     Holdout,
     IssuanceJob,
     IssuedReward,
+    Job,
     Member,
     OutboxEvent,
 )
@@ -946,3 +947,36 @@ async def test_a_deployment_that_requires_keys_refuses_an_issue_without_one(
         assert keyed.status_code == 202, keyed.text
         assert "warning" not in keyed.headers
     assert await count_jobs(runtime, partner.client_id) == 1
+
+
+async def test_a_job_whose_workers_all_died_on_it_ends_failed_not_in_progress(
+    app_client: httpx.AsyncClient, runtime: Runtime, settings: Settings
+) -> None:
+    """Its worker job is buried once claimed too often (a job that kills its workers): the
+    issuance job must not stay ``pending`` for ever, it ends ``failed`` with the reason."""
+    partner, campaign, _ = await setup_campaign(app_client, runtime)
+    body = issue_body(partner, campaign, ids(("email", "a@example.com")), "Treatment")
+    accepted = await issue(app_client, partner, body, key="poison")
+    job_id = accepted.json()["issuance_job"]["id"]
+    async with runtime.db.write_session() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.payload["job_id"].as_string() == job_id)
+            .values(
+                state="running",
+                attempt=Job.max_attempts,
+                locked_by="a-worker-that-died",
+                locked_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await session.commit()
+    async with worker_client(settings):
+        job = await wait_for_job(app_client, partner, job_id, in_state("completed", "failed"))
+    assert (job["state"], job["success_count"]) == ("failed", 0)
+    async with runtime.db.session() as session:
+        row = await session.get(IssuanceJob, job_id)
+        worker_job = await session.scalar(
+            select(Job).where(Job.payload["job_id"].as_string() == job_id)
+        )
+    assert row is not None and row.error == tasks.ATTEMPTS_SPENT
+    assert worker_job is not None and worker_job.state == "dead"
