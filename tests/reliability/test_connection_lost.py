@@ -265,3 +265,28 @@ async def test_an_issuance_job_whose_chunks_lose_their_connection_completes_with
         )
         state = await session.scalar(select(IssuanceJob.state).where(IssuanceJob.id == job_id))
     assert (rewards, state) == (5, "completed")
+
+
+async def test_an_issuance_job_whose_database_restarts_mid_chunk_completes_without_failing(
+    runtime: Runtime, proxy: TcpProxy, proxied: Settings, app_client: httpx.AsyncClient
+) -> None:
+    """The database goes away for a few seconds in the middle of the job's chunk, as a restart
+    does: the worker cannot even record the failed attempt at first. It records it once the
+    database is back (instead of letting the lease lapse, which spends an attempt), and the job,
+    left with one attempt, completes."""
+    partner, job_id, _ = await start_job(app_client, runtime, members=5)
+    await leave_one_attempt(runtime, job_id)
+    restart = proxy.cut_when(b'COPY "issued_rewards"', down_for=3.0)
+    settings = proxied.model_copy(update={"worker_lease_seconds": 8.0})
+
+    async with worker_client(settings):
+        job = await wait_for_job(
+            app_client,
+            partner,
+            job_id,
+            lambda j: j["state"] in ("completed", "failed"),
+            timeout=120,
+        )
+    assert job["state"] == "completed", job
+    assert restart.fired == 1
+    assert (job["success_count"], job["failure_count"]) == (5, 0)

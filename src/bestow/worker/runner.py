@@ -14,6 +14,7 @@ import functools
 import importlib
 import os
 import socket
+import time
 import traceback
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,7 @@ log = structlog.get_logger("bestow.worker")
 
 HOUSEKEEPING_SECONDS = 60.0
 LISTEN_RETRY_SECONDS = 5.0
+RECORD_RETRY_SECONDS = 0.5
 
 
 def import_task_modules(modules: list[str]) -> None:
@@ -195,10 +197,21 @@ class Worker:
     async def _record_failure(
         self, job: Job, error: str, *, retry: bool = True, outage: bool = False
     ) -> str | None:
-        async with self.db.write_session() as session:
-            state = await jobs.fail(session, job, self.worker_id, error, retry=retry, outage=outage)
-            await session.commit()
-            return state
+        """Record the attempt's failure. The database may be away (a restart): try again until
+        the lease runs out rather than let it lapse, which would spend an attempt."""
+        deadline = time.monotonic() + self.lease.total_seconds()
+        while True:
+            try:
+                async with self.db.write_session() as session:
+                    state = await jobs.fail(
+                        session, job, self.worker_id, error, retry=retry, outage=outage
+                    )
+                    await session.commit()
+                    return state
+            except Exception as exc:
+                if not is_unavailable(exc) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(RECORD_RETRY_SECONDS)
 
     async def _heartbeat(self) -> None:
         interval = max(0.2, self.lease.total_seconds() / 3)
