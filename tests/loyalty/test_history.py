@@ -94,11 +94,11 @@ async def newest_first(runtime: Runtime, member_id: str) -> list[str]:
     """The member's transaction ids in the history's order, read straight from the table."""
     async with runtime.db.session() as session:
         rows = await session.execute(
-            select(PointsTransaction.id, PointsTransaction.created_at).where(
+            select(PointsTransaction.id, PointsTransaction.sequence).where(
                 PointsTransaction.member_id == member_id
             )
         )
-        return [i for i, _ in sorted(rows.all(), key=lambda r: (r[1], r[0]), reverse=True)]
+        return [i for i, _ in sorted(rows.all(), key=lambda r: r[1], reverse=True)]
 
 
 async def get(
@@ -187,11 +187,11 @@ async def test_default_limit_is_30_and_a_cursor_starts_after_it(
     assert exact.json()["nextTransactionId"] is None
 
 
-async def test_transactions_of_the_same_instant_are_paged_by_id(
+async def test_transactions_of_the_same_instant_are_paged_in_ledger_order(
     app_client: httpx.AsyncClient, runtime: Runtime, programme: Programme
 ) -> None:
     """Ids are random within a millisecond, and a campaign's chunk shares one ``created_at``:
-    the order (and the cursor) goes by time, then id."""
+    the order (and the cursor) goes by the account's sequence, whatever the times."""
     member = await make_member(runtime, programme.merchant_id)
     made = await moves(runtime, programme, member.id, 20)
     base = utcnow().replace(microsecond=0) - timedelta(days=3)

@@ -7,6 +7,7 @@ and no redemption window. Tenancy is the client: an operator sees only the campa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,6 +103,7 @@ async def cancel(
     campaign_id: str,
     cancelled_by: str,
     now: datetime | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Cancelled:
     """Cancel a Scheduled or Active campaign, its Scheduled and Active rewards and their open
     enrollments, and record ``campaign.cancelled``; an Ended or Cancelled campaign is a
@@ -128,7 +130,11 @@ async def cancel(
         .execution_options(synchronize_session=False)
     )
     enrollments = await cancel_enrollments(
-        session, OperatorEnrollment.campaign_id == campaign.id, now=now, cancelled_by=cancelled_by
+        session,
+        OperatorEnrollment.campaign_id == campaign.id,
+        now=now,
+        cancelled_by=cancelled_by,
+        clock=clock,
     )
     result = Cancelled(campaign, rewards.rowcount, enrollments)  # type: ignore[attr-defined]
     event = event_row(
@@ -152,18 +158,33 @@ async def cancel(
 
 
 async def cancel_enrollments(
-    session: AsyncSession, which: ColumnElement[bool], *, now: datetime, cancelled_by: str
+    session: AsyncSession,
+    which: ColumnElement[bool],
+    *,
+    now: datetime,
+    cancelled_by: str,
+    clock: Callable[[], datetime] = utcnow,
 ) -> int:
     """Cancel the open enrollments (``New`` or ``Active``, not yet expired) that ``which``
-    selects; the players lose their unused free bets. Returns how many."""
+    selects; the players lose their unused free bets. Returns how many. Their rows are locked
+    first (in id order) and only then stamped from ``clock`` (never before ``now``), so that a
+    bet that took an enrollment's lock first is stamped before its cancellation."""
+    is_open = (
+        which,
+        OperatorEnrollment.status.in_(OPEN_ENROLLMENT),
+        OperatorEnrollment.end_at > now,
+    )
+    await session.execute(
+        select(OperatorEnrollment.id)
+        .where(*is_open)
+        .order_by(OperatorEnrollment.id)
+        .with_for_update()
+    )
+    stamp = max(now, clock())
     result = await session.execute(
         update(OperatorEnrollment)
-        .where(
-            which,
-            OperatorEnrollment.status.in_(OPEN_ENROLLMENT),
-            OperatorEnrollment.end_at > now,
-        )
-        .values(status="Cancelled", cancelled_at=now, cancelled_by=cancelled_by, updated_at=now)
+        .where(*is_open)
+        .values(status="Cancelled", cancelled_at=stamp, cancelled_by=cancelled_by, updated_at=stamp)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -13,6 +13,8 @@ A bet is used once per ``betId``: a repeat answers what the first call answered.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy.orm import defer
 from bestow.campaigns import operator as campaigns
 from bestow.campaigns import operator_rewards as rewards
 from bestow.config import get_settings
+from bestow.kit import isolation
 from bestow.kit.db import bulk_insert, dialect_of, insert_ignore, is_unavailable, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.ids import new_id
@@ -353,10 +356,13 @@ async def cancel(
     client_id: str,
     enrollment_id: str,
     cancelled_by: str,
-    now: datetime,
+    clock: Callable[[], datetime] = utcnow,
 ) -> OperatorEnrollment:
-    """Cancel a New or Active enrollment: the player loses the bets left."""
+    """Cancel a New or Active enrollment: the player loses the bets left. The time is read from
+    ``clock`` once the enrollment's row is locked, so that bets and a cancel are stamped in the
+    order they took it."""
     enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id, lock=True)
+    now = clock()
     current = enrollment_status(enrollment, now)
     if current not in OPEN:
         raise Conflict(
@@ -378,13 +384,15 @@ async def place_bet(
     enrollment_id: str,
     bet_id: str,
     product: str,
-    now: datetime,
     operator_id: int | None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Bet:
     """Use one free bet of an enrollment, once per ``bet_id``. The enrollment row is locked, so
     concurrent bets are counted one after the other and a repeat waits for the first and then
-    answers it."""
+    answers it. The time is read from ``clock`` once the row is locked: bets (and a cancel) are
+    stamped in the order they took the lock."""
     enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id, lock=True)
+    now = clock()
     earlier = await session.scalar(
         select(OperatorFreeBet).where(
             OperatorFreeBet.enrollment_id == enrollment_id, OperatorFreeBet.bet_id == bet_id
@@ -450,12 +458,14 @@ async def place_bet(
 async def bets_of(
     session: AsyncSession, *, client_id: str, enrollment_id: str
 ) -> tuple[OperatorEnrollment, list[OperatorFreeBet]]:
-    """The operator's enrollment and the bets used from it, oldest first."""
+    """The operator's enrollment and the bets used from it, oldest first: in the order they
+    took the enrollment's lock, which each bet's ``remaining_bet_count`` (one fewer each time)
+    records."""
     enrollment = await get(session, client_id=client_id, enrollment_id=enrollment_id)
     rows = await session.scalars(
         select(OperatorFreeBet)
         .where(OperatorFreeBet.enrollment_id == enrollment_id)
-        .order_by(OperatorFreeBet.placed_at, OperatorFreeBet.id)
+        .order_by(OperatorFreeBet.remaining_bet_count.desc(), OperatorFreeBet.placed_at)
     )
     return enrollment, list(rows)
 
@@ -560,9 +570,10 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
                     batch.processed_count = batch.total_count
                     batch.error = str(refused)
                 else:
-                    enrolled = await _enrol_chunk(session, batch, view, chunk, now)
-                    batch.enrolled_count += enrolled
-                    batch.existing_count += len(chunk) - enrolled
+                    tally = await _isolated_chunk(session, batch, view, start, chunk, now)
+                    batch.enrolled_count += tally["enrolled"]
+                    batch.existing_count += tally["existing"]
+                    batch.failed_count += tally["failed"]
                     batch.processed_count = start + len(chunk)
             if batch.processed_count >= batch.total_count:
                 batch.status = COMPLETED
@@ -570,6 +581,30 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
             await session.commit()
             if batch.status == COMPLETED:
                 return
+
+
+async def _isolated_chunk(
+    session: AsyncSession,
+    batch: OperatorEnrollmentBatch,
+    view: RewardView,
+    start: int,
+    chunk: list[str],
+    now: datetime,
+) -> Counter[str]:
+    """Enrol one chunk in the chunk's transaction; a player whose row the database refuses fails
+    alone (counted in ``failed_count``, the first such reason in ``error`` with the player's
+    index) and the rest of the chunk is enrolled (``bestow.kit.isolation``)."""
+
+    async def attempt(first: int, players: Sequence[str]) -> Counter[str]:
+        enrolled = await _enrol_chunk(session, batch, view, list(players), now)
+        return Counter(enrolled=enrolled, existing=len(players) - enrolled)
+
+    async def fail(index: int, _player: str, reason: str) -> Counter[str]:
+        if batch.error is None:
+            batch.error = f"operatorPlayerIds[{index}]: {reason}"[:500]
+        return Counter(failed=1)
+
+    return await isolation.isolated(session, start, chunk, attempt, fail)
 
 
 async def _enrol_chunk(

@@ -8,6 +8,7 @@ window lies within the campaign's; its status is derived from time as a campaign
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -158,6 +159,7 @@ async def cancel(
     reward_id: str,
     cancelled_by: str,
     now: datetime | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> OperatorReward:
     """Cancel a Scheduled or Active reward and its players' open enrollments; an Ended or
     Cancelled reward is a conflict."""
@@ -173,7 +175,11 @@ async def cancel(
     reward.cancelled_by = cancelled_by
     reward.updated_at = now
     await campaigns.cancel_enrollments(
-        session, OperatorEnrollment.reward_id == reward.id, now=now, cancelled_by=cancelled_by
+        session,
+        OperatorEnrollment.reward_id == reward.id,
+        now=now,
+        cancelled_by=cancelled_by,
+        clock=clock,
     )
     await session.flush()
     return reward

@@ -7,10 +7,17 @@ Unique constraints on (job, identifier index) and (job, member) back this up.
 
 A template's kind may issue something with each reward (a voucher): its ``issue`` hook runs in the
 chunk's transaction with the chunk's rewards, and the rewards it cannot serve become failures.
+
+A row-level error (a points balance that would pass the 64-bit maximum, a row the database
+refuses) fails its identifier alone: the chunk runs in a savepoint, and on such an error is split
+down to the row at fault (``bestow.kit.isolation``); the rest of the chunk commits with it, in the
+same single transaction, so the lease fence and resumption at ``processed_count`` hold as before.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import repeat
@@ -23,6 +30,7 @@ from sqlalchemy.orm import defer
 from bestow.campaigns.service import views
 from bestow.issuance import events
 from bestow.issuance.service import FINISHED
+from bestow.kit import isolation
 from bestow.kit.db import Database, bulk_insert, dialect_of, insert_ignore, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
@@ -179,16 +187,45 @@ async def process_job(
                 if rewarded is None:
                     rewarded = await _rewarded_members(session, job_id)
                 chunk = judged[start : start + chunk_size]
-                result = await _process_chunk(session, ctx, start, chunk, now, rewarded)
-                await _write(session, ctx, result, now)
+                tally = await _isolated_chunk(session, ctx, start, chunk, now, rewarded)
                 job.processed_count = start + len(chunk)
-                job.success_count += len(result.rewards) + len(result.holdouts)
-                job.failure_count += len(result.failures)
+                job.success_count += tally["success"]
+                job.failure_count += tally["failure"]
             if job.processed_count >= job.total_count:
                 await _finish(session, job, now)
                 await session.commit()
                 return
             await session.commit()
+
+
+async def _isolated_chunk(
+    session: AsyncSession,
+    ctx: Context,
+    start: int,
+    chunk: list[Judged],
+    now: datetime,
+    rewarded: set[str],
+) -> Counter[str]:
+    """Process and write one chunk in the chunk's transaction; a row-level error (a member whose
+    points balance would overflow, a row the database refuses) fails that identifier alone, with
+    its reason, and the rest of the chunk is written (``bestow.kit.isolation``)."""
+
+    async def attempt(first: int, items: Sequence[Judged]) -> Counter[str]:
+        already = set(rewarded)
+        result = await _process_chunk(session, ctx, first, list(items), now, already)
+        await _write(session, ctx, result, now)
+        rewarded.clear()
+        rewarded.update(already)
+        return Counter(
+            success=len(result.rewards) + len(result.holdouts), failure=len(result.failures)
+        )
+
+    async def fail(index: int, item: Judged, reason: str) -> Counter[str]:
+        failure = _failure(ctx, index, item.kind, item.value, reason)
+        await bulk_insert(session, IssuanceFailure.__table__, [failure])
+        return Counter(failure=1)
+
+    return await isolation.isolated(session, start, chunk, attempt, fail)
 
 
 def _normalise(kind: str, value: Any) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, event, text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +37,14 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+INT64_MAX = 2**63 - 1
+Int64 = BigInteger().with_variant(Integer(), "sqlite")
+"""A signed 64-bit integer on both databases, for points and money: ``BIGINT`` on PostgreSQL,
+``INTEGER`` on SQLite (which stores every integer in up to 8 bytes). A value beyond
+``INT64_MAX`` fits neither, and SQLite would silently turn such a sum into a float: code that
+adds to one checks first."""
 
 
 class Base(DeclarativeBase):

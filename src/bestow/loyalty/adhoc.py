@@ -6,7 +6,7 @@ fields, in the seed's order (issuerId, rewardId, rewardAmount, Business Unit; th
 account (the session's member: unknown or expired session, then not active); the business unit,
 literally one of the member's programme; the reward identifier (defined and enabled in that
 programme); the per-transaction maximum, on the amount's size either way; finally a deduction
-larger than the balance.
+larger than the balance, or a credit that would take it past the 64-bit maximum.
 """
 
 from __future__ import annotations
@@ -193,6 +193,8 @@ async def issue(
         )
     except ledger.InsufficientPoints:
         raise AdhocRefused(INSUFFICIENT) from None
+    except ledger.BalanceTooLarge as refused:
+        raise AdhocRefused(refused.reason) from None
 
 
 def message(movement: ledger.Movement) -> str:

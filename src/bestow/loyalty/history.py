@@ -1,11 +1,13 @@
 """Transaction history (``GET /client/users/:correlation_id/transactions/history/v2``): the
 session member's points transactions, newest first, a page at a time.
 
-The order is ``created_at`` then ``id``, both descending: ids are time-ordered but random within
-a millisecond, and ``created_at`` is what the time window filters. A page is one range scan of the
-``(member_id, created_at, id)`` index: the cursor (``transactionId``, the last transaction of the
-previous page) is looked up by its key, then the page starts strictly after its
-``(created_at, id)``. One row more than the page is read to know whether another page follows.
+The order is the account's ``sequence``, descending: the order in which the movements took the
+member's balance lock, so that each ``balanceAfter`` is the one before it plus its ``points``
+(timestamps taken by concurrent requests may disagree with that order; ``created_at``, stamped
+under the lock, is what the time window filters). A page is one range scan of the
+``(member_id, sequence)`` index: the cursor (``transactionId``, the last transaction of the
+previous page) is looked up by its key, then the page starts strictly after its ``sequence``. One
+row more than the page is read to know whether another page follows.
 
 The window is ``from`` to ``to`` in epoch milliseconds, both ends inclusive (``to`` covers its
 whole millisecond); by default the year up to now, and ``from`` alone defaults to a year before
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.errors import Invalid
@@ -103,7 +105,7 @@ async def page(session: AsyncSession, *, member_id: str, query: HistoryQuery) ->
     if query.cursor is not None:
         after = (
             await session.execute(
-                select(PointsTransaction.created_at, PointsTransaction.id).where(
+                select(PointsTransaction.sequence).where(
                     PointsTransaction.id == query.cursor,
                     PointsTransaction.member_id == member_id,
                 )
@@ -111,15 +113,10 @@ async def page(session: AsyncSession, *, member_id: str, query: HistoryQuery) ->
         ).first()
         if after is None:
             raise Invalid(BAD_CURSOR, field="transactionId")
-        stmt = stmt.where(
-            tuple_(PointsTransaction.created_at, PointsTransaction.id)
-            < tuple_(after.created_at, after.id)
-        )
+        stmt = stmt.where(PointsTransaction.sequence < after.sequence)
     rows = list(
         await session.scalars(
-            stmt.order_by(PointsTransaction.created_at.desc(), PointsTransaction.id.desc()).limit(
-                query.limit + 1
-            )
+            stmt.order_by(PointsTransaction.sequence.desc()).limit(query.limit + 1)
         )
     )
     more = len(rows) > query.limit

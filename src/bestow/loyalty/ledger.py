@@ -11,6 +11,17 @@ same lock makes a repeated ``external_reference_id`` safe: the second request, w
 lock, then sees the first's transaction and returns it instead of crediting twice. The issuing
 side keeps no balance row, so awards to different members never wait on each other.
 
+Order: the same upsert counts the account's movements (``PointsBalance.sequence``) and the
+transaction takes that number, and its ``created_at`` is read once the lock is held: in the
+order of the lock, which is the order of the balances. The history reads by ``sequence``.
+
+References are the client's own: the same ``external_reference_id`` from two clients of one
+programme names two transactions.
+
+Width: points are 64-bit on both databases. A balance that would pass ``INT64_MAX`` is refused
+(``BalanceTooLarge``, a row error: a campaign's chunk fails that member alone), before anything
+is added: the upsert's guard leaves such a balance as it was.
+
 ``move_many`` does the same for many members at once (a campaign's chunk, its revocation), set
 based: one upsert updates (and locks) every balance, taking the rows in member-id order so that it
 cannot deadlock with another one, and the transactions, entries and events are written in bulk.
@@ -24,11 +35,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, case, insert, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import bulk_insert, dialect_insert, dialect_of, utcnow
+from bestow.kit.db import INT64_MAX, bulk_insert, dialect_insert, dialect_of, utcnow
 from bestow.kit.ids import new_id
+from bestow.kit.isolation import RowError
 from bestow.kit.outbox import event_row, event_type
 from bestow.kit.timefmt import iso
 from bestow.models import OutboxEvent, PointsBalance, PointsEntry, PointsTransaction
@@ -50,6 +62,17 @@ class InsufficientPoints(Exception):
         self.balance = balance
 
 
+BALANCE_TOO_LARGE = f"The points balance would exceed {INT64_MAX:,}"
+
+
+class BalanceTooLarge(RowError):
+    """A credit that would take the balance past ``INT64_MAX``: nothing was added."""
+
+    def __init__(self, member_ids: list[str]) -> None:
+        super().__init__(BALANCE_TOO_LARGE)
+        self.member_ids = member_ids
+
+
 @dataclass(frozen=True)
 class Movement:
     transaction: PointsTransaction
@@ -68,6 +91,13 @@ _INSERT_TRANSACTION = insert(cast(Table, PointsTransaction.__table__))
 _INSERT_ENTRIES = insert(cast(Table, PointsEntry.__table__))
 _INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
 _EARLIER = select(PointsTransaction).where(
+    PointsTransaction.client_id == bindparam("client_id"),
+    PointsTransaction.member_id == bindparam("member_id"),
+    PointsTransaction.reward_id == bindparam("reward_id"),
+    PointsTransaction.external_reference_id == bindparam("reference"),
+)
+_EARLIER_WITHOUT_CLIENT = select(PointsTransaction).where(
+    PointsTransaction.client_id.is_(None),
     PointsTransaction.member_id == bindparam("member_id"),
     PointsTransaction.reward_id == bindparam("reward_id"),
     PointsTransaction.external_reference_id == bindparam("reference"),
@@ -79,18 +109,31 @@ was most of the CPU of an ad hoc award."""
 @cache
 def _add(dialect: str) -> Any:
     """The upsert that adds ``delta`` to the balance of ``member_id`` (its row created at 0 if
-    need be, and locked till the end of the transaction), returning the member and the balance
-    after: one statement, of parameters ``member_id``, ``delta`` and ``now``."""
-    stmt = dialect_insert(dialect, PointsBalance.__table__).values(
-        member_id=bindparam("member_id"), balance=bindparam("delta"), updated_at=bindparam("now")
+    need be, and locked till the end of the transaction) and counts the movement, returning the
+    member, the balance after and the movement's number: one statement, of parameters
+    ``member_id``, ``delta`` and ``now``. A credit that would pass ``INT64_MAX`` changes nothing
+    and returns no row (the guard cannot overflow: it subtracts a positive delta from the
+    maximum)."""
+    table = PointsBalance.__table__
+    stmt = dialect_insert(dialect, table).values(
+        member_id=bindparam("member_id"),
+        balance=bindparam("delta"),
+        sequence=literal(1),
+        updated_at=bindparam("now"),
     )
+    excluded = stmt.excluded  # type: ignore[attr-defined]
     return stmt.on_conflict_do_update(  # type: ignore[attr-defined]
         index_elements=["member_id"],
         set_={
-            "balance": PointsBalance.__table__.c.balance + stmt.excluded.balance,  # type: ignore[attr-defined]
-            "updated_at": stmt.excluded.updated_at,  # type: ignore[attr-defined]
+            "balance": table.c.balance + excluded.balance,
+            "sequence": table.c.sequence + 1,
+            "updated_at": excluded.updated_at,
         },
-    ).returning(PointsBalance.member_id, PointsBalance.balance)
+        where=case(
+            (excluded.balance > 0, table.c.balance <= literal(INT64_MAX) - excluded.balance),
+            else_=true(),
+        ),
+    ).returning(PointsBalance.member_id, PointsBalance.balance, PointsBalance.sequence)
 
 
 async def move(
@@ -108,28 +151,40 @@ async def move(
     external_reference_id: str | None = None,
     job_id: str | None = None,
 ) -> Movement:
-    """Credit (``amount`` > 0) or debit (< 0) the member, once per external reference.
+    """Credit (``amount`` > 0) or debit (< 0) the member, once per client's external reference.
 
-    The same ``external_reference_id`` for the same member and reward returns the original
-    transaction, whatever this request's amount (``Movement.replayed``). A debit beyond the
-    balance raises ``InsufficientPoints``. The caller commits."""
-    now = utcnow()
+    The same ``external_reference_id`` from the same client for the same member and reward
+    returns the original transaction, whatever this request's amount (``Movement.replayed``). A
+    debit beyond the balance raises ``InsufficientPoints``, a credit past ``INT64_MAX``
+    ``BalanceTooLarge``. The caller commits."""
     # One upsert adds the amount and locks the balance row; a replay or a refusal, both rare,
     # then take the amount back before returning or raising.
     add = _add(dialect_of(session))
-    params = {"member_id": member_id, "delta": amount, "now": now}
-    after = int((await session.execute(add, params)).one().balance)
+    params = {"member_id": member_id, "delta": amount, "now": utcnow()}
+    added = (await session.execute(add, params)).first()
+    earlier = None
     if external_reference_id is not None:
         earlier = await session.scalar(
-            _EARLIER,
-            {"member_id": member_id, "reward_id": reward_id, "reference": external_reference_id},
+            _EARLIER if client_id is not None else _EARLIER_WITHOUT_CLIENT,
+            {
+                "client_id": client_id,
+                "member_id": member_id,
+                "reward_id": reward_id,
+                "reference": external_reference_id,
+            },
         )
+    if added is None:  # nothing was added: the balance would not fit
         if earlier is not None:
-            await session.execute(add, params | {"delta": -amount})
             return Movement(earlier, replayed=True)
+        raise BalanceTooLarge([member_id])
+    if earlier is not None:
+        await session.execute(add, params | {"delta": -amount})
+        return Movement(earlier, replayed=True)
+    after = int(added.balance)
     if after < 0:
         await session.execute(add, params | {"delta": -amount})
         raise InsufficientPoints(after - amount)
+    now = utcnow()  # under the lock: stamps follow the order of the balances
     transaction_id = new_id("ptx")
     row: dict[str, Any] = {
         "id": transaction_id,
@@ -143,6 +198,7 @@ async def move(
         "channel": channel,
         "amount": amount,
         "balance_after": after,
+        "sequence": int(added.sequence),
         "external_reference_id": external_reference_id,
         "job_id": job_id,
         "created_at": now,
@@ -218,16 +274,22 @@ class Posting:
 
 async def add_to_balances(
     session: AsyncSession, deltas: list[tuple[str, int]], now: datetime
-) -> dict[str, int]:
+) -> dict[str, tuple[int, int]]:
     """Add each (member id, delta) to the member's balance (its row created at 0 if need be) and
     lock the rows till the end of the transaction, in member-id order, with ``move``'s upsert (a
-    statement per 1,000 members); returns the balances after, by member id. A member appears once
-    at most."""
+    statement per 1,000 members); returns the balances after and the movements' numbers, by
+    member id. A member appears once at most. ``BalanceTooLarge`` names the members whose
+    balance would pass ``INT64_MAX`` (theirs are unchanged; the caller's savepoint or
+    transaction takes back the others')."""
     if not deltas:
         return {}
     params = [{"member_id": m, "delta": delta, "now": now} for m, delta in sorted(deltas)]
     result = await session.execute(_add(dialect_of(session)), params)
-    return {member_id: int(balance) for member_id, balance in result}
+    added = {member_id: (int(balance), int(number)) for member_id, balance, number in result}
+    refused = [member_id for member_id, _ in deltas if member_id not in added]
+    if refused:
+        raise BalanceTooLarge(sorted(refused))
+    return added
 
 
 async def move_many(
@@ -243,10 +305,11 @@ async def move_many(
     """``move`` for many members at once (each at most once), set based: returns each member's
     transaction as its row's columns, by member id.
 
-    A posting whose external reference the member already has for that reward is not moved again:
-    the earlier transaction is returned instead. A debit beyond the balance takes what is left
-    (nothing when the balance is 0: the member then has no transaction); ``move`` refuses such a
-    debit instead. The caller commits."""
+    A posting whose external reference the member already has from this client for that reward
+    is not moved again: the earlier transaction is returned instead. A debit beyond the balance
+    takes what is left (nothing when the balance is 0: the member then has no transaction);
+    ``move`` refuses such a debit instead. A credit past ``INT64_MAX`` raises
+    ``BalanceTooLarge``. The caller commits."""
     if not postings:
         return {}
     members = [p.member_id for p in postings]
@@ -254,6 +317,9 @@ async def move_many(
     table = PointsTransaction.__table__
     earlier = await session.execute(
         select(table).where(
+            table.c.client_id == client_id
+            if client_id is not None
+            else table.c.client_id.is_(None),
             table.c.member_id.in_(members),
             table.c.external_reference_id.in_(list({p.external_reference_id for p in postings})),
         )
@@ -267,8 +333,9 @@ async def move_many(
     amounts = {p.member_id: p.amount for p in todo}
     if any(amount < 0 for amount in amounts.values()):
         held = await add_to_balances(session, [(p.member_id, 0) for p in todo if p.amount < 0], now)
-        amounts = {m: max(a, -held[m]) if a < 0 else a for m, a in amounts.items()}
+        amounts = {m: max(a, -held[m][0]) if a < 0 else a for m, a in amounts.items()}
     balances = await add_to_balances(session, [(m, a) for m, a in amounts.items() if a], now)
+    now = utcnow()  # under the locks: stamps follow the order of the balances
     rows: list[dict[str, Any]] = [
         {
             "id": new_id("ptx"),
@@ -281,7 +348,8 @@ async def move_many(
             "business_unit": None,
             "channel": None,
             "amount": amounts[p.member_id],
-            "balance_after": balances[p.member_id],
+            "balance_after": balances[p.member_id][0],
+            "sequence": balances[p.member_id][1],
             "external_reference_id": p.external_reference_id,
             "job_id": job_id,
             "created_at": now,

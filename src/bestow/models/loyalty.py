@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bestow.kit.db import Base, UTCDateTime, utcnow
+from bestow.kit.db import Base, Int64, UTCDateTime, utcnow
 
 
 class LoyaltyReward(Base):
@@ -20,7 +20,7 @@ class LoyaltyReward(Base):
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
     reward_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
-    max_per_transaction: Mapped[int] = mapped_column(Integer)
+    max_per_transaction: Mapped[int] = mapped_column(Int64)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -52,12 +52,21 @@ class PointsTransaction(Base):
     """One movement of points for a member: an ad hoc award or deduction, or a campaign's award.
 
     Its two ``PointsEntry`` rows (the member's account and the issuing side) sum to zero. The
-    same ``external_reference_id`` for the same member and reward is the same transaction."""
+    same ``external_reference_id`` from the same client for the same member and reward is the
+    same transaction: a reference names the client's own record, so two clients of one programme
+    may use the same one. ``sequence`` is the member's account's own count, taken under the
+    balance row's lock: the order in which the movements happened."""
 
     __tablename__ = "points_transactions"
     __table_args__ = (
-        UniqueConstraint("member_id", "reward_id", "external_reference_id"),
-        Index(None, "member_id", "created_at", "id"),
+        UniqueConstraint(
+            "client_id",
+            "member_id",
+            "reward_id",
+            "external_reference_id",
+            name="uq_points_transactions_client_reference",
+        ),
+        Index(None, "member_id", "sequence"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -69,8 +78,9 @@ class PointsTransaction(Base):
     issuer_id: Mapped[str] = mapped_column(String(100))
     business_unit: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str | None] = mapped_column(String(40))
-    amount: Mapped[int] = mapped_column(Integer)
-    balance_after: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Int64)
+    balance_after: Mapped[int] = mapped_column(Int64)
+    sequence: Mapped[int] = mapped_column(Int64)
     external_reference_id: Mapped[str | None] = mapped_column(String(200))
     job_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -88,18 +98,20 @@ class PointsEntry(Base):
         ForeignKey("points_transactions.id", ondelete="CASCADE")
     )
     account: Mapped[str] = mapped_column(String(200))
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Int64)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PointsBalance(Base):
     """A member's points balance: the sum of its account's entries, kept up to date in the
-    transaction that adds them (the row lock serialises concurrent awards to one member)."""
+    transaction that adds them (the row lock serialises concurrent awards to one member).
+    ``sequence`` counts the movements of the account, under that lock."""
 
     __tablename__ = "points_balances"
 
     member_id: Mapped[str] = mapped_column(
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
-    balance: Mapped[int] = mapped_column(Integer, default=0)
+    balance: Mapped[int] = mapped_column(Int64, default=0)
+    sequence: Mapped[int] = mapped_column(Int64, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

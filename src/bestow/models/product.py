@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bestow.kit.db import Base, UTCDateTime, utcnow
+from bestow.kit.db import Base, Int64, UTCDateTime, utcnow
 from bestow.kit.ids import new_id
 
 
@@ -29,9 +29,9 @@ class Product(Base):
     is_status_available: Mapped[bool] = mapped_column(Boolean)
     is_multiple_use: Mapped[bool] = mapped_column(Boolean)
     currency: Mapped[str] = mapped_column(String(3), default="")
-    face_value: Mapped[int | None] = mapped_column(Integer)
-    min_face_value: Mapped[int | None] = mapped_column(Integer)
-    max_face_value: Mapped[int | None] = mapped_column(Integer)
+    face_value: Mapped[int | None] = mapped_column(Int64)
+    min_face_value: Mapped[int | None] = mapped_column(Int64)
+    max_face_value: Mapped[int | None] = mapped_column(Int64)
     item_quantity: Mapped[int | None] = mapped_column(Integer)
     validity_days: Mapped[int | None] = mapped_column(Integer)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

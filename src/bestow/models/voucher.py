@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bestow.kit.db import Base, UTCDateTime, utcnow
+from bestow.kit.db import Base, Int64, UTCDateTime, utcnow
 
 
 class Voucher(Base):
@@ -45,8 +45,8 @@ class Voucher(Base):
     is_status_available: Mapped[bool] = mapped_column(Boolean)
     is_multiple_use: Mapped[bool] = mapped_column(Boolean)
     currency: Mapped[str] = mapped_column(String(3), default="")
-    face_value: Mapped[int] = mapped_column(Integer)
-    remaining_amount: Mapped[int] = mapped_column(Integer)
+    face_value: Mapped[int] = mapped_column(Int64)
+    remaining_amount: Mapped[int] = mapped_column(Int64)
     status: Mapped[str] = mapped_column(String(16), default="active")
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -75,7 +75,7 @@ class VoucherOrder(Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
     product_code: Mapped[str] = mapped_column(String(40))
     quantity: Mapped[int] = mapped_column(Integer)
-    face_value: Mapped[int | None] = mapped_column(Integer)
+    face_value: Mapped[int | None] = mapped_column(Int64)
     allow_partial: Mapped[bool] = mapped_column(Boolean, default=False)
     issued_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -99,8 +99,8 @@ class VoucherRedemption(Base):
     client_id: Mapped[str | None] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(10))
-    amount: Mapped[int] = mapped_column(Integer)
-    remaining_after: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Int64)
+    remaining_after: Mapped[int] = mapped_column(Int64)
     reference: Mapped[str | None] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(String(500), default="")

@@ -171,12 +171,13 @@ async def set_adhoc_feature(
 
 
 async def member_points(session: AsyncSession, member_id: str, *, limit: int) -> dict[str, Any]:
-    """A member's balance and latest ``limit`` transactions, newest first (the CLI's too)."""
+    """A member's balance and latest ``limit`` transactions, newest first in the ledger's order
+    (the CLI's too)."""
     member = await members.get_member(session, member_id)
     rows = await session.scalars(
         select(PointsTransaction)
         .where(PointsTransaction.member_id == member_id)
-        .order_by(PointsTransaction.created_at.desc(), PointsTransaction.id.desc())
+        .order_by(PointsTransaction.sequence.desc())
         .limit(limit)
     )
     return {

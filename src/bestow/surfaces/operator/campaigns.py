@@ -207,6 +207,7 @@ async def cancel_campaign(
             campaign_id=campaign_id,
             cancelled_by=cancelled_by,
             now=runtime.clock(),
+            clock=runtime.clock,
         )
         await session.commit()
     return ok()

@@ -305,7 +305,7 @@ async def cancel_enrollment(
             client_id=client.id,
             enrollment_id=enrollment_id,
             cancelled_by=cancelled_by,
-            now=runtime.clock(),
+            clock=runtime.clock,
         )
         await session.commit()
     return ok()
@@ -332,8 +332,8 @@ async def place_bet(
             enrollment_id=enrollment_id,
             bet_id=bet_id,
             product=product,
-            now=runtime.clock(),
             operator_id=client.operator_id,
+            clock=runtime.clock,
         )
         await session.commit()
     return ok(bet_json(placed.bet, placed.enrollment))

@@ -301,6 +301,7 @@ async def cancel_reward(
             reward_id=reward_id,
             cancelled_by=cancelled_by,
             now=runtime.clock(),
+            clock=runtime.clock,
         )
         await session.commit()
     return ok()
