@@ -23,6 +23,11 @@ jobs and deliveries are waited for, and the invariants are checked from the data
 * every idempotency key mapped to exactly one result (Partner issue keys to one job, voucher order
   keys to one order of the asked quantity, loyalty references to one transaction), the same one
   the client was answered each time;
+* every failed issuance job failed for its documented reason (no identifier could be rewarded:
+  no error, no success, a failure for each identifier), never for an outage or a kill;
+* no points award of one client answered with another client's transaction: two Loyalty clients
+  of one programme award the same member under the same ``externalReferenceId`` (``order-N``,
+  as two partners' order numbers collide), and every transaction each was answered is its own;
 * every outbox event of the load's clients delivered at least once to the receiver, under its
   own id (``webhook-id``);
 * no voucher overspent (remaining amount within 0 and its face value, equal to face value minus
@@ -31,7 +36,9 @@ jobs and deliveries are waited for, and the invariants are checked from the data
     python bench/chaos.py [--quick] [--seconds 60] [--keep-logs DIR]
 
 Prints the figures (requests, retries seen, kills, invariants PASS/FAIL) and a JSON line; exits 1
-on any invariant failure, 2 when the run itself could not be carried out.
+on any invariant failure, 2 when the run itself could not be carried out. The processes' logs of a
+run that broke an invariant are kept (in ``--keep-logs``, or else ``var/chaos/<time>-seed<seed>``
+in the repository) and the path printed.
 """
 
 from __future__ import annotations
@@ -39,9 +46,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,6 +90,9 @@ SETTLE_TIMEOUT_SECONDS = 240.0
 MAX_RETRIES = 10
 LOCK_LEASE_SECONDS = 60.0  # Settings.idempotency_lock_seconds
 SDK_TIMEOUT_SECONDS = 15.0
+SECOND_LOYALTY = "loyalty_second"
+"""A second Loyalty client of the demo's programme, made by the run (``second_loyalty_client``)."""
+KEPT_LOGS = REPOSITORY / "var" / "chaos"
 RETRYABLE = {409, 429, 500, 502, 503, 504}
 
 
@@ -143,6 +155,8 @@ class Ledger:
     """caller key -> (quantity, order key -> voucher id tuples answered)"""
     loyalty: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
     """external reference -> (amount, transaction ids answered)"""
+    shared: dict[tuple[str, str], tuple[int, set[str]]] = field(default_factory=dict)
+    """(loyalty client id, external reference shared by both clients) -> (amount, answered)"""
     players: set[str] = field(default_factory=set)
     bulks: set[str] = field(default_factory=set)
 
@@ -219,6 +233,39 @@ async def register_endpoints(base: str, client_ids: list[str], url: str) -> date
     return since
 
 
+async def second_loyalty_client(base: str, demo: dict[str, Any]) -> dict[str, str]:
+    """Another partner of the demo's loyalty programme, with the ad hoc reward feature on."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
+
+        async def call(method: str, path: str, body: dict[str, Any], status: int) -> Any:
+            response = await http.request(method, path, json=body)
+            if response.status_code != status:
+                raise BenchFailed(f"{method} {path}: {response.status_code} {response.text}")
+            return response.json() if response.content else None
+
+        client = await call(
+            "POST",
+            "/admin/clients",
+            {
+                "name": f"Chaos Loyalty Partner {uuid.uuid4().hex[:6]}",
+                "scopes": ["loyalty.adhoc_reward"],
+                "rate_limit_tier": "unlimited",
+            },
+            201,
+        )
+        client_id = client["id"]
+        secret = await call(
+            "POST", f"/admin/clients/{client_id}/credentials", {"kind": "oauth_secret"}, 201
+        )
+        merchant = {"merchant_id": demo["loyalty"]["merchant_id"]}
+        await call("POST", f"/admin/clients/{client_id}/merchants", merchant, 204)
+        await call(
+            "PUT", f"/admin/clients/{client_id}/features/adhoc_reward", {"enabled": True}, 200
+        )
+    return {"client_id": client_id, "client_secret": secret["secret"]}
+
+
 # --- the load ------------------------------------------------------------------------------------
 
 
@@ -237,6 +284,7 @@ class Load:
         )  # the server's tier: unlimited
         partner, vouchers = demo["partner"], demo["vouchers"]
         loyalty, operator = demo["loyalty"], demo["operator"]
+        second = demo[SECOND_LOYALTY]
         for base in bases:
             http = httpx.AsyncClient(
                 base_url=base, timeout=SDK_TIMEOUT_SECONDS, transport=CountingTransport(stats)
@@ -260,6 +308,9 @@ class Load:
                     "loyalty": client.loyalty(
                         client_id=loyalty["client_id"], client_secret=loyalty["client_secret"]
                     ),
+                    SECOND_LOYALTY: client.loyalty(
+                        client_id=second["client_id"], client_secret=second["client_secret"]
+                    ),
                     "operator": client.operator(
                         operator_id=operator["operator_id"],
                         shared_key=operator["primary_shared_key"],
@@ -268,6 +319,7 @@ class Load:
             )
         self.emails = [f"member{n:04d}@pizzacompany.example.com" for n in range(500)]
         self.campaign: Any = None
+        self.orders = 0
 
     def surface(self, name: str) -> Any:
         return self.rng.choice(self.surfaces)[name]
@@ -336,6 +388,30 @@ class Load:
         )
         answered.add(award.transaction_id)
 
+    async def shared_award(self, surface: str, reference: str, replay: bool = False) -> None:
+        """One client's award under a reference the other client uses too."""
+        client_id = self.demo[surface]["client_id"]
+        if not replay:
+            self.ledger.shared[(client_id, reference)] = (self.rng.randint(1, 100), set())
+        amount, answered = self.ledger.shared[(client_id, reference)]
+        loyalty = self.demo["loyalty"]
+        award = await self.surface(surface).award(
+            account_id=loyalty["member"]["account_id"],
+            business_unit=loyalty["business_units"][0],
+            reward_id=loyalty["reward_ids"][0],
+            amount=amount,
+            external_reference_id=reference,
+        )
+        answered.add(award.transaction_id)
+
+    async def colliding_awards(self) -> None:
+        """Both Loyalty clients award the member under one order number, at the same time."""
+        self.orders += 1
+        reference = f"order-{self.orders}"
+        await asyncio.gather(
+            self.shared_award("loyalty", reference), self.shared_award(SECOND_LOYALTY, reference)
+        )
+
     async def enrol(self) -> None:
         player = f"chaos-{uuid.uuid4().hex[:10]}"
         self.ledger.players.add(player)
@@ -351,7 +427,8 @@ class Load:
 
     async def one(self) -> None:
         kind = self.rng.choices(
-            ("partner", "vouchers", "loyalty", "enrol", "enrol_bulk"), (3, 3, 4, 3, 1)
+            ("partner", "vouchers", "loyalty", "shared_loyalty", "enrol", "enrol_bulk"),
+            (3, 3, 3, 1, 3, 1),
         )[0]
         self.stats.ops[kind] += 1
         key = str(uuid.uuid4())
@@ -362,6 +439,8 @@ class Load:
                 await self.voucher_order(key)
             elif kind == "loyalty":
                 await self.loyalty_award(key)
+            elif kind == "shared_loyalty":
+                await self.colliding_awards()
             elif kind == "enrol":
                 await self.enrol()
             else:
@@ -380,6 +459,9 @@ class Load:
 
         await asyncio.gather(*(lane() for _ in range(concurrency)))
 
+    def surface_of(self, client_id: str) -> str:
+        return "loyalty" if client_id == self.demo["loyalty"]["client_id"] else SECOND_LOYALTY
+
     async def replay(self) -> list[str]:
         """Every keyed request once more, after the chaos: what could not be done is done now,
         and what was done answers as the first time. Returns the requests that still failed."""
@@ -388,6 +470,10 @@ class Load:
             *((self.partner_issue, key) for key in self.ledger.partner),
             *((self.voucher_order, key) for key in self.ledger.vouchers),
             *((self.loyalty_award, key) for key in self.ledger.loyalty),
+            *(
+                (functools.partial(self.shared_award, self.surface_of(client_id)), reference)
+                for client_id, reference in self.ledger.shared
+            ),
         ]
         semaphore = asyncio.Semaphore(8)
 
@@ -396,7 +482,8 @@ class Load:
                 try:
                     await call(key, replay=True)
                 except Exception as exc:
-                    failed.append(f"{call.__name__} {key}: {type(exc).__name__}: {exc}"[:240])
+                    name = getattr(call, "__name__", None) or call.func.__name__
+                    failed.append(f"{name} {key}: {type(exc).__name__}: {exc}"[:240])
 
         # A request cut off by a SIGKILL leaves its key locked (in flight) until the lease runs
         # out (``idempotency_lock_seconds``, 60 s): longer than the SDK's retries. Such keys
@@ -563,7 +650,8 @@ async def settle(
 
 
 def client_ids(demo: dict[str, Any]) -> list[str]:
-    return [demo[s]["client_id"] for s in ("partner", "vouchers", "loyalty", "operator")]
+    surfaces = ("partner", "vouchers", "loyalty", "operator", SECOND_LOYALTY)
+    return [demo[s]["client_id"] for s in surfaces if s in demo]
 
 
 def received_ids(receiver: Receiver) -> set[str]:
@@ -600,6 +688,27 @@ async def invariants(
         not open_jobs and not open_bulks and not miscounted,
         f"{len(jobs)} issuance jobs ({Counter(j[1] for j in jobs)}), {len(open_jobs)} open, "
         f"{len(miscounted)} miscounted; {len(bulks)} bulk enrollments, {len(open_bulks)} open",
+    )
+
+    failed = await reader.fetch(
+        "SELECT id, error, total_count, success_count, failure_count, "
+        "(SELECT count(*) FROM issuance_failures f WHERE f.job_id = j.id) "
+        "FROM issuance_jobs j WHERE state = 'failed'"
+    )
+    unexplained = [
+        f"{j[0]}: error {j[1]!r}, {j[3]} succeeded, {j[5]} failures of {j[2]}"
+        for j in failed
+        if j[1] is not None or j[3] != 0 or not j[2] == j[4] == j[5]
+    ]
+    failed_bulks = await reader.fetch(
+        "SELECT id, error FROM operator_enrollment_batches WHERE status = 'Failed' "
+        "AND error IS NOT NULL"
+    )
+    unexplained += [f"bulk {b[0]}: error {b[1]!r}" for b in failed_bulks]
+    results["every failed job failed for its documented reason"] = (
+        not unexplained,
+        f"{len(failed)} failed issuance jobs, {len(unexplained)} for another reason"
+        + (f": {unexplained[:3]}" if unexplained else ""),
     )
 
     ledger_off = await reader.fetch(
@@ -678,6 +787,26 @@ async def invariants(
         + (f"; {len(problems)} problems: {problems[:5]}" if problems else ""),
     )
 
+    owners = {
+        r[0]: r[1]
+        for r in await reader.fetch(
+            "SELECT id, client_id FROM points_transactions WHERE id = ANY($1)",
+            sorted({t for _, answered in ledger.shared.values() for t in answered}),
+        )
+    }
+    crossed = [
+        f"{client_id} {reference}: answered {sorted(answered)}, "
+        f"of {[owners.get(t) for t in answered]}"
+        for (client_id, reference), (_, answered) in ledger.shared.items()
+        if any(owners.get(t) != client_id for t in answered)
+    ]
+    results["no points award answered with another client's transaction"] = (
+        bool(ledger.shared) and not crossed,
+        f"{len(ledger.shared)} awards of 2 clients under {len({r for _, r in ledger.shared})} "
+        f"shared references, {len(crossed)} answered with another client's transaction"
+        + (f": {crossed[:2]}" if crossed else ""),
+    )
+
     events = {
         r[0]
         for r in await reader.fetch(
@@ -718,38 +847,57 @@ async def run(opts: Options) -> int:
     rng = random.Random(opts.seed)
     stats = Stats()
     with bench_dirs("bestow-chaos-", opts.keep_logs) as tmp:
-        async with benchkit.database("postgresql", tmp, opts.pg_url) as url:
-            direct_url = url
-            proxy: TcpProxy | None = None
-            with contextlib.ExitStack() as stack:
-                if opts.quick:
-                    server = urlsplit(url)
-                    proxy = stack.enter_context(
-                        TcpProxy(server.hostname or HOST, server.port or 5432)
-                    )
-                    # the processes reach PostgreSQL through the proxy; the checks do not
-                    url = urlunsplit(
-                        server._replace(
-                            netloc=server.netloc.replace(
-                                f"{server.hostname}:{server.port or 5432}", f"{HOST}:{proxy.port}"
-                            )
+        status = 2
+        try:
+            status = await run_in(tmp, opts, stats, rng)
+        finally:
+            if status != 0:
+                print(f"chaos: logs of this run kept in {keep_logs(tmp / 'logs', opts)}")
+        return status
+
+
+def keep_logs(logs: Path, opts: Options) -> Path:
+    """Where the logs of a run that broke an invariant (or could not be carried out) stay:
+    ``--keep-logs`` (``bench_dirs`` copies them there), else a new directory under ``var/``."""
+    if opts.keep_logs is not None:
+        return opts.keep_logs
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = KEPT_LOGS / f"{stamp}-seed{opts.seed}"
+    shutil.copytree(logs, kept, dirs_exist_ok=True)
+    return kept
+
+
+async def run_in(tmp: Path, opts: Options, stats: Stats, rng: random.Random) -> int:
+    async with benchkit.database("postgresql", tmp, opts.pg_url) as url:
+        direct_url = url
+        proxy: TcpProxy | None = None
+        with contextlib.ExitStack() as stack:
+            if opts.quick:
+                server = urlsplit(url)
+                proxy = stack.enter_context(TcpProxy(server.hostname or HOST, server.port or 5432))
+                # the processes reach PostgreSQL through the proxy; the checks do not
+                url = urlunsplit(
+                    server._replace(
+                        netloc=server.netloc.replace(
+                            f"{server.hostname}:{server.port or 5432}", f"{HOST}:{proxy.port}"
                         )
                     )
-                env = bestow_env(url, tmp / "var", BESTOW_REDIS_URL=opts.redis_url)
-                env["BESTOW_REDIS_PREFIX"] = f"chaos-{uuid.uuid4().hex[:8]}"
-                demo = json.loads(run_cli(env, "demo", "--json"))
-                reader = Reader(direct_url)
-                await reader.open()
-                try:
-                    await reader._pg.execute(
-                        "UPDATE clients SET rate_limit_tier = 'unlimited' WHERE id = ANY($1)",
-                        client_ids(demo),
-                    )
-                    procs = ChaosProcesses(tmp / "logs", env)
-                    with benchkit.stopping(procs):
-                        return await drive(opts, procs, demo, reader, stats, rng, proxy)
-                finally:
-                    await reader.close()
+                )
+            env = bestow_env(url, tmp / "var", BESTOW_REDIS_URL=opts.redis_url)
+            env["BESTOW_REDIS_PREFIX"] = f"chaos-{uuid.uuid4().hex[:8]}"
+            demo = json.loads(run_cli(env, "demo", "--json"))
+            reader = Reader(direct_url)
+            await reader.open()
+            try:
+                await reader._pg.execute(
+                    "UPDATE clients SET rate_limit_tier = 'unlimited' WHERE id = ANY($1)",
+                    client_ids(demo),
+                )
+                procs = ChaosProcesses(tmp / "logs", env)
+                with benchkit.stopping(procs):
+                    return await drive(opts, procs, demo, reader, stats, rng, proxy)
+            finally:
+                await reader.close()
     return 2
 
 
@@ -769,6 +917,7 @@ async def drive(
         for n in (1, 2):
             await procs.start_worker(f"worker{n}")
         bases = [f"http://{HOST}:{port}" for port in procs.api_ports]
+        demo[SECOND_LOYALTY] = await second_loyalty_client(bases[0], demo)
         since = await register_endpoints(bases[0], client_ids(demo), receiver.url)
         load = Load(demo, bases, stats, rng)
         try:

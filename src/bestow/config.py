@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     idempotency_ttl_seconds: int = 30 * 24 * 3600
     idempotency_lock_seconds: int = 60
+    require_idempotency_keys: bool | None = Field(
+        default=None,
+        description="Refuse a reward-issuing write sent without its idempotency key (Partner "
+        "`X-Idempotency-Key`, Loyalty `Idempotency-Key` or `externalReferenceId`); unset: on in "
+        "production, off elsewhere (such a write is answered with a `Warning` header instead).",
+    )
     rate_limit_tiers: dict[str, RateLimitTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     auth_cache_seconds: float = 5.0
     auth_failures_per_address: int = Field(
@@ -138,6 +144,30 @@ class Settings(BaseSettings):
         description="Where recipients reach this deployment: the base of voucher links.",
     )
 
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="`bestow serve`: a request's line and headers must arrive within this long "
+        "of the connection opening or of the request's first byte (else 408 and closed).",
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5,
+        ge=1,
+        description="`bestow serve`: an idle connection between two requests is closed after "
+        "this long; behind a proxy, make it longer than the proxy's upstream keep-alive.",
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="`bestow serve`: connections (and requests in progress) one server process "
+        "holds at once; beyond, a connection is answered 503 and closed.",
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="`bestow serve`: the longest request line and headers accepted (else 431).",
+    )
+
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True
@@ -181,6 +211,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def requires_idempotency_keys(self) -> bool:
+        if self.require_idempotency_keys is None:
+            return self.is_production
+        return self.require_idempotency_keys
 
     @property
     def is_sqlite(self) -> bool:

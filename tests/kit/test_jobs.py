@@ -220,3 +220,40 @@ def test_backoff_grows_exponentially_and_is_capped_at_an_hour() -> None:
     assert timedelta(seconds=1.6) <= jobs.backoff(1) <= timedelta(seconds=2.4)
     assert timedelta(seconds=6.4) <= jobs.backoff(3) <= timedelta(seconds=9.6)
     assert jobs.backoff(10_000) <= timedelta(hours=1.2)
+
+
+async def test_an_attempt_failed_by_an_outage_is_retried_soon_without_spending_an_attempt(
+    runtime: Runtime, queue: str
+) -> None:
+    """On its last attempt too: the database being away says nothing about the job."""
+    async with runtime.db.write_session() as session:
+        job_id = await jobs.enqueue(session, KIND, {}, queue=queue, max_attempts=1)
+        await session.commit()
+    assert job_id is not None
+    [job] = await claim(runtime.db, queue, "worker")
+    assert (job.attempt, job.max_attempts) == (1, 1)
+    async with runtime.db.write_session() as session:
+        state = await jobs.fail(session, job, "worker", "InterfaceError", outage=True)
+        await session.commit()
+    after = await fetch_job(runtime.db, job_id)
+    assert (state, after.state, after.attempt, after.max_attempts) == (
+        "available",
+        "available",
+        1,
+        2,
+    )
+    assert after.run_at <= utcnow() + timedelta(seconds=jobs.OUTAGE_BACKOFF_CAP_SECONDS * 1.2)
+
+    await expire_lease(runtime.db, job_id)
+    async with runtime.db.write_session() as session:
+        await session.execute(update(Job).where(Job.id == job_id).values(run_at=utcnow()))
+        await session.commit()
+    [again] = await claim(runtime.db, queue, "worker")
+    async with runtime.db.write_session() as session:
+        assert await jobs.fail(session, again, "worker", "ValueError: a bug") == "dead"
+        await session.commit()
+    assert (await fetch_job(runtime.db, job_id)).state == "dead"
+
+
+def test_an_outage_backoff_is_capped_at_half_a_minute() -> None:
+    assert jobs.backoff(20, cap=jobs.OUTAGE_BACKOFF_CAP_SECONDS) <= timedelta(seconds=36)

@@ -14,10 +14,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.loyalty import adhoc
 from bestow.models import OutboxEvent, PointsTransaction
 from bestow.surfaces.common import NOT_JSON
+from tests.conftest import app_on, unique
 from tests.loyalty.helpers import (
     DISABLED_REWARD,
     MAXIMUM,
@@ -638,3 +640,45 @@ async def test_a_keyed_award_nested_past_the_encoders_limit_is_refused(
         "The request body is nested more than 32 levels deep",
     )
     assert await transactions(runtime, member_id) == []
+
+
+# --- Awarding without a key or a reference --------------------------------------------------
+
+UNKEYED = "a repeat of this request moves the points again"
+
+
+async def test_an_award_without_a_key_or_a_reference_is_credited_with_a_warning(
+    app_client: httpx.AsyncClient, runtime: Runtime, programme: Programme
+) -> None:
+    member_id, correlation_id = await member_session(app_client, runtime, programme)
+    bare = reward_body(7, externalReferenceId=None)
+    for _ in range(2):
+        response = await award(app_client, programme.headers, correlation_id, bare)
+        granted(response)
+        assert response.headers["warning"] == (
+            f'299 - "No Idempotency-Key or externalReferenceId: {UNKEYED}"'
+        )
+    assert await balance(runtime, member_id) == 14
+    referenced = await award(app_client, programme.headers, correlation_id, reward_body(1))
+    keyed = await award(app_client, programme.headers, correlation_id, bare, key=unique("k"))
+    for response in (referenced, keyed):
+        granted(response)
+        assert "warning" not in response.headers
+
+
+async def test_a_deployment_that_requires_keys_refuses_an_award_without_key_or_reference(
+    runtime: Runtime, settings: Settings
+) -> None:
+    required = settings.model_copy(update={"require_idempotency_keys": True})
+    async with app_on(required) as client:
+        programme = await make_programme(client, runtime)
+        member_id, correlation_id = await member_session(client, runtime, programme)
+        bare = reward_body(7, externalReferenceId=None)
+        refused(
+            await award(client, programme.headers, correlation_id, bare),
+            f"Idempotency-Key or externalReferenceId is required: {UNKEYED}",
+        )
+        assert await balance(runtime, member_id) == 0
+        granted(await award(client, programme.headers, correlation_id, reward_body(3)))
+        granted(await award(client, programme.headers, correlation_id, bare, key=unique("k")))
+    assert await balance(runtime, member_id) == 10

@@ -312,3 +312,49 @@ async def test_an_ssrf_attempt_in_production_mode_is_refused_when_saved(
                 production=True,
                 url="https://169.254.169.254/latest/meta-data/",
             )
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254"])
+async def test_a_name_public_when_saved_and_internal_when_sent_is_refused_and_recorded(
+    settings: Settings, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    """DNS rebinding: the name answered a public address when the endpoint was saved, and
+    answers an internal one (this host, a private network, cloud metadata) when it is sent to.
+    Name resolution is stubbed in this process: the DNS is outside Bestow."""
+    answers = {"rebind.example.com": "8.8.8.8"}
+    looked_up: list[str] = []
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host: str, port: Any, *args: Any, **options: Any) -> list[Any]:
+        if host not in answers:
+            return await real(host, port, *args, **options)
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], int(port or 0)))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    async with Receiver() as receiver:
+        client_id = await make_client(runtime)
+        url = f"https://rebind.example.com:{receiver.port}/hooks"
+        async with runtime.db.write_session() as session:
+            made = await endpoints.create_endpoint(
+                session,
+                runtime.sealer,
+                client_id=client_id,
+                url=url,
+                actor=ACTOR,
+                production=True,
+                max_attempts=1,
+            )
+            await session.commit()
+        answers["rebind.example.com"] = address
+        event_id = await emit(runtime, client_id)
+        async with dispatching(runtime, production(settings)):
+            delivery = await settled_delivery(runtime, made.endpoint.id, event_id)
+        assert receiver.connections_made == 0 and receiver.received == []
+
+    assert looked_up.count("rebind.example.com") >= 2  # when saved, and when sent
+    assert (delivery.state, delivery.last_error) == ("failed", "address not allowed")
+    [attempt] = await attempts(runtime, made.endpoint.id)
+    assert (attempt.success, attempt.status_code) == (False, None)
+    assert attempt.error == "address not allowed"

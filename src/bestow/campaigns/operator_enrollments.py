@@ -27,7 +27,7 @@ from bestow.campaigns import operator as campaigns
 from bestow.campaigns import operator_rewards as rewards
 from bestow.config import get_settings
 from bestow.kit import isolation
-from bestow.kit.db import bulk_insert, dialect_of, insert_ignore, utcnow
+from bestow.kit.db import bulk_insert, dialect_of, insert_ignore, is_unavailable, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.ids import new_id
 from bestow.kit.jobs import JobContext, enqueue, task
@@ -671,7 +671,11 @@ async def fail_batch(ctx: JobContext, batch_id: str, error: str) -> None:
         await session.commit()
 
 
-@task(BULK_TASK, max_attempts=MAX_ATTEMPTS)
+async def _gave_up(ctx: JobContext) -> None:
+    await fail_batch(ctx, str(ctx.job.payload["batch_id"]), "attempts spent")
+
+
+@task(BULK_TASK, max_attempts=MAX_ATTEMPTS, on_buried=_gave_up)
 async def enrol_bulk(ctx: JobContext) -> None:
     from bestow.issuance.processor import LeaseLost
 
@@ -681,6 +685,6 @@ async def enrol_bulk(ctx: JobContext) -> None:
     except LeaseLost:
         raise
     except Exception as exc:
-        if ctx.job.attempt >= ctx.job.max_attempts:
+        if ctx.job.attempt >= ctx.job.max_attempts and not is_unavailable(exc):
             await fail_batch(ctx, batch_id, type(exc).__name__)
         raise

@@ -51,6 +51,7 @@ def serve(
 
     from bestow.app import SERVE_WORKER, create_app
     from bestow.config import get_settings
+    from bestow.kit.server import PROTOCOL
 
     settings = get_settings()
     if "public_url" not in settings.model_fields_set:
@@ -66,6 +67,10 @@ def serve(
         "log_level": "warning",
         "lifespan": "on",
         "timeout_graceful_shutdown": int(settings.worker_lease_seconds),
+        # Slow or silent clients: see bestow.kit.server.
+        "http": PROTOCOL,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "limit_concurrency": settings.http_max_connections,
     }
     if processes == 1:
         uvicorn.run(create_app(settings, with_worker=not no_worker), **options)

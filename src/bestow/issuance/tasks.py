@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from bestow.config import get_settings
 from bestow.issuance import events, processor
 from bestow.issuance.service import PROCESS_TASK, REVOKE_TASK
-from bestow.kit.db import utcnow
+from bestow.kit.db import is_unavailable, utcnow
 from bestow.kit.jobs import JobContext, task
 from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
@@ -27,7 +27,15 @@ def lease_for(ctx: JobContext) -> processor.Lease:
     return processor.Lease(ctx.job.id, ctx.job.attempt, ctx.worker_id, duration)
 
 
-@task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS)
+ATTEMPTS_SPENT = "attempts spent"
+"""The error of a job whose every attempt's worker died on it (a job that kills its workers)."""
+
+
+async def gave_up(ctx: JobContext) -> None:
+    await processor.fail_job(ctx.db, job_id=str(ctx.job.payload["job_id"]), error=ATTEMPTS_SPENT)
+
+
+@task(PROCESS_TASK, max_attempts=MAX_ATTEMPTS, on_buried=gave_up)
 async def process(ctx: JobContext) -> None:
     job_id = str(ctx.job.payload["job_id"])
     settings = get_settings()
@@ -42,7 +50,8 @@ async def process(ctx: JobContext) -> None:
     except processor.LeaseLost:
         raise
     except Exception as exc:
-        if ctx.job.attempt >= ctx.job.max_attempts:
+        # An outage spends no attempt (``kit.jobs``): the job is retried until the database is back.
+        if ctx.job.attempt >= ctx.job.max_attempts and not is_unavailable(exc):
             await processor.fail_job(ctx.db, job_id=job_id, error=type(exc).__name__)
         raise
 

@@ -195,6 +195,11 @@ class Database:
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 """Connection exceptions, the server shutting down or starting up, too many connections."""
 
+CLOSED_CONNECTION = "connection is closed"
+"""What asyncpg's ``InterfaceError`` says of a connection the server closed (a restart) when the
+next statement of a transaction, or its commit, is sent on it: no SQLSTATE, and raw from the
+driver when the statement bypasses SQLAlchemy (``bulk_insert``'s ``COPY``)."""
+
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot be reached now (not that the request is wrong):
@@ -213,6 +218,8 @@ def is_unavailable(exc: BaseException) -> bool:
         driver = current.orig if isinstance(current, DBAPIError) else current
         sqlstate = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        if type(driver).__name__ == "InterfaceError" and CLOSED_CONNECTION in str(driver):
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -8,6 +8,11 @@ a task that only writes to the database takes effect exactly once however often 
 
 The lease holder is the worker id together with the attempt number, the fencing token: a worker
 whose lease lapsed and which then claimed the same job again cannot complete it twice.
+
+An attempt that failed because the database was unavailable (a restart, a lost connection) says
+nothing about the job: it is retried after a short backoff and gives its attempt back (the job's
+``max_attempts`` grows by one, so that ``attempt`` stays the ever-growing fencing token). Only
+the task's own errors, and workers dying on it, spend its attempts.
 """
 
 from __future__ import annotations
@@ -49,18 +54,25 @@ class TaskSpec:
     handler: Handler
     max_attempts: int
     queue: str
+    on_buried: Handler | None = None
+    """Run (instead of the handler) when the job is buried with its attempts spent by workers
+    that died on it, so that what the job stood for does not stay in progress for ever."""
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
 
 
 def task(
-    kind: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, queue: str = DEFAULT_QUEUE
+    kind: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    queue: str = DEFAULT_QUEUE,
+    on_buried: Handler | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a task handler under ``kind``."""
+    """Register a task handler under ``kind`` (``on_buried``: see ``TaskSpec``)."""
 
     def register(handler: Handler) -> Handler:
-        _REGISTRY[kind] = TaskSpec(kind, handler, max_attempts, queue)
+        _REGISTRY[kind] = TaskSpec(kind, handler, max_attempts, queue, on_buried)
         return handler
 
     return register
@@ -166,21 +178,37 @@ async def complete(session: AsyncSession, job: Job, worker_id: str) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def backoff(attempt: int) -> timedelta:
-    """Exponential with jitter, capped at an hour: 2 s, 4 s, 8 s, ..."""
-    base = min(3600.0, 2.0 ** min(attempt, 12))
+OUTAGE_BACKOFF_CAP_SECONDS = 30.0
+"""The longest wait before retrying an attempt the database's unavailability failed: once it is
+back, the job resumes within this."""
+
+
+def backoff(attempt: int, *, cap: float = 3600.0) -> timedelta:
+    """Exponential with jitter, capped (at an hour by default): 2 s, 4 s, 8 s, ..."""
+    base = min(cap, 2.0 ** min(attempt, 12))
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
 async def fail(
-    session: AsyncSession, job: Job, worker_id: str, error: str, *, retry: bool = True
+    session: AsyncSession,
+    job: Job,
+    worker_id: str,
+    error: str,
+    *,
+    retry: bool = True,
+    outage: bool = False,
 ) -> str | None:
     """Schedule a retry, or bury the job once its attempts are spent (or at once without
-    ``retry``). Returns the new state, or ``None`` when the lease was lost."""
-    state = "available" if retry and job.attempt < job.max_attempts else "dead"
+    ``retry``). An ``outage`` (the database unavailable) is always retried and spends no
+    attempt. Returns the new state, or ``None`` when the lease was lost."""
+    retry = retry and (outage or job.attempt < job.max_attempts)
+    state = "available" if retry else "dead"
     values: dict[str, Any] = {"state": state, "last_error": error[:4000], "locked_until": None}
     if state == "dead":
         values["finished_at"] = utcnow()
+    elif outage:
+        values["max_attempts"] = Job.max_attempts + 1
+        values["run_at"] = utcnow() + backoff(job.attempt, cap=OUTAGE_BACKOFF_CAP_SECONDS)
     else:
         values["run_at"] = utcnow() + backoff(job.attempt)
     result = await session.execute(update(Job).where(_held_by(job, worker_id)).values(**values))

@@ -157,6 +157,25 @@ def _is_data_exception(exc: Exception) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
+@dataclass(frozen=True)
+class Unkeyed:
+    """What a reward-issuing write sent without its idempotency key does when repeated, for a
+    surface whose vendor makes the key optional: such a write is refused where the deployment
+    requires keys (``BESTOW_REQUIRE_IDEMPOTENCY_KEYS``, on in production), and otherwise done
+    with a ``Warning: 299`` header (RFC 9110's persistent warning) saying what a repeat does."""
+
+    key: str
+    """The key, as the refusal names it (a header, or a header or a field)."""
+    consequence: str
+
+
+def unkeyed(runtime: Runtime, rule: Unkeyed) -> dict[str, str]:
+    """The headers of a write sent without its key, or ``Invalid`` naming the key."""
+    if runtime.settings.requires_idempotency_keys:
+        raise Invalid(f"{rule.key} is required: {rule.consequence}", field=rule.key)
+    return {"Warning": f'299 - "No {rule.key}: {rule.consequence}"'}
+
+
 async def idempotent(
     request: Request,
     runtime: Runtime,
@@ -165,13 +184,18 @@ async def idempotent(
     key: str | None,
     route: str,
     work: Callable[[AsyncSession], Awaitable[StoredResponse]],
+    without_key: Unkeyed | None = None,
 ) -> tuple[Response, bool]:
-    """Run a write endpoint's ``work`` once per idempotency key (or plainly, without a key).
+    """Run a write endpoint's ``work`` once per idempotency key (or plainly, without a key:
+    then ``without_key`` refuses it or warns, see ``Unkeyed``).
 
     Returns the response, marked ``Idempotent-Replayed: true`` when it is a stored one, and
     whether it was replayed.
     """
+    extra: dict[str, str] = {}
     if key is None:
+        if without_key is not None:
+            extra = unkeyed(runtime, without_key)
         async with runtime.db.write_session() as session:
             stored = await work(session)
             await session.commit()
@@ -184,7 +208,7 @@ async def idempotent(
             fingerprint=fingerprint(request.method, request.url.path, await request.body()),
             work=work,
         )
-    headers = dict(stored.headers)
+    headers = dict(stored.headers) | extra
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(stored.body, status_code=stored.status_code, headers=headers), replayed

@@ -14,6 +14,7 @@ import functools
 import importlib
 import os
 import socket
+import time
 import traceback
 from datetime import timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from bestow.config import Settings
 from bestow.kit import jobs
-from bestow.kit.db import Database
+from bestow.kit.db import Database, is_unavailable
 from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
@@ -35,6 +36,7 @@ log = structlog.get_logger("bestow.worker")
 
 HOUSEKEEPING_SECONDS = 60.0
 LISTEN_RETRY_SECONDS = 5.0
+RECORD_RETRY_SECONDS = 0.5
 
 
 def import_task_modules(modules: list[str]) -> None:
@@ -154,6 +156,15 @@ class Worker:
         spec = jobs.registered(job.kind)
         if spec is None or job.attempt > job.max_attempts:
             reason = "no handler for this kind" if spec is None else "attempts spent"
+            if spec is not None and spec.on_buried is not None:
+                # Before the burial: if this fails, the job is claimed (and buried) again.
+                async with self.db.write_session() as session:
+                    await spec.on_buried(
+                        jobs.JobContext(
+                            job=job, session=session, db=self.db, worker_id=self.worker_id
+                        )
+                    )
+                    await session.commit()
             state = await self._record_failure(job, reason, retry=False)
             bound.error("job.dead" if state else "job.lease_lost", reason=reason)
             return
@@ -172,18 +183,35 @@ class Worker:
             raise
         except Exception as exc:
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            state = await self._record_failure(job, detail)
+            outage = is_unavailable(exc)
+            state = await self._record_failure(job, detail, outage=outage)
             bound.warning(
-                "job.failed" if state else "job.lease_lost", error=type(exc).__name__, state=state
+                "job.failed" if state else "job.lease_lost",
+                error=type(exc).__name__,
+                state=state,
+                outage=outage,
             )
             return
         bound.info("job.completed")
 
-    async def _record_failure(self, job: Job, error: str, *, retry: bool = True) -> str | None:
-        async with self.db.write_session() as session:
-            state = await jobs.fail(session, job, self.worker_id, error, retry=retry)
-            await session.commit()
-            return state
+    async def _record_failure(
+        self, job: Job, error: str, *, retry: bool = True, outage: bool = False
+    ) -> str | None:
+        """Record the attempt's failure. The database may be away (a restart): try again until
+        the lease runs out rather than let it lapse, which would spend an attempt."""
+        deadline = time.monotonic() + self.lease.total_seconds()
+        while True:
+            try:
+                async with self.db.write_session() as session:
+                    state = await jobs.fail(
+                        session, job, self.worker_id, error, retry=retry, outage=outage
+                    )
+                    await session.commit()
+                    return state
+            except Exception as exc:
+                if not is_unavailable(exc) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(RECORD_RETRY_SECONDS)
 
     async def _heartbeat(self) -> None:
         interval = max(0.2, self.lease.total_seconds() / 3)

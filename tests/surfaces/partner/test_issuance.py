@@ -23,10 +23,11 @@ from bestow.models import (
     Holdout,
     IssuanceJob,
     IssuedReward,
+    Job,
     Member,
     OutboxEvent,
 )
-from tests.conftest import ACTOR
+from tests.conftest import ACTOR, app_on
 from tests.surfaces.partner.helpers import (
     ISSUE,
     Partner,
@@ -943,3 +944,79 @@ async def test_an_identifier_with_a_control_character_is_refused_whole_naming_it
         "message": "identifiers.1.value: must not contain NUL or other control characters",
     }
     assert await count_jobs(runtime, partner.client_id) == 0
+
+
+# --- Issuing without a key ------------------------------------------------------------------
+
+
+async def test_an_issue_without_a_key_is_accepted_with_a_warning_and_a_repeat_issues_again(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The vendor makes the key optional: the consequence is said in a ``Warning`` header."""
+    partner, campaign, _ = await setup_campaign(app_client, runtime)
+    body = issue_body(partner, campaign, ids(("email", "a@example.com")), "Treatment")
+    unkeyed = [await issue(app_client, partner, body) for _ in range(2)]
+    for response in unkeyed:
+        assert response.status_code == 202, response.text
+        assert response.headers["warning"] == (
+            '299 - "No X-Idempotency-Key: a repeat of this request starts another job and '
+            'rewards again"'
+        )
+    assert await count_jobs(runtime, partner.client_id) == 2
+    keyed = await issue(app_client, partner, body, key="warned-not")
+    assert keyed.status_code == 202, keyed.text
+    assert "warning" not in keyed.headers
+
+
+async def test_a_deployment_that_requires_keys_refuses_an_issue_without_one(
+    runtime: Runtime, settings: Settings
+) -> None:
+    required = settings.model_copy(update={"require_idempotency_keys": True})
+    async with app_on(required) as client:
+        partner, campaign, _ = await setup_campaign(client, runtime)
+        body = issue_body(partner, campaign, ids(("email", "a@example.com")), "Treatment")
+        refused = await issue(client, partner, body)
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "code": "BAD_REQUEST",
+            "message": "X-Idempotency-Key is required: a repeat of this request starts another "
+            "job and rewards again",
+        }
+        assert await count_jobs(runtime, partner.client_id) == 0
+        keyed = await issue(client, partner, body, key="required-key")
+        assert keyed.status_code == 202, keyed.text
+        assert "warning" not in keyed.headers
+    assert await count_jobs(runtime, partner.client_id) == 1
+
+
+async def test_a_job_whose_workers_all_died_on_it_ends_failed_not_in_progress(
+    app_client: httpx.AsyncClient, runtime: Runtime, settings: Settings
+) -> None:
+    """Its worker job is buried once claimed too often (a job that kills its workers): the
+    issuance job must not stay ``pending`` for ever, it ends ``failed`` with the reason."""
+    partner, campaign, _ = await setup_campaign(app_client, runtime)
+    body = issue_body(partner, campaign, ids(("email", "a@example.com")), "Treatment")
+    accepted = await issue(app_client, partner, body, key="poison")
+    job_id = accepted.json()["issuance_job"]["id"]
+    async with runtime.db.write_session() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.payload["job_id"].as_string() == job_id)
+            .values(
+                state="running",
+                attempt=Job.max_attempts,
+                locked_by="a-worker-that-died",
+                locked_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await session.commit()
+    async with worker_client(settings):
+        job = await wait_for_job(app_client, partner, job_id, in_state("completed", "failed"))
+    assert (job["state"], job["success_count"]) == ("failed", 0)
+    async with runtime.db.session() as session:
+        row = await session.get(IssuanceJob, job_id)
+        worker_job = await session.scalar(
+            select(Job).where(Job.payload["job_id"].as_string() == job_id)
+        )
+    assert row is not None and row.error == tasks.ATTEMPTS_SPENT
+    assert worker_job is not None and worker_job.state == "dead"

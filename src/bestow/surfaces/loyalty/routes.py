@@ -23,7 +23,7 @@ from bestow.kit.errors import Invalid
 from bestow.kit.idempotency import StoredResponse
 from bestow.kit.timefmt import iso
 from bestow.loyalty import adhoc, ledger, sessions
-from bestow.surfaces.common import documented_body, idempotent, json_object
+from bestow.surfaces.common import Unkeyed, documented_body, idempotent, json_object
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 
 CORRELATION_REQUIRED = "correlationId is mandatory and required to be non-empty"
@@ -182,6 +182,11 @@ async def start_session(
     return Response(account.model_dump_json(), media_type="application/json")
 
 
+UNKEYED_AWARD = Unkeyed(
+    "Idempotency-Key or externalReferenceId", "a repeat of this request moves the points again"
+)
+
+
 # Both spellings are routes of their own: a redirect would make clients send the POST twice.
 @router.post(
     "/users/{correlation_id}/adhoc-reward/",
@@ -231,5 +236,6 @@ async def issue_adhoc_reward(
         key=idempotency_key,
         route="POST /client/users/{correlation_id}/adhoc-reward/",
         work=work,
+        without_key=None if body.get("externalReferenceId") else UNKEYED_AWARD,
     )
     return response

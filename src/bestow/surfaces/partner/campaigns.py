@@ -18,7 +18,7 @@ from bestow.kit.timefmt import iso
 from bestow.merchants import service as merchants
 from bestow.models import Campaign, IssuanceJob, RewardTemplate
 from bestow.rewards import templates
-from bestow.surfaces.common import idempotent
+from bestow.surfaces.common import Unkeyed, idempotent
 from bestow.surfaces.partner.auth import require_scope
 from bestow.surfaces.partner.campaign_schemas import (
     CampaignEnvelope,
@@ -181,6 +181,11 @@ async def get_campaign(campaign_id: str, client: IssueScope, session: SessionDep
     return {"campaign": campaign_json(view)}
 
 
+UNKEYED_ISSUE = Unkeyed(
+    "X-Idempotency-Key", "a repeat of this request starts another job and rewards again"
+)
+
+
 def _wake_worker(request: Request) -> None:
     worker = getattr(request.app.state, "worker", None)
     if worker is not None:
@@ -218,6 +223,7 @@ async def issue_rewards(
         key=idempotency_key,
         route="POST /partner/campaigns/issue",
         work=work,
+        without_key=UNKEYED_ISSUE,
     )
     if not replayed:
         _wake_worker(request)
