@@ -42,14 +42,7 @@ def serve(
         shown = "127.0.0.1" if wildcard else host
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     run(lambda: _ensure_admin_token())
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "access_log": False,
-        "log_level": "warning",
-        "lifespan": "on",
-        "timeout_graceful_shutdown": int(settings.worker_lease_seconds),
-    }
+    options = uvicorn_options(settings, host=host, port=port)
     if processes == 1:
         uvicorn.run(create_app(settings, with_worker=not no_worker), **options)
         return
@@ -57,6 +50,24 @@ def serve(
     os.environ["BESTOW_PUBLIC_URL"] = settings.public_url
     os.environ[SERVE_WORKER] = "0" if no_worker else "1"
     uvicorn.run("bestow.app:serve_app", factory=True, workers=processes, **options)
+
+
+def uvicorn_options(settings: Any, *, host: str, port: int) -> dict[str, Any]:
+    """How ``bestow serve`` runs uvicorn. Its own logging configuration is not applied
+    (``log_config=None``): its records, an unhandled error's among them, are JSON lines through
+    Bestow's handler like every other line (``bestow.kit.logging``)."""
+    from bestow.kit.logging import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    return {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "log_config": None,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": int(settings.worker_lease_seconds),
+    }
 
 
 async def _ensure_admin_token() -> None:

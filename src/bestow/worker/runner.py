@@ -147,7 +147,13 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # recording the outcome failed; the lease lapses, the job reruns
-            log.error("job.unrecorded", job_id=job.id, kind=job.kind, error=type(exc).__name__)
+            log.error(
+                "job.unrecorded",
+                job_id=job.id,
+                kind=job.kind,
+                error=type(exc).__name__,
+                exc_info=exc,
+            )
 
     async def _run(self, job: Job) -> None:
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
@@ -174,7 +180,10 @@ class Worker:
             detail = "".join(traceback.format_exception_only(exc)).strip()
             state = await self._record_failure(job, detail)
             bound.warning(
-                "job.failed" if state else "job.lease_lost", error=type(exc).__name__, state=state
+                "job.failed" if state else "job.lease_lost",
+                error=type(exc).__name__,
+                state=state,
+                exc_info=exc,
             )
             return
         bound.info("job.completed")
