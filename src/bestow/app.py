@@ -19,8 +19,8 @@ from bestow.deps import RuntimeDep
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
+from bestow.surfaces import api_docs, voucher_pages
 from bestow.surfaces import openapi as surface_errors
-from bestow.surfaces import voucher_pages
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.loyalty import router as admin_loyalty_router
 from bestow.surfaces.admin.products import router as admin_products_router
@@ -113,7 +113,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    api_docs.install(app)
     registry = surfaces()
     registry.install(app)
     app.add_middleware(
@@ -154,6 +157,7 @@ def _document_surface_headers(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             documented = operator_auth.document(partner_auth.document(build()))
+            documented = surface_errors.hoist_local_definitions(documented)
             app.openapi_schema = surface_errors.secure(surface_errors.document(documented))
         return app.openapi_schema
 
