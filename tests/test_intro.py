@@ -14,9 +14,9 @@ from tests.fixtures.deployment import Deployment, bestow
 
 pytestmark = pytest.mark.slow
 
-POLL = """for i in $(seq 300); do
+POLL = """for i in $(seq 120); do
   [ "$(curl "${P[@]}" "$B/issuance_jobs/$JOB_ID?merchant_id=$M" | j issuance_job state)" \\
-    = completed ] && break; sleep 0.1
+    = completed ] && break; sleep 0.5
 done
 """
 

@@ -14,7 +14,7 @@ import httpx
 import jsonschema_rs
 import pytest
 
-from tests.fixtures.deployment import Deployment
+from tests.fixtures.deployment import Deployment, bestow
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -129,6 +129,9 @@ class Caller:
         self.demo = deployment.demo
         self.ids: dict[str, str] = {}
         self.tokens: dict[str, str] = {}
+        # An admin token of this test's own: other tests may revoke the demo's.
+        created = bestow(deployment.env, "admin-tokens", "create", "openapi-examples", "--json")
+        self.admin_token = json.loads(created)["token"]
 
     def example(self, method: str, path: str) -> Any:
         content = self.document["paths"][path][method]["requestBody"]["content"]
@@ -168,7 +171,7 @@ class Caller:
                 "X-Idempotency-Key": str(uuid.uuid4()),
             }
         elif path.startswith("/admin/"):
-            headers["Authorization"] = f"Bearer {self.demo['admin']['token']}"
+            headers["Authorization"] = f"Bearer {self.admin_token}"
         elif path.startswith("/v3/"):
             headers["Authorization"] = f"Bearer {self.token(self.demo['vouchers'])}"
             headers["Idempotency-Key"] = str(uuid.uuid4())
