@@ -19,8 +19,8 @@ from bestow.deps import RuntimeDep
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
+from bestow.surfaces import api_docs, examples, voucher_pages
 from bestow.surfaces import openapi as surface_errors
-from bestow.surfaces import voucher_pages
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.loyalty import router as admin_loyalty_router
 from bestow.surfaces.admin.products import router as admin_products_router
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         app.state.partner_auth_cache = AuthCache(settings.auth_cache_seconds)
         app.state.partner_merchants_cache = AuthCache(settings.auth_cache_seconds)
         app.state.operator_auth_cache = AuthCache(settings.auth_cache_seconds)
+        app.state.example_ids = await _demo_ids(runtime, settings)
         worker_task: asyncio.Task[None] | None = None
         worker = None
         if with_worker:
@@ -113,7 +114,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    api_docs.install(app)
     registry = surfaces()
     registry.install(app)
     app.add_middleware(
@@ -154,10 +158,27 @@ def _document_surface_headers(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             documented = operator_auth.document(partner_auth.document(build()))
-            app.openapi_schema = surface_errors.secure(surface_errors.document(documented))
+            documented = surface_errors.hoist_local_definitions(documented)
+            documented = surface_errors.secure(surface_errors.document(documented))
+            ids = getattr(app.state, "example_ids", None)
+            app.openapi_schema = examples.apply(documented, ids=ids)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _demo_ids(runtime: Any, settings: Settings) -> examples.DemoIds:
+    """The demo's ids for the OpenAPI document's examples ("Try it out" on the demo data); the
+    stand-ins in production, without a demo, or when the database cannot be read now."""
+    if settings.environment == "production":
+        return examples.DemoIds()
+    from bestow.demo import seed
+
+    try:
+        demo = await asyncio.wait_for(seed.load(runtime), READY_TIMEOUT_SECONDS)
+    except Exception:
+        return examples.DemoIds()
+    return examples.DemoIds.of(demo)
 
 
 def _add_operational_routes(app: FastAPI) -> None:

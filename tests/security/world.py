@@ -60,6 +60,9 @@ PUBLIC_PATHS = {
     "/healthz": "liveness probe",
     "/readyz": "readiness probe",
     "/metrics": "Prometheus metrics, scraped without credentials (network-restricted)",
+    "/docs": "the interactive API documentation (Swagger UI), as FastAPI's own was",
+    "/docs/oauth2-redirect": "Swagger UI's OAuth 2.0 redirect page",
+    "/redoc": "the API documentation (ReDoc)",
 }
 
 

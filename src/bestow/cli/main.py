@@ -51,7 +51,6 @@ def serve(
 
     from bestow.app import SERVE_WORKER, create_app
     from bestow.config import get_settings
-    from bestow.kit.server import PROTOCOL
 
     settings = get_settings()
     if "public_url" not in settings.model_fields_set:
@@ -60,18 +59,7 @@ def serve(
         shown = "127.0.0.1" if wildcard else host
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     run(lambda: _ensure_admin_token())
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "access_log": False,
-        "log_level": "warning",
-        "lifespan": "on",
-        "timeout_graceful_shutdown": int(settings.worker_lease_seconds),
-        # Slow or silent clients: see bestow.kit.server.
-        "http": PROTOCOL,
-        "timeout_keep_alive": settings.http_keep_alive_seconds,
-        "limit_concurrency": settings.http_max_connections,
-    }
+    options = uvicorn_options(settings, host=host, port=port)
     if processes == 1:
         uvicorn.run(create_app(settings, with_worker=not no_worker), **options)
         return
@@ -79,6 +67,29 @@ def serve(
     os.environ["BESTOW_PUBLIC_URL"] = settings.public_url
     os.environ[SERVE_WORKER] = "0" if no_worker else "1"
     uvicorn.run("bestow.app:serve_app", factory=True, workers=processes, **options)
+
+
+def uvicorn_options(settings: Any, *, host: str, port: int) -> dict[str, Any]:
+    """How ``bestow serve`` runs uvicorn. Its own logging configuration is not applied
+    (``log_config=None``): its records, an unhandled error's among them, are JSON lines through
+    Bestow's handler like every other line (``bestow.kit.logging``)."""
+    from bestow.kit.logging import configure_logging
+    from bestow.kit.server import PROTOCOL
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    return {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "log_config": None,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": int(settings.worker_lease_seconds),
+        # Slow or silent clients: see bestow.kit.server.
+        "http": PROTOCOL,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "limit_concurrency": settings.http_max_connections,
+    }
 
 
 async def _ensure_admin_token() -> None:
@@ -177,6 +188,66 @@ def demo(
     _intro(data, created)
 
 
+def partner_walkthrough(base: str, partner: dict[str, Any], *, today: Any = None) -> str:
+    """The Partner API's main job as commands to paste into bash or zsh: discovery, a campaign
+    with a treatment and a Control, rewards to three demo members under an idempotency key, the
+    job polled until it finishes, then revoked. Dates run from today (UTC) for 30 days."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    start = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def day(offset: int) -> str:
+        return (start + timedelta(days=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    campaign = {
+        "campaign": {
+            "merchant_id": partner["merchant_id"],
+            "name": "Welcome back",
+            "start_at": day(0),
+            "end_at": day(30),
+            "redeemable_from": day(0),
+            "redeemable_to": day(60),
+            "variants": [
+                {"name": "Free slice", "reward_template_id": partner["template_id"]},
+                {"name": "Control"},
+            ],
+        }
+    }
+    members = [m["email"] for m in partner["members"][:3]]
+    identifiers = ", ".join(f'{{"type": "email", "value": "{m}"}}' for m in members)
+    issue = (
+        f'{{"merchant_id": "{partner["merchant_id"]}", "campaign_id": "\'$CAMPAIGN_ID\'", '
+        f'"variant_id": "\'$VARIANT_ID\'", "identifiers": [{identifiers}]}}'
+    )
+    merchant = partner["merchant_id"]
+    return (
+        "  Partner API (bash or zsh; python3 reads the answers):\n"
+        f"  B={base}/partner\n"
+        f"  P=(-sS -w '\\n' -H 'Authorization: Bearer {partner['access_token']}' \\\n"
+        f"     -H 'X-ClientId: {partner['client_id']}' "
+        "-H 'Accept-Version: v4.0' -H 'Content-Type: application/json')\n"
+        "  j() { python3 -c 'import json,sys,functools; print(functools.reduce(lambda d,k: "
+        'd[int(k) if k.isdigit() else k], sys.argv[1:], json.load(sys.stdin)))\' "$@"; }\n'
+        '  curl "${P[@]}" $B/merchants\n'
+        f'  curl "${{P[@]}}" "$B/reward_templates?merchant_id={merchant}"\n'
+        "  # a campaign: a treatment (a published template) and a Control (a hold-out)\n"
+        f'  C=$(curl "${{P[@]}}" $B/campaigns -d \'{json.dumps(campaign)}\'); echo "$C"\n'
+        '  CAMPAIGN_ID=$(echo "$C" | j campaign id)\n'
+        '  VARIANT_ID=$(echo "$C" | j campaign variants 0 id)\n'
+        "  # rewards to three demo members; the key makes a retry safe (same answer, no new job)\n"
+        "  KEY=$(python3 -c 'import uuid; print(uuid.uuid4())')\n"
+        f'  J=$(curl "${{P[@]}}" -H "X-Idempotency-Key: $KEY" $B/campaigns/issue \\\n'
+        f"     -d '{issue}'); echo \"$J\"\n"
+        '  JOB_ID=$(echo "$J" | j issuance_job id)\n'
+        "  # poll the job until it is completed (or failed)\n"
+        f'  curl "${{P[@]}}" "$B/issuance_jobs/$JOB_ID?merchant_id={merchant}"\n'
+        "  # revoke every reward of the job (202, then revoked by the worker)\n"
+        f'  curl "${{P[@]}}" $B/issuance_jobs/$JOB_ID/revoke \\\n'
+        f'     -d \'{{"merchant_id": "{merchant}"}}\'\n'
+    )
+
+
 def _intro(data: dict[str, object], created: bool) -> None:
     from bestow.config import get_settings
 
@@ -192,12 +263,7 @@ def _intro(data: dict[str, object], created: bool) -> None:
     typer.echo(f"  partner access token:  {partner['access_token']}")
     typer.echo(f"  partner merchant_id:   {partner['merchant_id']}")
     typer.echo("\nTry (once the server below is up):\n")
-    typer.echo(
-        f"  curl -s {base}/partner/merchants \\\n"
-        f"    -H 'Authorization: Bearer {partner['access_token']}' \\\n"
-        f"    -H 'X-ClientId: {partner['client_id']}' \\\n"
-        "    -H 'Accept-Version: v4.0'\n"
-    )
+    typer.echo(partner_walkthrough(base, partner))
     vouchers = data.get("vouchers")
     if isinstance(vouchers, dict):
         typer.echo(

@@ -2,16 +2,22 @@
 
 The access log records who called what and how it went; never a body, a query string, a header
 value other than the request id, an email, a phone, a token or a secret.
+
+Every line on standard error is one JSON object: Bestow's own (structlog) and those of the standard
+library's loggers (uvicorn's "Exception in ASGI application", asyncio's, any library's) alike. An
+error's traceback is the line's ``exception`` field, never lines of plain text, with emails, phones
+and secrets in it masked (an exception's message may quote a value).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -63,19 +69,96 @@ def _dumps(value: Any, **_: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+_MASKS = (
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), "<email>"),
+    (re.compile(r"(?<![\w.:+-])\+[1-9]\d{7,14}(?!\d)"), "<phone>"),
+    (re.compile(r"(?:bst_[a-z]+_|whsec_)[A-Za-z0-9+/=_-]{8,}"), "<secret>"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), "<jwt>"),
+)
+_LOGGED = "_bestow_logged"
+"""Set on an exception once its traceback is logged: the server's own report of the same
+exception (uvicorn's "Exception in ASGI application", after Starlette re-raises it) is dropped."""
+_OURS = "_bestow_handler"
+
+
+def mask(text: str) -> str:
+    """``text`` with emails, phones, Bestow secrets and JWTs replaced by placeholders."""
+    for pattern, placeholder in _MASKS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def _exception_field(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """``exc_info`` becomes the ``exception`` field: the traceback as one string, masked."""
+    exc_info = event.get("exc_info")
+    if isinstance(exc_info, BaseException):
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(exc_info, _LOGGED, True)
+    formatted = dict(structlog.processors.format_exc_info(_, __, event))
+    if isinstance(formatted.get("exception"), str):
+        formatted["exception"] = mask(formatted["exception"])
+    return formatted
+
+
+def _mask_foreign_event(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Another library's message may quote a value: mask it as a traceback is."""
+    if isinstance(event.get("event"), str):
+        event["event"] = mask(event["event"])
+    return event
+
+
+class _AlreadyLogged(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not getattr(exc, _LOGGED, False)
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Bestow's structured logs, and the standard library's loggers through the same renderer."""
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    # The console renderer prints tracebacks itself; JSON takes them as a field.
+    exceptions: list[Any] = [_exception_field] if json else []
+    numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
-        processors=[*processors, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        processors=[*processors, *exceptions, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(_Stderr())
+    setattr(handler, _OURS, True)
+    handler.addFilter(_AlreadyLogged())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _mask_foreign_event,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *exceptions,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Other libraries' information lines (an HTTP client's request URLs) stay out, as before.
+    root.setLevel(max(numeric_level, logging.WARNING))
+    # uvicorn's own handlers print plain text: its records go to the root's handler instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
 
 
 class PayloadTooLarge(HTTPException):

@@ -145,5 +145,30 @@ def document(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+def hoist_local_definitions(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``$defs`` of schemas embedded whole (a body a route reads itself, documented with
+    its model's JSON schema) into ``components/schemas``: their ``#/$defs/...`` references are
+    relative to the document's root, where viewers (ReDoc refuses the whole page) cannot find
+    them."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            for name, schema in node.pop("$defs", {}).items():
+                schemas.setdefault(name, walk(schema))
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        return node
+
+    walk(openapi.get("paths", {}))
+    return openapi
+
+
 def _is_fastapi_validation(media: dict[str, Any]) -> bool:
     return bool(media.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"))

@@ -149,7 +149,13 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # recording the outcome failed; the lease lapses, the job reruns
-            log.error("job.unrecorded", job_id=job.id, kind=job.kind, error=type(exc).__name__)
+            log.error(
+                "job.unrecorded",
+                job_id=job.id,
+                kind=job.kind,
+                error=type(exc).__name__,
+                exc_info=exc,
+            )
 
     async def _run(self, job: Job) -> None:
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
@@ -190,6 +196,7 @@ class Worker:
                 error=type(exc).__name__,
                 state=state,
                 outage=outage,
+                exc_info=exc,
             )
             return
         bound.info("job.completed")
