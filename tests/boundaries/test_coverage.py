@@ -11,7 +11,9 @@ from tests.boundaries import (
     test_partner,
     test_vouchers,
 )
-from tests.boundaries.engine import fields_of, write_operations
+from tests.boundaries.engine import fields_of, fingerprint, write_operations
+from tests.conftest import unique
+from tests.security.world import ADMIN, World
 
 MODULES = (test_partner, test_vouchers, test_loyalty, test_operator, test_admin)
 COVERED = [op for module in MODULES for op in module.OPERATIONS] + [test_oauth.TOKEN]
@@ -33,3 +35,21 @@ def test_every_body_field_of_the_document_is_broken() -> None:
     assert ("POST /admin/merchants/{merchant_id}/members", "external_ids") in names
     assert ("POST /client/users/{correlation_id}/adhoc-reward/", "correlation_id") in names
     assert len(names) > 200
+
+
+async def test_the_fingerprint_sees_an_insert_and_an_update(world: World) -> None:
+    """The check that a refused request wrote nothing can fail: a row added or changed moves
+    the fingerprint."""
+    before = await fingerprint(world)
+    created = await world.http.post(
+        "/admin/merchants", json={"name": "Seen", "handle": unique("seen")}, headers=ADMIN
+    )
+    assert created.status_code == 201, created.text
+    inserted = await fingerprint(world)
+    assert inserted["merchants"][0] == before["merchants"][0] + 1
+    renamed = await world.http.patch(
+        f"/admin/merchants/{created.json()['id']}", json={"name": "Renamed"}, headers=ADMIN
+    )
+    assert renamed.status_code == 200, renamed.text
+    updated = await fingerprint(world)
+    assert updated["merchants"] != inserted["merchants"]

@@ -1,5 +1,5 @@
-"""The fuzz run's figures: requests sent and 5xx answered per database, printed at the end of
-the run (gathered from every pytest-xdist process)."""
+"""The fuzz run's figures: requests sent and 5xx (and 404) answered per database, printed at
+the end of the run (gathered from every pytest-xdist process)."""
 
 from __future__ import annotations
 
@@ -37,5 +37,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("fuzzing")
     for database, figures in sorted(TOTALS.items()):
         terminalreporter.write_line(
-            f"{database}: {figures['requests']} requests, {figures['5xx']} answered 5xx"
+            f"{database}: {figures['requests']} requests, {figures['5xx']} answered 5xx "
+            f"({figures['404']} answered 404)"
         )

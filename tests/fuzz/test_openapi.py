@@ -99,7 +99,7 @@ path parameter, query parameter or body member that names them: a generated requ
 (three times in four) so that it reaches past "not found" into the operation."""
 
 COUNTS: dict[str, Counter[str]] = {}
-"""Requests sent and 5xx answered, by database: printed at the end of the run (conftest)."""
+"""Requests sent, 404 and 5xx answered, by database: printed at the end of the run (conftest)."""
 
 
 def _seeds_for(path: str) -> dict[str, str]:
@@ -247,5 +247,6 @@ def test_operation(case: schemathesis.Case, fuzz_session: requests.Session) -> N
     response = case.call(base_url=BASE_URL, session=fuzz_session)
     counts = COUNTS.setdefault(fuzz_session.bestow_database, Counter())  # type: ignore[attr-defined]
     counts["requests"] += 1
+    counts["404"] += response.status_code == 404
     counts["5xx"] += response.status_code >= 500
     case.validate_response(response, checks=CHECKS)
