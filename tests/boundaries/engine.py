@@ -20,7 +20,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from sqlalchemy import String, cast, func, literal, select, union_all
+from sqlalchemy import DateTime, String, cast, func, literal, select, union_all
 
 import bestow.models  # noqa: F401 (registers every table)
 from bestow.kit.db import Base
@@ -317,11 +317,10 @@ def _fingerprint_query() -> Any:
         for table in Base.metadata.sorted_tables:
             if table.name in UNFINGERPRINTED:
                 continue
-            changed = (
-                cast(func.max(table.c.updated_at), String)
-                if "updated_at" in table.c
-                else literal("", String)
-            )
+            moments = [c for c in table.c if c.type._type_affinity is DateTime]
+            changed: Any = literal("", String)
+            for column in moments:
+                changed = changed + func.coalesce(cast(func.max(column), String), "-") + "|"
             parts.append(
                 select(
                     literal(table.name).label("t"), func.count().label("n"), changed.label("u")
@@ -332,8 +331,9 @@ def _fingerprint_query() -> Any:
 
 
 async def fingerprint(world: World) -> dict[str, tuple[int, Any]]:
-    """Each table's row count and latest ``updated_at``: a refused request that inserted,
-    deleted or updated a row changes it."""
+    """Each table's row count and the latest value of each of its date-time columns
+    (``updated_at``, ``revoked_at``, ``cancelled_at``, ...): a refused request that inserted,
+    deleted or changed the state of a row changes it."""
     async with world.runtime.db.session() as session:
         rows = (await session.execute(_fingerprint_query())).all()
     return {str(t): (int(n), u) for t, n, u in rows}
