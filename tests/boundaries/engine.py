@@ -19,7 +19,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, settings
-from hypothesis import strategies as st
 from sqlalchemy import DateTime, String, cast, func, literal, select, union_all
 
 import bestow.models  # noqa: F401 (registers every table)
@@ -48,6 +47,16 @@ UNFINGERPRINTED = {"idempotency_records"}
 """A refused request sent with an idempotency key stores its answer for replay, by design."""
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
+
+OAUTH_ERRORS = {
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+}
+"""RFC 6749, section 5.2."""
 
 
 @dataclass
@@ -372,11 +381,22 @@ async def check(world: World, operation: Operation, target: Field, value: Any) -
         if operation.surface == "vouchers":
             code = response.json()["code"]
             assert len(code) == 7 and code[3] == "-" and code.startswith(str(status)), code
+        if operation.surface == "oauth":
+            assert response.json()["error"] in OAUTH_ERRORS, response.text
     except (AssertionError, KeyError, ValueError) as exc:
         raise AssertionError(f"not the {operation.surface} error shape: {where}") from exc
     after = await fingerprint(world)
     changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
     assert not changed, f"a refused request wrote rows {changed}: {where}"
+
+
+def _enumerated(target: Field) -> list[Any] | None:
+    """The few values of a field that is checked with every one of them, or None."""
+    if target.where == "whole":
+        return values.CSV_BODIES if target.kind == "csv" else values.BODIES
+    if target.where == "header" and str(target.name[0]).lower() == "authorization":
+        return values.AUTHORIZATIONS
+    return None
 
 
 def cases(operations: list[Operation]) -> list[Any]:
@@ -385,15 +405,28 @@ def cases(operations: list[Operation]) -> list[Any]:
         pytest.param(operation, target, id=f"{operation} {target}")
         for operation in operations
         for target in fields_of(operation)
+        if _enumerated(target) is None
+    ]
+
+
+def whole_cases(operations: list[Operation]) -> list[Any]:
+    """One test case per operation whose body is sent whole with each of a few values."""
+    return [
+        pytest.param(operation, target, id=f"{operation} {target}")
+        for operation in operations
+        for target in fields_of(operation)
+        if _enumerated(target) is not None
     ]
 
 
 def values_for(target: Field) -> Any:
-    if target.where == "whole":
-        return st.sampled_from(values.CSV_BODIES if target.kind == "csv" else values.BODIES)
-    if target.where == "header" and str(target.name[0]).lower() == "authorization":
-        return st.sampled_from(values.AUTHORIZATIONS)
     return values.values_for(target.kind, date_like=target.date_like)
+
+
+async def check_every_value(world: World, operation: Operation, target: Field) -> None:
+    """``check`` with each of the field's few values, all of them every run."""
+    for value in _enumerated(target) or []:
+        await check(world, operation, target, value)
 
 
 async def once(world: World, name: str, make: Callable[[], Awaitable[str]]) -> str:

@@ -15,7 +15,9 @@ from tests.boundaries.engine import (
     Request,
     cases,
     check,
+    check_every_value,
     values_for,
+    whole_cases,
 )
 from tests.loyalty.helpers import REWARD, UNIT
 from tests.security.world import World
@@ -58,3 +60,8 @@ async def test_loyalty_field(
     world: World, operation: Operation, target: Field, data: st.DataObject
 ) -> None:
     await check(world, operation, target, data.draw(values_for(target), label=str(target)))
+
+
+@pytest.mark.parametrize(("operation", "target"), whole_cases(OPERATIONS))
+async def test_loyalty_whole(world: World, operation: Operation, target: Field) -> None:
+    await check_every_value(world, operation, target)

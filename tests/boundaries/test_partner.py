@@ -9,8 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.boundaries.engine import BOUNDARY_SETTINGS, Field, Operation, Request, cases, check
-from tests.boundaries.engine import values_for as values_of
+from tests.boundaries.engine import (
+    BOUNDARY_SETTINGS,
+    Field,
+    Operation,
+    Request,
+    cases,
+    check,
+    check_every_value,
+    values_for,
+    whole_cases,
+)
 from tests.conftest import unique
 from tests.security.world import World
 from tests.surfaces.partner.helpers import ISSUE, campaign_body, create_campaign, variant_id
@@ -75,5 +84,10 @@ OPERATIONS = [
 async def test_partner_field(
     world: World, operation: Operation, target: Field, data: st.DataObject
 ) -> None:
-    value = data.draw(values_of(target), label=str(target))
+    value = data.draw(values_for(target), label=str(target))
     await check(world, operation, target, value)
+
+
+@pytest.mark.parametrize(("operation", "target"), whole_cases(OPERATIONS))
+async def test_partner_whole(world: World, operation: Operation, target: Field) -> None:
+    await check_every_value(world, operation, target)

@@ -16,8 +16,10 @@ from tests.boundaries.engine import (
     Request,
     cases,
     check,
+    check_every_value,
     once,
     values_for,
+    whole_cases,
 )
 from tests.security.world import World
 from tests.vouchers.helpers import create as create_product
@@ -84,3 +86,8 @@ async def test_voucher_field(
     world: World, operation: Operation, target: Field, data: st.DataObject
 ) -> None:
     await check(world, operation, target, data.draw(values_for(target), label=str(target)))
+
+
+@pytest.mark.parametrize(("operation", "target"), whole_cases(OPERATIONS))
+async def test_voucher_whole(world: World, operation: Operation, target: Field) -> None:
+    await check_every_value(world, operation, target)

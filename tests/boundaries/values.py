@@ -248,6 +248,7 @@ unknown columns, broken quoting."""
 
 AUTHORIZATIONS: list[Any] = [
     "Basic " + "w7zDpMOf",  # base64 of non-ASCII text
+    "Basic //46/w==",  # base64 of bytes that are not UTF-8
     "Basic \u00fc\u00e4\u00df",
     "Basic",
     "Basic ====",
