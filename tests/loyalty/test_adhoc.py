@@ -246,6 +246,12 @@ def without(field: str) -> dict[str, Any]:
         ),
         ([reward_body()], NOT_JSON),
         ("award", NOT_JSON),
+        (reward_body(externalReferenceID="r-1"), "externalReferenceID is not a known field"),
+        (reward_body(issuerId="partner\x001"), "issuerId must not contain control characters"),
+        (
+            reward_body(externalReferenceId="ref\x00"),
+            "externalReferenceId must not contain control characters",
+        ),
     ],
 )
 async def test_a_refused_body_says_why_and_moves_nothing(
@@ -614,3 +620,21 @@ async def test_a_body_labelled_as_something_else_is_unsupported(
     )
     assert response.status_code == 415
     assert response.json()["errorCode"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+@pytest.mark.parametrize("depth", [256, 1023])
+async def test_a_keyed_award_nested_past_the_encoders_limit_is_refused(
+    app_client: httpx.AsyncClient, runtime: Runtime, programme: Programme, depth: int
+) -> None:
+    """The request fingerprint re-encodes the body, which stops at 255 levels: the body's depth
+    is bounded before it, for every surface."""
+    member_id, correlation_id = await member_session(app_client, runtime, programme)
+    nested = b"[" * depth + b"]" * depth
+    content = b'{"rewardAmount": 1, "note": ' + nested + b"}"
+    headers = {**programme.headers, "Idempotency-Key": str(uuid.uuid4())}
+    path = f"/client/users/{correlation_id}/adhoc-reward/"
+    refused(
+        await post_bytes(app_client, headers, path, content),
+        "The request body is nested more than 32 levels deep",
+    )
+    assert await transactions(runtime, member_id) == []

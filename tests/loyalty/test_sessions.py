@@ -219,6 +219,16 @@ async def test_an_unknown_identifier_type_is_refused(
         ),
         ([], NOT_JSON),
         ("APP", NOT_JSON),
+        ({"correlationId": "a/b", "channel": "APP"}, "correlationId must not contain / or \\"),
+        ({"correlationId": "a\\b", "channel": "APP"}, "correlationId must not contain / or \\"),
+        (
+            {"correlationId": "c\x00-1", "channel": "APP"},
+            "correlationId must not contain control characters",
+        ),
+        (
+            {"correlationId": "c-1", "channel": "APP", "correlationID": "c-2"},
+            "correlationID is not a known field",
+        ),
     ],
 )
 async def test_a_bad_body_is_refused(

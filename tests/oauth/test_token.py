@@ -261,6 +261,19 @@ async def test_missing_or_malformed_client_authentication_is_invalid_client(
         oauth_error(response, 401, "invalid_client")
 
 
+@pytest.mark.parametrize(
+    "value", [b"Basic \xc3\xa9\xff", b"Basic YWJj\x80OmRlZg==", b"Basic " + "é:ü".encode()]
+)
+async def test_non_ascii_basic_credentials_are_invalid_client_not_a_crash(
+    app_client: httpx.AsyncClient, value: bytes
+) -> None:
+    """Header bytes beyond ASCII reach the decoder as Latin-1 text, which base64 refuses."""
+    response = await app_client.post(
+        TOKEN, data={"grant_type": "client_credentials"}, headers=[(b"Authorization", value)]
+    )
+    oauth_error(response, 401, "invalid_client")
+
+
 async def test_other_methods_and_paths_answer_in_the_oauth_shape(
     app_client: httpx.AsyncClient,
 ) -> None:

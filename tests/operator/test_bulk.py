@@ -157,6 +157,8 @@ async def test_bulk_ten_thousand(settings: Settings, runtime: Runtime, operator:
             "betValue must be 1.50 for this Fixed reward (or omitted)",
         ),
         ({"operatorPlayerIds": ["a"], "createdBy": 5}, "createdBy must be a string"),
+        ({"operatorPlayerIds": ["a"], "betValue": 1e308}, "betValue must be at most 1000000000"),
+        ({"operatorPlayerIds": ["a"], "betValue": 1e28}, "betValue must be at most 1000000000"),
     ],
     ids=[
         "missing",
@@ -170,6 +172,8 @@ async def test_bulk_ten_thousand(settings: Settings, runtime: Runtime, operator:
         "too-long-at-1",
         "fixed-mismatch",
         "created-by",
+        "bet-value-1e308",
+        "bet-value-1e28",
     ],
 )
 async def test_bulk_validation(

@@ -108,6 +108,20 @@ async def test_optional_fields_absent(app_client: httpx.AsyncClient, operator: O
         ({"startTimeUtc": None}, "startTimeUtc is required"),
         ({"startTimeUtc": "June 1st"}, "startTimeUtc must be an ISO 8601 date-time"),
         ({"endTimeUtc": 5}, "endTimeUtc must be an ISO 8601 date-time"),
+        (
+            {"startTimeUtc": "0001-01-01T00:00:00+14:00"},
+            "startTimeUtc is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        ),
+        (
+            {"endTimeUtc": "9999-12-31T23:59:59-12:00"},
+            "endTimeUtc is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        ),
+        ({"startTimeUtc": "1700000000"}, "startTimeUtc must be an ISO 8601 date-time"),
+        ({"nmae": "Typo"}, "nmae is not a known field"),
+        (
+            {"name": "Spring\x00sale"},
+            "name must not contain NUL or other control characters",
+        ),
         ({"name": 5}, "name must be a string"),
         ({"name": "x" * 201}, "name must be at most 200 characters"),
     ],

@@ -240,6 +240,9 @@ async def test_enrol_validation(
             "betValue must be a number greater than 0 with at most 2 decimal places",
         ),
         ({"betValue": 1, "betCount": 1.5}, "betCount must be an integer from 1 to 1000000"),
+        ({"betValue": 1e308, "betCount": 5}, "betValue must be at most 1000000000"),
+        ({"betValue": 1e28, "betCount": 5}, "betValue must be at most 1000000000"),
+        ({"betValue": 1, "betCount": 5, "betcount": 6}, "betcount is not a known field"),
     ],
 )
 async def test_enrol_malformed_bets_name_the_field(

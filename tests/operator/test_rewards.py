@@ -211,7 +211,29 @@ PRODUCTS = "products must be an array of at least one non-empty string"
             {"freeBetDetails": {**FIXED, "betValue": 1000000000.01}},
             "freeBetDetails.betValue must be at most 1000000000",
         ),
+        (
+            {"freeBetDetails": {**FIXED, "betValue": 1e308}},
+            "freeBetDetails.betValue must be at most 1000000000",
+        ),
+        (
+            {"freeBetDetails": {**FIXED, "betValue": 1e28}},
+            "freeBetDetails.betValue must be at most 1000000000",
+        ),
+        (
+            {"freeBetDetails": {**RANGED, "maxBetValue": "1e400"}},
+            "freeBetDetails.maxBetValue must be at most 1000000000",
+        ),
+        ({"freeBetDetails": {**FIXED, "betValue": -1e308}}, VALUE.format("betValue")),
+        (
+            {"startTimeUtc": "0001-01-01T00:00:00Z"},
+            "startTimeUtc is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        ),
         ({"freeBetDetails": _without(FIXED, "betCount")}, COUNT.format("betCount")),
+        ({"rewardTypes": "FreeBets"}, "rewardTypes is not a known field"),
+        (
+            {"freeBetDetails": {**FIXED, "betvalue": 2}},
+            "freeBetDetails.betvalue is not a known field",
+        ),
         ({"freeBetDetails": {**FIXED, "betCount": 0}}, COUNT.format("betCount")),
         ({"freeBetDetails": {**FIXED, "betCount": 1.5}}, COUNT.format("betCount")),
         ({"freeBetDetails": {**FIXED, "betCount": 1000001}}, COUNT.format("betCount")),

@@ -109,5 +109,78 @@ async def test_unknown_or_garbage_ids_are_a_clear_4xx(
     app_client: httpx.AsyncClient, path: str
 ) -> None:
     response = await app_client.get(path, headers=ADMIN)
-    assert response.status_code in ((400, 404) if "%00" in path else (404,))
+    assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/admin/merchants", "DELETE", "GET, POST"),
+        ("/partner/campaigns", "PUT", "GET, POST"),
+        ("/v1/campaigns", "DELETE", "GET, POST"),
+    ],
+)
+async def test_a_405_lists_every_method_the_path_serves(
+    app_client: httpx.AsyncClient, path: str, method: str, allowed: str
+) -> None:
+    """RFC 9110: ``Allow`` names every method, not only those of the first route that matched."""
+    response = await app_client.request(method, path, headers=ADMIN)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"name": "A", "handle": "deep", "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("depth", [40, 256, 1023])
+async def test_a_body_nested_too_deep_is_refused_on_every_surface(
+    app_client: httpx.AsyncClient, depth: int
+) -> None:
+    """One bound for every surface, before any parser or encoder meets the body."""
+    before = await _merchant_count(app_client)
+    response = await app_client.post(
+        "/admin/merchants",
+        content=_nested(depth),
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "nested more than 32 levels deep" in response.json()["detail"]
+    assert await _merchant_count(app_client) == before
+    operator = await app_client.post(
+        "/v1/campaigns", content=_nested(depth), headers={"Content-Type": "application/json"}
+    )
+    assert operator.status_code in (400, 401)
+    assert set(operator.json()) == {"message", "data", "responseCode"}
+
+
+async def test_a_number_too_large_to_hold_is_out_of_range_not_a_malformed_body(
+    app_client: httpx.AsyncClient,
+) -> None:
+    huge = b"9" * 5000
+    response = await app_client.post(
+        "/admin/merchants",
+        content=b'{"name": "A", "handle": "huge", "x": ' + huge + b"}",
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "A number in the request body is out of range"
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/partner/campaigns/cmp%00x", None),
+        ("/partner/campaigns", {"merchant_id": "mer\x00x"}),
+        ("/partner/reward_templates", {"merchant_id": "mer\x01"}),
+    ],
+)
+async def test_a_control_character_in_an_id_answers_the_same_on_every_database(
+    app_client: httpx.AsyncClient, partner: PartnerWorld, path: str, params: object
+) -> None:
+    """SQLite looked such an id up (404) and PostgreSQL refused its NUL (400)."""
+    response = await app_client.get(path, params=params, headers=partner.headers())
+    assert response.status_code == (404 if params is None else 400), response.text
+    assert set(response.json()) == {"code", "message"}

@@ -55,6 +55,7 @@ VOUCHER_KEYS = {
     "short_url_pin",
 }
 OPEN_RANGE = "face_value is required for open-value products, in cents, 100 to 100000"
+OUT_OF_RANGE = "face_value is out of range for this product: in cents, 100 to 100000"
 ONLY_OPEN = "face_value is only accepted for open-value products"
 NOT_CENTS = "face_value must be an integer number of cents"
 
@@ -278,10 +279,10 @@ async def test_face_value_errors_are_400_056(
     cases: list[tuple[str, dict[str, Any], str]] = [
         (opened.code, {"quantity": 1}, OPEN_RANGE),
         (opened.code, {"quantity": 1, "face_value": None}, OPEN_RANGE),
-        (opened.code, {"quantity": 1, "face_value": 99}, OPEN_RANGE),
-        (opened.code, {"quantity": 1, "face_value": 0}, OPEN_RANGE),
-        (opened.code, {"quantity": 1, "face_value": -1051}, OPEN_RANGE),
-        (opened.code, {"quantity": 1, "face_value": 100_001}, OPEN_RANGE),
+        (opened.code, {"quantity": 1, "face_value": 99}, OUT_OF_RANGE),
+        (opened.code, {"quantity": 1, "face_value": 0}, OUT_OF_RANGE),
+        (opened.code, {"quantity": 1, "face_value": -1051}, OUT_OF_RANGE),
+        (opened.code, {"quantity": 1, "face_value": 100_001}, OUT_OF_RANGE),
         (opened.code, {"quantity": 1, "face_value": "1051"}, NOT_CENTS),
         (opened.code, {"quantity": 1, "face_value": 10.51}, NOT_CENTS),
         (opened.code, {"quantity": 1, "face_value": 1051.0}, NOT_CENTS),
@@ -301,12 +302,45 @@ async def test_face_value_errors_are_400_056(
         assert voucher["remaining_amount"] == value
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"quantity": 1, "allow_partail": true}', "allow_partail is not a known field"),
+        (b'{"quantity": 1, "Quantity": 2}', "Quantity is not a known field"),
+        (
+            b'{"quantity": 1, "face_value": ' + b"9" * 5000 + b"}",
+            "A number in the request body is out of range",
+        ),
+    ],
+    ids=["misspelt-allow-partial", "wrong-case", "5000-digits"],
+)
+async def test_unknown_fields_and_unholdable_numbers_are_400_4c3_naming_them(
+    app_client: httpx.AsyncClient, runtime: Runtime, content: bytes, message: str
+) -> None:
+    """A misspelt ``allow_partial`` was dropped silently: the request then issued nothing when
+    stock was short, instead of what was left."""
+    product = await create(runtime, **fixed())
+    client_id, headers = await login(app_client, runtime, "issue_vouchers")
+    response = await post(app_client, headers, product.code, content=content)
+    vendor_error(response, 400, "400-4C3", message)
+    assert await voucher_count(runtime, client_id) == 0
+
+
+async def test_a_face_value_past_64_bits_is_out_of_range(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    opened = await open_value(runtime)
+    _, headers = await login(app_client, runtime, "issue_vouchers")
+    response = await post(app_client, headers, opened.code, {"quantity": 1, "face_value": 2**63})
+    vendor_error(response, 400, "400-056", "face_value is out of range")
+
+
 async def test_a_narrower_open_range_is_the_products(
     app_client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     opened = await open_value(runtime, min_face_value=500, max_face_value=2000)
     _, headers = await login(app_client, runtime, "issue_vouchers")
-    message = "face_value is required for open-value products, in cents, 500 to 2000"
+    message = "face_value is out of range for this product: in cents, 500 to 2000"
     for value in (499, 2001):
         response = await post(
             app_client, headers, opened.code, {"quantity": 1, "face_value": value}

@@ -167,6 +167,28 @@ def assert_problem(response: httpx.Response, status: int, field: str | None = No
         assert problem["field"] == field, problem
 
 
+@pytest.mark.parametrize(
+    ("valid_until", "detail"),
+    [
+        (1_900_000_000, "ISO 8601"),
+        ("1900000000", "ISO 8601"),
+        ("2031-01-31T16:00:00", "offset"),
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+        ("9999-12-31T23:59:59-12:00", "out of range"),
+    ],
+)
+async def test_a_product_valid_until_is_iso_8601_with_an_offset_in_range(
+    app_client: httpx.AsyncClient, valid_until: object, detail: str
+) -> None:
+    response = await app_client.post(
+        "/admin/products",
+        json=body(validity_days=None, valid_until=valid_until),
+        headers=ADMIN,
+    )
+    assert_problem(response, 400, "valid_until")
+    assert detail in response.json()["detail"]
+
+
 async def test_admin_creates_lists_gets_and_patches_products(
     app_client: httpx.AsyncClient,
 ) -> None:

@@ -195,6 +195,9 @@ async def test_a_single_use_value_voucher_is_redeemed_whole_and_bad_bodies_take_
         {"amount": True},
         {"ammount": 1000},
         {"reference": ""},
+        {"reference": "till\x00-1"},
+        {"location": "Store\x07"},
+        {"amount": 2**64},
         [1000],
     ):
         voucher_error(await app_client.post(path, json=body, headers=headers), 400)

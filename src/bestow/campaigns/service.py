@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -63,6 +63,15 @@ def is_control(name: str) -> bool:
     return name.strip().lower() == CONTROL
 
 
+def _local_date(value: datetime, zone: ZoneInfo) -> date:
+    """The date in the merchant's zone; past year 9999 there (the last hours of the supported
+    range, east of UTC) it is the last date there is."""
+    try:
+        return value.astimezone(zone).date()
+    except OverflowError:
+        return date.max
+
+
 def _check_windows(
     *,
     start_at: datetime,
@@ -78,7 +87,7 @@ def _check_windows(
     if end_at <= utcnow():
         raise Invalid("end_at must be in the future", field="end_at")
     zone = ZoneInfo(time_zone)
-    dates = {d.astimezone(zone).date() for d in (start_at, end_at, redeemable_from, redeemable_to)}
+    dates = {_local_date(d, zone) for d in (start_at, end_at, redeemable_from, redeemable_to)}
     if len(dates) == 1:
         raise Invalid(
             "start_at, end_at, redeemable_from and redeemable_to are all on the same date; "

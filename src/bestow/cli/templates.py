@@ -63,11 +63,11 @@ def create(
     """Create a reward template (a draft unless --publish)."""
     from bestow.rewards import templates as service
 
-    # Without discount options the discount kind defaults to a free item; other kinds have none.
+    # The discount kind needs --discount-type (the service refuses it without); others have none.
     discount = (
         None
         if discount_type is None and discount_value is None
-        else {"type": discount_type or "free_item", "value": discount_value}
+        else {"type": discount_type, "value": discount_value}
     )
     kind_config = _config(config)
 

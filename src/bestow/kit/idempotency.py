@@ -47,7 +47,7 @@ def fingerprint(method: str, route: str, body: bytes) -> str:
     """Hash of the request; JSON bodies are canonicalised, so spacing and key order don't count."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         canonical = body
     return hashlib.sha256(method.encode() + b" " + route.encode() + b"\n" + canonical).hexdigest()
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 import structlog
@@ -21,6 +22,9 @@ from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bestow.kit.errors import Invalid
+from bestow.kit.fields import MAX_JSON_DEPTH, is_clean, json_too_deep
 
 REQUESTS = Counter("bestow_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -130,7 +134,8 @@ class RequestMiddleware:
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                json_body = _is_json(headers.get(b"content-type", b""))
+                await self.app(scope, self._limited(receive, json_body), send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -150,6 +155,15 @@ class RequestMiddleware:
 
     def _refuse(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
         path: str = scope["path"]
+        # A control character in a path or query value names nothing; refused here so that
+        # SQLite (which would look it up) and PostgreSQL (which refuses NUL) answer the same.
+        if not is_clean(path):
+            return self.error_response(path, HTTPException(404))
+        query = scope.get("query_string", b"")
+        if query and not is_clean(unquote_plus(query.decode("latin-1"))):
+            return self.error_response(
+                path, Invalid("The query string must not contain control characters")
+            )
         length = headers.get(b"content-length")
         if length is not None:
             try:
@@ -165,20 +179,51 @@ class RequestMiddleware:
                 return self.error_response(path, UnsupportedMediaType(problem))
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, json_body: bool) -> Receive:
+        """``receive`` within the size limit and, for a JSON body, the depth limit: checked
+        here, once for every surface, before any parser or encoder meets a body nested deeper
+        than it can handle (the JSON encoder stops at 255 levels)."""
         limit = self.max_body_bytes
         seen = 0
+        chunks: list[bytes] = []
 
         async def receive_limited() -> Message:
             nonlocal seen
             message = await receive()
-            if message["type"] == "http.request" and message.get("body"):
-                seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                return message
+            chunk = message.get("body", b"")
+            if chunk:
+                seen += len(chunk)
                 if seen > limit:
                     raise PayloadTooLarge(limit)
+            if json_body:
+                more = message.get("more_body", False)
+                if more or chunks:
+                    chunks.append(chunk)
+                if not more:
+                    body = b"".join(chunks) if chunks else chunk
+                    chunks.clear()
+                    if json_too_deep(body):
+                        raise NestedTooDeep(MAX_JSON_DEPTH)
             return message
 
         return receive_limited
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
+
+
+class NestedTooDeep(HTTPException):
+    """Raised while the body streams in (an ``HTTPException``, as ``PayloadTooLarge``)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(400, f"The request body is nested more than {limit} levels deep")
+
+    def __str__(self) -> str:
+        return str(self.detail)
 
 
 class UnsupportedMediaType(Exception):

@@ -1,11 +1,27 @@
-"""ISO 8601 on the wire: UTC with a ``Z``, whole seconds, as the vendors' examples show."""
+"""ISO 8601 on the wire: UTC with a ``Z``, whole seconds, as the vendors' examples show.
+
+Years are always written with four digits (``strftime("%Y")`` writes year 999 as ``999``, which
+strict RFC 3339 parsers refuse)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 
+def _utc_seconds(value: datetime) -> str:
+    utc = value.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    )
+
+
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_seconds(value) + "Z"
+
+
+def rfc3339(value: datetime) -> str:
+    """The Voucher API's form: an explicit ``+00:00`` offset."""
+    return _utc_seconds(value) + "+00:00"

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bestow.kit import fields
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.loyalty import ledger, sessions
@@ -61,6 +62,10 @@ class AdhocRequest:
     external_reference_id: str | None
 
 
+FIELDS = ("channel", "businessUnit", "issuerId", "rewardId", "rewardAmount", "externalReferenceId")
+CONTROL_CHARACTERS = "{field} must not contain control characters"
+
+
 def _text(body: dict[str, Any], field: str, missing: str) -> str:
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -69,6 +74,8 @@ def _text(body: dict[str, Any], field: str, missing: str) -> str:
         raise AdhocRefused(f"{field} must be a string")
     if len(value) > SIZES[field]:
         raise AdhocRefused(TOO_LONG.format(field=field, size=SIZES[field]))
+    if not fields.is_clean(value):
+        raise AdhocRefused(CONTROL_CHARACTERS.format(field=field))
     return value
 
 
@@ -95,6 +102,13 @@ def parse(body: Any) -> AdhocRequest:
     if reference is not None and reference.startswith(RESERVED_REFERENCE):
         # Campaign credits use job:<job id>:<index>: an ad hoc reference must never meet one.
         raise AdhocRefused(f"externalReferenceId must not start with {RESERVED_REFERENCE}")
+    if reference is not None and not fields.is_clean(reference):
+        raise AdhocRefused(CONTROL_CHARACTERS.format(field="externalReferenceId"))
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        # The vendor documents its fields and nothing about others: refused, so that a
+        # misspelt externalReferenceId cannot silently lose its duplicate protection.
+        raise AdhocRefused(f"{unknown[0]} is not a known field")
     return AdhocRequest(channel, unit, issuer, reward, amount, reference or None)
 
 

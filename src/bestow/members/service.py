@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
@@ -66,14 +67,32 @@ async def create_member(
     )
     if clash:
         raise Conflict("a member of this merchant already has that email, phone or loyalty id")
-    session.add(member)
-    await session.flush()
+    if account_id and await session.scalar(
+        select(Member.id).where(Member.account_id == member.account_id)
+    ):
+        raise Conflict("a member already has that account_id")
     for namespace, value in (external_ids or {}).items():
-        session.add(
-            MemberExternalId(
-                member_id=member.id, merchant_id=merchant_id, namespace=namespace, value=value
+        if await session.scalar(
+            select(MemberExternalId.member_id).where(
+                MemberExternalId.merchant_id == merchant_id,
+                MemberExternalId.namespace == namespace,
+                MemberExternalId.value == value,
             )
-        )
+        ):
+            raise Conflict(f"a member of this merchant already has that {namespace} id")
+    try:
+        session.add(member)
+        await session.flush()
+        for namespace, value in (external_ids or {}).items():
+            session.add(
+                MemberExternalId(
+                    member_id=member.id, merchant_id=merchant_id, namespace=namespace, value=value
+                )
+            )
+        await session.flush()
+    except IntegrityError:
+        # A concurrent request took one of the identifiers between the checks and the insert.
+        raise Conflict("a member with one of these identifiers already exists") from None
     # Identifiers are personal data: the audit trail names the member, never its email or phone.
     audit.record(
         session,

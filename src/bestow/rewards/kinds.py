@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.errors import Invalid
+from bestow.kit.fields import INT64_MAX
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,26 @@ def names() -> list[str]:
 DISCOUNT_TYPES = ("amount", "percent", "free_item")
 
 
+DISCOUNT_KEYS = ("type", "value")
+DISCOUNT_REQUIRED = (
+    'discount is required for a discount template: {"type": "amount", "percent" or '
+    '"free_item", "value": cents, percent or null}'
+)
+
+
 def _validate_discount(fields: TemplateFields) -> TemplateFields:
-    discount = fields.discount or {"type": fields.subtype or "free_item", "value": None}
+    # What does not apply is refused, and nothing defaults: a template that silently became a
+    # free item (the most generous reward) is worse than a refusal.
+    if fields.config:
+        raise Invalid(
+            "a discount template has no config; its reward is given in discount", field="config"
+        )
+    discount = fields.discount
+    if discount is None:
+        raise Invalid(DISCOUNT_REQUIRED, field="discount")
+    unknown = sorted(set(discount) - set(DISCOUNT_KEYS))
+    if unknown:
+        raise Invalid(f"discount holds type and value, not {', '.join(unknown)}", field="discount")
     kind = discount.get("type")
     value = discount.get("value")
     if kind not in DISCOUNT_TYPES:
@@ -113,6 +132,8 @@ def _validate_discount(fields: TemplateFields) -> TemplateFields:
         )
     elif kind == "percent" and value > 100:
         raise Invalid("a percent discount is at most 100", field="discount")
+    elif value > INT64_MAX:
+        raise Invalid(f"discount.value is out of range (1 to {INT64_MAX})", field="discount")
     return TemplateFields(
         type="discount",
         subtype=fields.subtype or kind,

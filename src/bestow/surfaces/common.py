@@ -19,8 +19,10 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from bestow.deps import Runtime
+from bestow.kit import fields
 from bestow.kit.db import is_unavailable
 from bestow.kit.errors import (
     Conflict,
@@ -36,7 +38,7 @@ from bestow.kit.errors import (
     Unauthenticated,
 )
 from bestow.kit.idempotency import StoredResponse, fingerprint
-from bestow.kit.logging import PayloadTooLarge, UnsupportedMediaType
+from bestow.kit.logging import NestedTooDeep, PayloadTooLarge, UnsupportedMediaType
 
 log = structlog.get_logger("bestow.errors")
 
@@ -55,14 +57,25 @@ class ErrorInfo:
     field: str | None = None
 
 
-def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
-    """One clear sentence for the first problem pydantic found, and the field it concerns."""
+def describe_validation(
+    exc: RequestValidationError, body_fields: tuple[str, ...] = ()
+) -> tuple[str, str | None]:
+    """One clear sentence for the first problem pydantic found, and the field it concerns.
+
+    ``body_fields`` are the required fields of the route's body: a body that is missing
+    altogether is reported as its first required field missing, so that "is required" always
+    names a field."""
     errors = exc.errors()
     if not errors:
         return "Invalid request", None
     first = errors[0]
     if first.get("type") == "json_invalid":
         return "Request body is not valid JSON", None
+    if tuple(first.get("loc", ())) == ("body",):
+        if first.get("type") == "missing" and body_fields:
+            return f"{body_fields[0]}: is required", body_fields[0]
+        if first.get("type") in ("missing", "model_attributes_type", "dict_type", "model_type"):
+            return NOT_JSON, None
     loc = [
         str(part)
         for part in first.get("loc", ())
@@ -105,7 +118,7 @@ def classify(exc: Exception) -> ErrorInfo:
         case DomainError():
             return ErrorInfo(400, "invalid", exc.message)
         case RequestValidationError():
-            message, where = describe_validation(exc)
+            message, where = describe_validation(exc, getattr(exc, "body_fields", ()))
             return ErrorInfo(400, "invalid", message, field=where)
         case Exception() if _is_data_exception(exc):
             # e.g. a NUL byte, which PostgreSQL text cannot hold: the value is bad, not the server.
@@ -120,8 +133,13 @@ def classify(exc: Exception) -> ErrorInfo:
             )
         case PayloadTooLarge():
             return ErrorInfo(413, "too_large", str(exc))
+        case NestedTooDeep():
+            return ErrorInfo(400, "invalid", str(exc))
         case UnsupportedMediaType():
             return ErrorInfo(415, "unsupported_media_type", str(exc))
+        case StarletteHTTPException() if fields.is_number_out_of_range(exc.__cause__):
+            # The JSON parser of pydantic-bodied routes refuses integers past 4,300 digits.
+            return ErrorInfo(400, "invalid", NUMBER_OUT_OF_RANGE)
         case StarletteHTTPException():
             kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
             detail = exc.detail if isinstance(exc.detail, str) else "Request refused"
@@ -173,18 +191,69 @@ async def idempotent(
 
 
 NOT_JSON = "The request body must be a JSON object"
+NUMBER_OUT_OF_RANGE = "A number in the request body is out of range"
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body of a route that reads it itself (to word its refusals as its vendor does): a
-    JSON object, or ``Invalid`` (``NOT_JSON``)."""
+def load_json(body: bytes, not_json: Exception) -> Any:
+    """``body`` parsed, or ``Invalid`` (``NUMBER_OUT_OF_RANGE``) for a number no store can hold
+    (orjson reads 1e400 or a 5,000-digit integer as infinity and refuses it), or ``not_json``."""
     try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise Invalid(NOT_JSON) from None
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if fields.is_number_out_of_range(exc):
+            raise Invalid(NUMBER_OUT_OF_RANGE) from None
+        raise not_json from None
+
+
+async def json_object(
+    request: Request, documented: type[BaseModel] | None = None
+) -> dict[str, Any]:
+    """The body of a route that reads it itself (to word its refusals as its vendor does): a
+    JSON object, or ``Invalid`` (``NOT_JSON``, or ``NUMBER_OUT_OF_RANGE``). With the model that
+    ``documented`` the body, a field it does not name is refused."""
+    data = load_json(await request.body(), Invalid(NOT_JSON))
     if not isinstance(data, dict):
         raise Invalid(NOT_JSON)
+    if documented is not None:
+        refuse_unknown(data, documented)
     return data
+
+
+def refuse_unknown(data: dict[str, Any], documented: type[BaseModel], prefix: str = "") -> None:
+    """``Invalid`` naming the first field of ``data`` that ``documented`` does not have."""
+    known = {info.alias or name for name, info in documented.model_fields.items()}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise Invalid(f"{prefix}{unknown[0]} is not a known field", field=prefix + unknown[0])
+
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (RFC 9110: a 405 lists them all; Starlette
+    names only those of the first route whose path matched). Asked of the router method by
+    method, since included routers match as one route."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+def _required_body_fields(request: Request) -> tuple[str, ...]:
+    """The required fields of the matched route's body model, in declaration order."""
+    field_info = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field_info, "field_info", None), "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ()
+    return tuple(
+        info.alias or name for name, info in model.model_fields.items() if info.is_required()
+    )
 
 
 def documented_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -242,6 +311,10 @@ class SurfaceRegistry:
 
     def install(self, app: FastAPI) -> None:
         async def handle(request: Request, exc: Exception) -> Response:
+            if isinstance(exc, RequestValidationError):
+                exc.body_fields = _required_body_fields(request)  # type: ignore[attr-defined]
+            elif isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+                exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
             return self.error_response(request.url.path, exc)
 
         # Starlette hands a handler of ``Exception`` to its outermost middleware, which answers

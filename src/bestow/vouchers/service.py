@@ -109,9 +109,14 @@ def check_face_value(product: Product, face_value: int | None) -> int:
     """The voucher's value in cents (or items): the product's, or the open value asked for."""
     if product.is_open_value:
         low, high = product.min_face_value or 0, product.max_face_value or 0
-        if face_value is None or not low <= face_value <= high:
+        if face_value is None:
             raise Invalid(
                 f"face_value is required for open-value products, in cents, {low} to {high}",
+                field="face_value",
+            )
+        if not low <= face_value <= high:
+            raise Invalid(
+                f"face_value is out of range for this product: in cents, {low} to {high}",
                 field="face_value",
             )
         return face_value

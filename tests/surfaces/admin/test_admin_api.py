@@ -547,3 +547,127 @@ async def test_the_import_endpoint_is_described_in_openapi(app_client: httpx.Asy
     operation = schema["paths"]["/admin/merchants/{merchant_id}/members/import"]["post"]
 
     assert "text/csv" in operation["requestBody"]["content"]
+
+
+async def _templates(client: httpx.AsyncClient, merchant_id: str) -> list[dict[str, Any]]:
+    path = f"/admin/merchants/{merchant_id}/reward_templates"
+    response = await client.get(path, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    templates: list[dict[str, Any]] = response.json()["data"]
+    return templates
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            {"kind": "discount", "config": {"type": "percent", "value": 10}},
+            "a discount template has no config; its reward is given in discount",
+        ),
+        ({"kind": "discount"}, "discount is required for a discount template"),
+        ({}, "discount is required for a discount template"),
+        (
+            {"discount": {"type": "percent", "value": 10, "cap": 5}},
+            "discount holds type and value, not cap",
+        ),
+        ({"discount": {"type": "amount", "value": 10**30}}, "discount: must not hold integers"),
+        ({"discount": {"type": "amount", "value": 2**63}}, "discount: must not hold integers"),
+        (
+            {"kind": "voucher", "config": {"product_code": "P", "face_value": 10**30}},
+            "config: must not hold integers beyond 64 bits",
+        ),
+        ({"kind": "points", "config": {"points": 2**64}}, "config: must not hold integers"),
+        ({"discount": {"type": "free_item", "value": None}, "name": "A\x00B"}, "control"),
+    ],
+    ids=[
+        "discount-with-config",
+        "discount-left-out",
+        "kind-left-out",
+        "discount-unknown-key",
+        "value-10e30",
+        "value-2e63",
+        "config-10e30",
+        "config-2e64",
+        "nul-in-name",
+    ],
+)
+async def test_a_template_refuses_what_does_not_apply_or_cannot_be_held(
+    app_client: httpx.AsyncClient, body: dict[str, Any], detail: str
+) -> None:
+    merchant = await new_merchant(app_client)
+    response = await app_client.post(
+        f"/admin/merchants/{merchant['id']}/reward_templates",
+        json={"name": "Ten off", **body},
+        headers=ADMIN,
+    )
+    assert_problem(response, 400, detail)
+    assert await _templates(app_client, merchant["id"]) == []
+
+
+async def test_a_template_config_nested_past_the_encoders_limit_is_a_400(
+    app_client: httpx.AsyncClient,
+) -> None:
+    merchant = await new_merchant(app_client)
+    for depth in (40, 300):
+        response = await app_client.post(
+            f"/admin/merchants/{merchant['id']}/reward_templates",
+            content=b'{"name": "Deep", "kind": "points", "config": {"points": 1, "x": '
+            + b"[" * depth
+            + b"]" * depth
+            + b"}}",
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert_problem(response, 400, "nested more than 32 levels deep")
+    assert await _templates(app_client, merchant["id"]) == []
+
+
+async def test_a_discount_template_keeps_the_discount_it_was_given(
+    app_client: httpx.AsyncClient,
+) -> None:
+    merchant = await new_merchant(app_client)
+    created = await post(
+        app_client,
+        f"/admin/merchants/{merchant['id']}/reward_templates",
+        {"name": "Ten off", "kind": "discount", "discount": {"type": "percent", "value": 10}},
+    )
+    assert (created["subtype"], created["discount"]) == (
+        "percent",
+        {"type": "percent", "value": 10},
+    )
+
+
+@pytest.mark.parametrize("clash", ["account_id", "external_id"])
+async def test_a_member_with_a_taken_account_or_external_id_is_a_409_problem(
+    app_client: httpx.AsyncClient, clash: str
+) -> None:
+    merchant = await new_merchant(app_client)
+    path = f"/admin/merchants/{merchant['id']}/members"
+    account_id = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b" if clash == "account_id" else None
+    first = {"loyalty_id": unique("L"), "external_ids": {"operator": unique("player")}}
+    if account_id:
+        first["account_id"] = account_id
+    created = await post(app_client, path, first)
+    second: dict[str, Any] = {"loyalty_id": unique("L")}
+    if clash == "account_id":
+        second["account_id"] = created["account_id"]
+    else:
+        second["external_ids"] = first["external_ids"]
+    response = await app_client.post(path, json=second, headers=ADMIN)
+    assert_problem(response, 409)
+    listed = await app_client.get(path, headers=ADMIN)
+    assert [m["id"] for m in listed.json()["data"]] == [created["id"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/admin/merchants", {"name": "Nul\x00Shop", "handle": "nul-shop"}),
+        ("/admin/clients", {"name": "Nul\x00Client", "scopes": ["rewards.issue"]}),
+    ],
+)
+async def test_a_nul_character_is_refused_the_same_on_every_database(
+    app_client: httpx.AsyncClient, path: str, body: dict[str, Any]
+) -> None:
+    """SQLite would store it and PostgreSQL refuse it: the field type refuses it first."""
+    response = await app_client.post(path, json=body, headers=ADMIN)
+    assert_problem(response, 400, "name: must not contain NUL or other control characters")

@@ -212,8 +212,40 @@ RULES: list[Any] = [
     pytest.param({"name": "   "}, "name must not be blank", id="blank-name"),
     pytest.param(
         {"start_at": "2030-01-01T00:00:00"},
-        "campaign.start_at: Input should have timezone info",
+        "campaign.start_at: must have an offset (Z or +hh:mm)",
         id="naive-date",
+    ),
+    pytest.param(
+        {"start_at": "0001-01-01T00:00:00Z"},
+        "campaign.start_at: is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        id="year-one",
+    ),
+    pytest.param(
+        {"end_at": "9999-12-31T23:59:59-23:59"},
+        "campaign.end_at: is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        id="past-year-9999-in-utc",
+    ),
+    pytest.param(
+        {"redeemable_from": "0999-06-01T12:00:00Z"},
+        "campaign.redeemable_from: is out of range (1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z)",
+        id="three-digit-year",
+    ),
+    pytest.param(
+        {"start_at": 12345},
+        "campaign.start_at: must be an ISO 8601 date-time with an offset, "
+        "e.g. 2030-01-31T12:00:00Z",
+        id="unix-epoch-number",
+    ),
+    pytest.param(
+        {"start_at": "12345"},
+        "campaign.start_at: must be an ISO 8601 date-time with an offset, "
+        "e.g. 2030-01-31T12:00:00Z",
+        id="unix-epoch-string",
+    ),
+    pytest.param(
+        {"name": "Spring\u0000sale"},
+        "campaign.name: must not contain NUL or other control characters",
+        id="nul-in-name",
     ),
     pytest.param({"surprise": 1}, "campaign.surprise: is not a known field", id="unknown-field"),
     pytest.param(
@@ -471,3 +503,24 @@ async def test_campaign_dates_are_utc_whole_seconds(
         app_client, partner, template_id, start_at=start.isoformat(), end_at="2031-01-01T00:00:00Z"
     )
     assert campaign["start_at"] == iso(start) == "2030-01-01T12:00:00Z"
+
+
+async def test_a_campaign_may_end_at_the_last_second_of_year_9999(
+    app_client: httpx.AsyncClient, world: tuple[Partner, str]
+) -> None:
+    """The end of the supported range is a common way to say "until cancelled"; read in a zone
+    east of UTC it is already year 10000 there, which must not overflow."""
+    partner, template_id = world
+    campaign = await create_campaign(
+        app_client,
+        partner,
+        template_id,
+        start_at="2030-01-01T00:00:00+14:00",
+        end_at="9999-12-31T23:59:59Z",
+        redeemable_from="2030-01-01T00:00:00Z",
+        redeemable_to="9999-12-31T09:59:59-14:00",
+    )
+    assert (campaign["end_at"], campaign["redeemable_to"]) == (
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59Z",
+    )

@@ -903,3 +903,43 @@ async def test_every_campaign_route_needs_the_rewards_issue_scope(
     assert merchants.status_code == 200
     assert await count_jobs(runtime, bare.client_id) == 0
     assert (await get_job(app_client, partner, job_id))["state"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "merchant_id: is required"),
+        (b"{}", "merchant_id: is required"),
+        (b"[]", "The request body must be a JSON object"),
+        (b'{"merchantId": "m"}', "merchant_id: is required"),
+    ],
+    ids=["empty", "empty-object", "array", "wrong-field"],
+)
+async def test_a_revocation_without_its_body_names_the_missing_field(
+    app_client: httpx.AsyncClient, runtime: Runtime, content: bytes, message: str
+) -> None:
+    """Revoke's body is ``{"merchant_id": ...}``; a refusal says which field is missing."""
+    partner = await new_partner(runtime)
+    response = await app_client.post(
+        "/partner/issuance_jobs/ijb_unknown/revoke",
+        headers=partner.headers(**{"Content-Type": "application/json"}),
+        content=content,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {"code": "BAD_REQUEST", "message": message}
+
+
+async def test_an_identifier_with_a_control_character_is_refused_whole_naming_it(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """SQLite would store a NUL that PostgreSQL refuses: both answer 400, and no job is made."""
+    partner, campaign, _ = await setup_campaign(app_client, runtime)
+    identifiers = ids(("email", "a@example.com"), ("email", "b\x00@example.com"))
+    body = issue_body(partner, campaign, identifiers, "Treatment")
+    response = await issue(app_client, partner, body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "code": "BAD_REQUEST",
+        "message": "identifiers.1.value: must not contain NUL or other control characters",
+    }
+    assert await count_jobs(runtime, partner.client_id) == 0

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from bestow.deps import SessionDep, WriteSessionDep
+from bestow.kit.fields import CleanStrings, IsoDateTime
 from bestow.kit.pagination import cursor_paginate
 from bestow.models import Product
 from bestow.surfaces.admin.auth import AdminActor
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/admin", tags=["Admin API"])
 Cents = Annotated[int, Field(ge=1, le=products.MAX_VALUE)]
 
 
-class ProductIn(BaseModel):
+class ProductIn(CleanStrings):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
@@ -35,13 +36,13 @@ class ProductIn(BaseModel):
     max_face_value: Cents | None = None
     item_quantity: int | None = Field(default=None, ge=1, le=10_000)
     validity_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_until: datetime | None = None
+    valid_until: IsoDateTime | None = None
     stock: int | None = Field(default=None, ge=0, le=2_147_483_647)
     terms: str = Field(default="", max_length=10_000)
     image_url: str | None = Field(default=None, max_length=2000)
 
 
-class ProductPatch(BaseModel):
+class ProductPatch(CleanStrings):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
@@ -49,7 +50,7 @@ class ProductPatch(BaseModel):
     image_url: str | None = Field(default=None, max_length=2000)
     stock: int | None = Field(default=None, ge=0, le=2_147_483_647)
     validity_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_until: datetime | None = None
+    valid_until: IsoDateTime | None = None
     state: str | None = Field(default=None, pattern="^(active|archived)$")
 
 

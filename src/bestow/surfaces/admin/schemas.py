@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from bestow.kit.fields import CleanStrings, Identifier, Text
 
 T = TypeVar("T")
 
 
-class Strict(BaseModel):
+class Strict(CleanStrings):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -131,14 +133,17 @@ class BusinessUnitOut(BaseModel):
 
 
 class MemberIn(Strict):
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=32)
-    loyalty_id: str | None = Field(default=None, max_length=64)
-    account_id: str | None = Field(default=None, max_length=36)
-    first_name: str = Field(default="", max_length=100)
-    last_name: str = Field(default="", max_length=100)
+    email: Text | None = Field(default=None, max_length=320)
+    phone: Text | None = Field(default=None, max_length=32)
+    loyalty_id: Identifier | None = Field(default=None, max_length=64)
+    account_id: Identifier | None = Field(default=None, max_length=36)
+    first_name: Text = Field(default="", max_length=100)
+    last_name: Text = Field(default="", max_length=100)
     status: str = Field(default="active", pattern="^(active|inactive)$")
-    external_ids: dict[str, str] = Field(default_factory=dict, max_length=20)
+    external_ids: dict[
+        Annotated[Identifier, Field(min_length=1, max_length=64)],
+        Annotated[Identifier, Field(min_length=1, max_length=200)],
+    ] = Field(default_factory=dict, max_length=20)
 
 
 class MemberStatusIn(Strict):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from bestow.deps import SessionDep, WriteSessionDep
+from bestow.kit.fields import CleanStrings, JsonObject, LongText, Text
 from bestow.kit.pagination import cursor_paginate
 from bestow.models import RewardTemplate
 from bestow.rewards import kinds, templates
@@ -18,17 +19,21 @@ from bestow.surfaces.admin.schemas import ListOut
 router = APIRouter(prefix="/admin", tags=["Admin API"])
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(CleanStrings):
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(default="discount", max_length=20)
-    name: str = Field(min_length=1, max_length=200)
-    subtype: str | None = Field(default=None, max_length=40)
-    description: str = Field(default="", max_length=10_000)
-    fine_print: str = Field(default="", max_length=10_000)
-    discount: dict[str, Any] | None = None
-    redemption_venue: str | None = Field(default="in_store", max_length=40)
-    images: dict[str, str] = Field(default_factory=dict, max_length=10)
-    config: dict[str, Any] = Field(default_factory=dict)
+    kind: Text = Field(default="discount", max_length=20)
+    name: Text = Field(min_length=1, max_length=200)
+    subtype: Text | None = Field(default=None, max_length=40)
+    description: LongText = Field(default="", max_length=10_000)
+    fine_print: LongText = Field(default="", max_length=10_000)
+    discount: JsonObject | None = Field(
+        default=None, description='Required for kind discount: {"type": ..., "value": ...}'
+    )
+    redemption_venue: Text | None = Field(default="in_store", max_length=40)
+    images: dict[Text, Text] = Field(default_factory=dict, max_length=10)
+    config: JsonObject = Field(
+        default_factory=dict, description="What the kind needs (voucher, points); none for discount"
+    )
     publish: bool = False
 
 

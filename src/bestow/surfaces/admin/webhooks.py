@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.kit.fields import IsoDateTime
 from bestow.kit.outbox import event_types
 from bestow.kit.pagination import cursor_paginate
 from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -119,7 +120,7 @@ class AttemptOut(BaseModel):
 
 class ReplayIn(Strict):
     event_id: str | None = Field(default=None, max_length=40, description="Send this event again")
-    since: datetime | None = Field(
+    since: IsoDateTime | None = Field(
         default=None, description="Send again every failed delivery created since this time"
     )
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.deps import Runtime, RuntimeDep
+from bestow.kit import fields
 from bestow.kit.errors import Invalid
 from bestow.kit.idempotency import StoredResponse
 from bestow.kit.timefmt import iso
@@ -93,6 +94,8 @@ def _optional(body: dict[str, Any], field: str) -> str | None:
         raise Invalid(f"{field} must be a string", field=field)
     if len(value) > SESSION_SIZES[field]:
         raise Invalid(adhoc.TOO_LONG.format(field=field, size=SESSION_SIZES[field]), field=field)
+    if not fields.is_clean(value):
+        raise Invalid(adhoc.CONTROL_CHARACTERS.format(field=field), field=field)
     return value
 
 
@@ -135,7 +138,16 @@ async def start_session(
     if identifier_type not in sessions.IDENTIFIER_TYPES:
         raise Invalid(IDENTIFIER_TYPE_INVALID, field="X-Identifier-Type")
     body = await json_object(request)
+    unknown = sorted(set(body) - set(SESSION_SIZES))
+    if unknown:
+        raise Invalid(f"{unknown[0]} is not a known field", field=unknown[0])
     correlation_id = _required(body, "correlationId", CORRELATION_REQUIRED)
+    try:
+        # It names the session in later paths (/client/users/{correlationId}/...), which a
+        # path separator would never reach again.
+        fields.identifier(correlation_id)
+    except fields.FieldError as exc:
+        raise Invalid(f"correlationId {exc}", field="correlationId") from None
     channel = _required(body, "channel", adhoc.CHANNEL_REQUIRED)
     agent_session = _optional(body, "externalAgentSessionId")
     async with runtime.db.write_session() as session:

@@ -8,7 +8,6 @@ form body, and gets a bearer token for the Voucher and Loyalty APIs with the sco
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import timedelta
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -84,7 +83,7 @@ def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str, bo
             raise OAuthError("invalid_request", "Send the client credentials one way only")
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # not base64 (or not ASCII at all), or not UTF-8 inside
             raise OAuthError(
                 "invalid_client", "Malformed Basic credentials", status=401, basic=True
             ) from exc

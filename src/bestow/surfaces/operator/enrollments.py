@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.campaigns import operator_enrollments as enrollments
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import RuntimeDep
+from bestow.kit import fields
 from bestow.kit.errors import Invalid
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
@@ -147,7 +148,7 @@ async def enrol_player(
 ) -> JSONResponse:
     """Enrol a player in a Scheduled or Active reward; 200 with the enrollment (status `New`).
     A player already enrolled gets the enrollment they have."""
-    body = await json_object(request)
+    body = await json_object(request, EnrolIn)
     player = _required(body, "operatorPlayerId", PLAYER_REQUIRED)
     value, count = _bets(body)
     now = runtime.clock()
@@ -211,13 +212,18 @@ async def enrol_players(
 ) -> JSONResponse:
     """Enrol up to 10,000 players through the worker; 202 with the bulk enrollment, whose
     status and counts `GET .../enrollments/bulk/{bulkId}` follows."""
-    body = await json_object(request)
+    body = await json_object(request, BulkEnrolIn)
     players = body.get("operatorPlayerIds")
     if not isinstance(players, list) or not 1 <= len(players) <= enrollments.MAX_BULK:
         raise Invalid(PLAYERS.format(max=enrollments.MAX_BULK), field="operatorPlayerIds")
     cleaned = []
     for index, player in enumerate(players):
-        if not isinstance(player, str) or not player.strip() or len(player) > 200:
+        if (
+            not isinstance(player, str)
+            or not player.strip()
+            or len(player) > 200
+            or not fields.is_clean(player.strip())
+        ):
             raise Invalid(PLAYER_AT.format(index=index), field="operatorPlayerIds")
         cleaned.append(player.strip())
     value, count = _bets(body)
@@ -297,7 +303,7 @@ async def cancel_enrollment(
     enrollment_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Cancel a New or Active enrollment (the player loses the bets left); 200 with `data: {}`."""
-    body = await json_object(request)
+    body = await json_object(request, CancelEnrollmentIn)
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await enrollments.cancel(
@@ -322,7 +328,7 @@ async def place_bet(
 ) -> JSONResponse:
     """A game server uses one free bet: `New -> Active`, and `Completed` with the last. A
     repeat of the same `betId` answers the first call's result and uses nothing."""
-    body = await json_object(request)
+    body = await json_object(request, BetIn)
     bet_id = _required(body, "betId", BET_ID_REQUIRED)
     product = _required(body, "product", PRODUCT_REQUIRED)
     async with runtime.db.write_session() as session:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
@@ -18,11 +18,13 @@ from pydantic import BaseModel, Field
 from bestow.campaigns import operator_rewards as rewards
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import RuntimeDep
+from bestow.kit import fields
 from bestow.kit.errors import Invalid
+from bestow.kit.fields import FieldError, OutOfRange
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import OperatorReward
-from bestow.surfaces.common import documented_body, json_object
+from bestow.surfaces.common import documented_body, json_object, refuse_unknown
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.campaigns import (
     CANCELLED_BY_REQUIRED,
@@ -99,7 +101,7 @@ def _products(body: dict[str, Any]) -> list[str]:
         raise Invalid(TOO_MANY_PRODUCTS, field="products")
     products = []
     for item in value:
-        if not isinstance(item, str) or not item.strip():
+        if not isinstance(item, str) or not item.strip() or not fields.is_clean(item.strip()):
             raise Invalid(PRODUCTS, field="products")
         if len(item) > 200:
             raise Invalid(PRODUCT_TOO_LONG, field="products")
@@ -109,18 +111,16 @@ def _products(body: dict[str, Any]) -> list[str]:
 
 def bet_value(details: dict[str, Any], field: str, prefix: str = "freeBetDetails.") -> int:
     """A bet value in hundredths: a JSON number or numeric string > 0 with at most 2 places."""
-    value = details.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise Invalid(VALUE.format(field=prefix + field), field=prefix + field)
+    name = prefix + field
     try:
-        # repr of a float is its shortest round-tripping text: 1.1 reads as 1.1, not 1.100000001.
-        amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except InvalidOperation:
-        raise Invalid(VALUE.format(field=prefix + field), field=prefix + field) from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise Invalid(VALUE.format(field=prefix + field), field=prefix + field)
-    if amount > MAX_VALUE:
-        raise Invalid(VALUE_TOO_LARGE.format(field=prefix + field), field=prefix + field)
+        amount = fields.decimal(details.get(field), low=Decimal(0), high=MAX_VALUE, places=2)
+    except OutOfRange as exc:
+        message = VALUE_TOO_LARGE if exc.above else VALUE
+        raise Invalid(message.format(field=name), field=name) from None
+    except FieldError:
+        raise Invalid(VALUE.format(field=name), field=name) from None
+    if amount == 0:
+        raise Invalid(VALUE.format(field=name), field=name)
     return int(amount * 100)
 
 
@@ -140,6 +140,7 @@ def _free_bets(body: dict[str, Any]) -> rewards.FreeBets:
     details = body.get("freeBetDetails")
     if not isinstance(details, dict):
         raise Invalid(DETAILS, field="freeBetDetails")
+    refuse_unknown(details, FreeBetDetailsIn, "freeBetDetails.")
     kind = details.get("freeBetDetailsType")
     if kind == rewards.FIXED:
         low_value = high_value = bet_value(details, "betValue")
@@ -228,7 +229,7 @@ async def create_reward(
     campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Create a FreeBets reward in a Scheduled or Active campaign; 200 with it."""
-    body = await json_object(request)
+    body = await json_object(request, CreateRewardIn)
     if body.get("rewardType") != rewards.FREE_BETS:
         raise Invalid(REWARD_TYPE, field="rewardType")
     name = _required(body, "name", NAME_REQUIRED)
@@ -292,7 +293,7 @@ async def cancel_reward(
     reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
 ) -> JSONResponse:
     """Cancel a Scheduled or Active reward; 200 with `data: {}`."""
-    body = await json_object(request)
+    body = await json_object(request, CancelRewardIn)
     cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
     async with runtime.db.write_session() as session:
         await rewards.cancel(

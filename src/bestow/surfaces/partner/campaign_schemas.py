@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
+from bestow.kit.fields import (
+    CONTROL_CHARACTERS,
+    CleanStrings,
+    Identifier,
+    IsoDateTime,
+    LongText,
+    Text,
+    is_clean,
+)
 from bestow.surfaces.partner.schemas import Pagination
 
 
-class Strict(BaseModel):
+class Strict(CleanStrings):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -35,19 +45,19 @@ class RewardTemplateEnvelope(BaseModel):
 
 
 class VariantIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    reward_template_id: str | None = Field(default=None, max_length=64)
+    name: Text = Field(min_length=1, max_length=200)
+    reward_template_id: Identifier | None = Field(default=None, max_length=64)
 
 
 class CampaignIn(Strict):
-    merchant_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    objective: str = Field(default="", max_length=2000)
-    fine_print: str = Field(default="", max_length=10_000)
-    start_at: AwareDatetime
-    end_at: AwareDatetime
-    redeemable_from: AwareDatetime
-    redeemable_to: AwareDatetime
+    merchant_id: Identifier = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=200)
+    objective: LongText = Field(default="", max_length=2000)
+    fine_print: LongText = Field(default="", max_length=10_000)
+    start_at: IsoDateTime
+    end_at: IsoDateTime
+    redeemable_from: IsoDateTime
+    redeemable_to: IsoDateTime
     variants: list[VariantIn] = Field(min_length=1, max_length=4)
 
 
@@ -83,20 +93,36 @@ class CampaignsOut(BaseModel):
     pagination: Pagination
 
 
-class IdentifierIn(Strict):
+class IdentifierIn(BaseModel):
+    # Not Strict's per-field text check: a job has up to 10,000 of these, which IssueIn checks
+    # in one pass.
+    model_config = ConfigDict(extra="forbid")
     type: Literal["email", "phone"]
     value: str = Field(max_length=400)
 
 
 class IssueIn(Strict):
-    campaign_id: str = Field(min_length=1, max_length=64)
-    merchant_id: str = Field(min_length=1, max_length=64)
-    variant_id: str = Field(min_length=1, max_length=64)
+    campaign_id: Identifier = Field(min_length=1, max_length=64)
+    merchant_id: Identifier = Field(min_length=1, max_length=64)
+    variant_id: Identifier = Field(min_length=1, max_length=64)
     identifiers: list[IdentifierIn] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _clean_identifiers(self) -> IssueIn:
+        if not is_clean("".join([i.value for i in self.identifiers])):
+            index = next(n for n, i in enumerate(self.identifiers) if not is_clean(i.value))
+            raise PydanticCustomError(
+                "field_rule", f"identifiers.{index}.value: {CONTROL_CHARACTERS}"
+            )
+        return self
 
 
 class RevokeIn(Strict):
-    merchant_id: str = Field(min_length=1, max_length=64)
+    """The body of a revocation: the merchant the job was issued for."""
+
+    merchant_id: Identifier = Field(
+        min_length=1, max_length=64, description="The job's merchant; required"
+    )
 
 
 class FailureOut(BaseModel):

@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid, InvalidState
+from bestow.kit.fields import CleanStrings
+from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher, VoucherRedemption
 from bestow.surfaces.vouchers.auth import RedeemVouchers
 from bestow.surfaces.vouchers.errors import VoucherError
-from bestow.surfaces.vouchers.vouchers import ErrorOut, rfc3339
+from bestow.surfaces.vouchers.vouchers import ErrorOut
 from bestow.vouchers import service
 
 router = APIRouter(prefix="/v3/merchant", tags=["Voucher API: merchant"])
@@ -35,7 +37,7 @@ def required(body: RedeemIn | None) -> RedeemIn:
     return body
 
 
-class RedeemIn(BaseModel):
+class RedeemIn(CleanStrings):
     # Unknown fields are refused: a misspelt "amount" must not redeem the whole balance.
     model_config = ConfigDict(extra="forbid")
     amount: StrictInt | None = Field(
@@ -53,7 +55,7 @@ class RedeemIn(BaseModel):
     location: str | None = Field(default=None, max_length=100, description="Store or till")
 
 
-class VoidIn(BaseModel):
+class VoidIn(CleanStrings):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(default="", max_length=500)
 

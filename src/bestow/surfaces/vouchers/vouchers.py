@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -13,9 +13,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from bestow.deps import RuntimeDep, SessionDep
+from bestow.kit import fields
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid, NotFound
+from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher
+from bestow.surfaces.common import load_json
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
 from bestow.surfaces.vouchers.errors import VoucherError
 from bestow.vouchers import service
@@ -65,10 +68,6 @@ class IssuedOut(BaseModel):
     )
 
 
-def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
 def voucher_json(voucher: Voucher, base_url: str, now: datetime) -> dict[str, Any]:
     base = base_url.rstrip("/")
     return {
@@ -99,19 +98,33 @@ def _idempotency_key(value: str | None) -> str:
         raise VoucherError(400, "400-BB4", KEY_NOT_UUID) from None
 
 
+ISSUE_FIELDS = ("quantity", "face_value", "allow_partial")
+
+
 def _issue_request(body: bytes) -> tuple[int, int | None, bool]:
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise VoucherError(400, "400-4C3", BAD_BODY) from None
+        data = load_json(body, VoucherError(400, "400-4C3", BAD_BODY))
+    except Invalid as exc:  # a number out of range: the body parses, its value does not fit
+        raise VoucherError(400, "400-4C3", exc.message) from None
     if not isinstance(data, dict):
         raise VoucherError(400, "400-4C3", BAD_BODY)
+    unknown = sorted(set(data) - set(ISSUE_FIELDS))
+    if unknown:
+        # Refused, not ignored: a misspelt allow_partial would silently issue nothing.
+        raise VoucherError(400, "400-4C3", f"{unknown[0]} is not a known field")
     quantity = data.get("quantity")
     if type(quantity) is not int or not 1 <= quantity <= service.MAX_QUANTITY:
         raise VoucherError(400, "400-5DC", BAD_QUANTITY)
     face_value = data.get("face_value")
-    if face_value is not None and type(face_value) is not int:
-        raise VoucherError(400, "400-056", "face_value must be an integer number of cents")
+    if face_value is not None:
+        try:
+            fields.integer(face_value)
+        except fields.OutOfRange:
+            raise VoucherError(400, "400-056", "face_value is out of range") from None
+        except fields.FieldError:
+            raise VoucherError(
+                400, "400-056", "face_value must be an integer number of cents"
+            ) from None
     allow_partial = data.get("allow_partial", False)
     if type(allow_partial) is not bool:
         raise VoucherError(400, "400-000", "allow_partial must be true or false")
