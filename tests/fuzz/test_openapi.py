@@ -244,9 +244,13 @@ async def fuzz_session(database_url: str, var_dir: Path) -> AsyncIterator[reques
     suppress_health_check=list(HealthCheck),
 )
 def test_operation(case: schemathesis.Case, fuzz_session: requests.Session) -> None:
-    response = case.call(base_url=BASE_URL, session=fuzz_session)
     counts = COUNTS.setdefault(fuzz_session.bestow_database, Counter())  # type: ignore[attr-defined]
     counts["requests"] += 1
+    try:
+        response = case.call(base_url=BASE_URL, session=fuzz_session)
+    except Exception:
+        counts["5xx"] += 1  # the application raised: a client would have had a 500
+        raise
     counts["404"] += response.status_code == 404
     counts["5xx"] += response.status_code >= 500
     case.validate_response(response, checks=CHECKS)
