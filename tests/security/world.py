@@ -213,7 +213,9 @@ async def voucher_login(http: httpx.AsyncClient, runtime: Runtime) -> tuple[str,
 async def open_world(
     database_url: str, var_dir: Path, *, with_worker: bool = False, **overrides: Any
 ) -> AsyncIterator[World]:
-    settings = make_settings(database_url, var_dir, max_body_bytes=MAX_BODY_BYTES, **overrides)
+    settings = make_settings(
+        database_url, var_dir, **{"max_body_bytes": MAX_BODY_BYTES, **overrides}
+    )
     runtime = build_runtime(settings)
     app = create_app(settings, with_worker=with_worker)
     try:

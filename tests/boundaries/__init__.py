@@ -1,0 +1,1 @@
+"""Property-based boundary tests: every field of every write operation of every surface."""
