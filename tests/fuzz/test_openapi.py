@@ -105,7 +105,8 @@ COUNTS: dict[str, Counter[str]] = {}
 def _seeds_for(path: str) -> dict[str, str]:
     prefix = "/" + path.split("/")[1]
     seeds = dict(SEEDS.get(prefix, {}))
-    if path.startswith("/admin/products/"):
+    # Explicit examples are drawn at collection, before the world is seeded.
+    if path.startswith("/admin/products/") and "product_code" in seeds:
         seeds["code"] = seeds["product_code"]
     return seeds
 
