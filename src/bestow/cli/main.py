@@ -240,10 +240,11 @@ def partner_walkthrough(base: str, partner: dict[str, Any], *, today: Any = None
         f'  J=$(curl "${{P[@]}}" -H "X-Idempotency-Key: $KEY" $B/campaigns/issue \\\n'
         f"     -d '{issue}'); echo \"$J\"\n"
         '  JOB_ID=$(echo "$J" | j issuance_job id)\n'
-        "  # poll the job until it is completed (or failed)\n"
-        f'  curl "${{P[@]}}" "$B/issuance_jobs/$JOB_ID?merchant_id={merchant}"\n'
+        "  # poll the job until it is completed (or failed); each sleep keeps these commands\n"
+        "  # within the API's 5 requests a second\n"
+        f'  sleep 1; curl "${{P[@]}}" "$B/issuance_jobs/$JOB_ID?merchant_id={merchant}"\n'
         "  # revoke every reward of the job (202, then revoked by the worker)\n"
-        f'  curl "${{P[@]}}" $B/issuance_jobs/$JOB_ID/revoke \\\n'
+        f'  sleep 1; curl "${{P[@]}}" $B/issuance_jobs/$JOB_ID/revoke \\\n'
         f'     -d \'{{"merchant_id": "{merchant}"}}\'\n'
     )
 
