@@ -80,6 +80,22 @@ def deployment(served: Serving, request: pytest.FixtureRequest) -> Iterator[Depl
         yield deployment
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own, not migrated: the migration tests move it up and down."""
+    if request.param == "sqlite":
+        yield databases.sqlite_url(tmp_path)
+        return
+    base = databases.postgres_url()
+    if base is None:
+        pytest.skip("PostgreSQL is not available")
+    url = databases.create_postgres_database(base)
+    try:
+        yield url
+    finally:
+        databases.drop_postgres_database(base, url)
+
+
 @pytest.fixture(scope="session")
 def redis_prefix() -> str:
     return f"bestow-test-{uuid.uuid4().hex[:8]}"

@@ -5,9 +5,7 @@ last number, and afterwards another client may use a reference the first client 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, text
@@ -16,25 +14,8 @@ from bestow.kit.db import Database, utcnow
 from bestow.kit.migrate import upgrade_async
 from bestow.loyalty import ledger
 from bestow.models import Member, Merchant
-from tests.fixtures import databases
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, not migrated."""
-    if request.param == "sqlite":
-        yield databases.sqlite_url(tmp_path)
-        return
-    base = databases.postgres_url()
-    if base is None:
-        pytest.skip("no PostgreSQL configured")
-    url = databases.create_postgres_database(base)
-    try:
-        yield url
-    finally:
-        databases.drop_postgres_database(base, url)
 
 
 TRANSACTION = text(
@@ -49,9 +30,9 @@ ENTRY = text(
 )
 
 
-async def test_points_survive_and_are_numbered(fresh_url: str) -> None:
-    await upgrade_async(fresh_url, "0008")
-    db = Database(fresh_url)
+async def test_points_survive_and_are_numbered(fresh_database: str) -> None:
+    await upgrade_async(fresh_database, "0008")
+    db = Database(fresh_database)
     now = utcnow()
     # Inserted out of time order: the numbering follows created_at, then id.
     moves = [("ptx_c", 30, 2), ("ptx_a", 100, 0), ("ptx_b", -20, 1), ("ptx_d", 5, 2)]
@@ -109,9 +90,9 @@ async def test_points_survive_and_are_numbered(fresh_url: str) -> None:
     finally:
         await db.dispose()
 
-    await upgrade_async(fresh_url)
+    await upgrade_async(fresh_database)
 
-    db = Database(fresh_url)
+    db = Database(fresh_database)
     try:
         async with db.write_session() as session:
             numbered = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from bestow.models import Voucher
 from bestow.runtime import build_runtime
 from bestow.vouchers import service
 from tests.conftest import make_settings
-from tests.fixtures import databases
 from tests.vouchers.helpers import create, fixed
 
 
@@ -52,22 +50,6 @@ async def test_database_is_at_the_latest_revision(database_url: str) -> None:
     finally:
         await db.dispose()
     assert current == head
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own: these tests move it up and down."""
-    if request.param == "sqlite":
-        yield databases.sqlite_url(tmp_path)
-        return
-    base = databases.postgres_url()
-    if base is None:
-        pytest.skip("PostgreSQL is not available")
-    url = databases.create_postgres_database(base)
-    try:
-        yield url
-    finally:
-        databases.drop_postgres_database(base, url)
 
 
 async def test_plain_voucher_pins_are_sealed_by_the_migration(
