@@ -195,10 +195,12 @@ def partner_walkthrough(base: str, partner: dict[str, Any], *, today: Any = None
     import json
     from datetime import UTC, datetime, timedelta
 
+    from bestow.kit.timefmt import iso
+
     start = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
 
     def day(offset: int) -> str:
-        return (start + timedelta(days=offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso(start + timedelta(days=offset))
 
     campaign = {
         "campaign": {

@@ -6,6 +6,7 @@ strict RFC 3339 parsers refuse)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
 def _utc_seconds(value: datetime) -> str:
@@ -16,6 +17,12 @@ def _utc_seconds(value: datetime) -> str:
     )
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None

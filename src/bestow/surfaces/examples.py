@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bestow.kit.timefmt import iso
 from bestow.surfaces.loyalty.errors import CODES as LOYALTY_CODES
 from bestow.surfaces.operator.errors import CODES as OPERATOR_CODES
 from bestow.surfaces.partner.errors import CODES as PARTNER_CODES
@@ -75,15 +76,11 @@ class DemoIds:
         return cls(**found)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def requests(ids: DemoIds, now: datetime) -> dict[tuple[str, str], Any]:
     """Each operation's example request body, by (method, path)."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    start, end, later = _iso(today), _iso(today + timedelta(days=30)), _iso(today + timedelta(60))
-    window = {"startTimeUtc": _iso(now.replace(microsecond=0)), "endTimeUtc": end}
+    start, end, later = iso(today), iso(today + timedelta(days=30)), iso(today + timedelta(60))
+    window = {"startTimeUtc": iso(now.replace(microsecond=0)), "endTimeUtc": end}
     return {
         # Partner API
         ("post", "/partner/campaigns"): {
@@ -190,7 +187,7 @@ def requests(ids: DemoIds, now: datetime) -> dict[tuple[str, str], Any]:
             "overlap_seconds": 86400
         },
         ("post", "/admin/webhook_endpoints/{endpoint_id}/replay"): {
-            "since": _iso(now.replace(microsecond=0) - timedelta(days=1))
+            "since": iso(now.replace(microsecond=0) - timedelta(days=1))
         },
         ("post", "/admin/vouchers/{code}/redeem"): {
             "amount": 500,
@@ -548,7 +545,7 @@ class _Sampler:
     def __init__(self, schemas: dict[str, Any], ids: DemoIds, now: datetime) -> None:
         self.schemas = schemas
         self.ids = ids
-        self.now = _iso(now.replace(microsecond=0))
+        self.now = iso(now.replace(microsecond=0))
 
     def sample(self, schema: Any, name: str = "", depth: int = 0) -> Any:
         if not isinstance(schema, dict) or depth > 8:
