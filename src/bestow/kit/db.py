@@ -104,6 +104,17 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(path.split("?", 1)[0])
 
 
+class ReadSession(AsyncSession):
+    """A session for reading. Its own type so that a write can demand a ``WriteSession``: mypy then
+    rejects a domain write given a read session (which, on SQLite, does not hold the write lock)."""
+
+
+class WriteSession(AsyncSession):
+    """A session whose transaction holds the write lock from its start on SQLite. Whoever opened
+    it commits: a route through ``WriteSessionDep``, the idempotency runner with its record, a
+    worker pipeline per chunk. Domain functions never commit."""
+
+
 class Database:
     """Engines and session factories for one database.
 
@@ -142,9 +153,11 @@ class Database:
         # Sessions carry the deployment's sealer (``sealer_of``): code that writes sealed columns
         # in bulk (voucher PINs, from the API and from issuance jobs) has no runtime at hand.
         info = {"sealer": sealer}
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self.sessionmaker = async_sessionmaker(
+            self.engine, class_=ReadSession, expire_on_commit=False, info=info
+        )
         self.write_sessionmaker = async_sessionmaker(
-            self.write_engine, expire_on_commit=False, info=info
+            self.write_engine, class_=WriteSession, expire_on_commit=False, info=info
         )
 
     @staticmethod
@@ -171,13 +184,13 @@ class Database:
         return engine
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[ReadSession]:
         """A session for reading; it may write on PostgreSQL, never rely on that on SQLite."""
         async with self.sessionmaker() as session:
             yield session
 
     @asynccontextmanager
-    async def write_session(self) -> AsyncIterator[AsyncSession]:
+    async def write_session(self) -> AsyncIterator[WriteSession]:
         """A session whose transaction holds the write lock from its start on SQLite."""
         async with self.write_sessionmaker() as session:
             yield session

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from bestow.deps import SessionDep, WriteSessionDep
@@ -66,7 +67,7 @@ def _amount(voucher: Voucher, cents: int) -> str:
     return f"{cents} item{'s' if cents != 1 else ''}"
 
 
-async def _voucher_page(session: SessionDep, voucher: Voucher) -> HTMLResponse:
+async def _voucher_page(session: AsyncSession, voucher: Voucher) -> HTMLResponse:
     product = await session.get(Product, voucher.product_id)
     now = utcnow()
     rows = [("Value", _amount(voucher, voucher.face_value))]
@@ -104,7 +105,7 @@ def _pin_form(short_code: str, wrong: bool = False) -> HTMLResponse:
     return page("Open your voucher", body, 403 if wrong else 200)
 
 
-async def _by_short_code(session: SessionDep, short_code: str) -> Voucher | None:
+async def _by_short_code(session: AsyncSession, short_code: str) -> Voucher | None:
     return await session.scalar(select(Voucher).where(Voucher.short_code == short_code.lower()))
 
 
