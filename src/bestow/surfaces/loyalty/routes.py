@@ -17,12 +17,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.deps import Runtime, RuntimeDep
+from bestow.deps import Runtime, RuntimeDep, WriteSessionDep
 from bestow.kit import fields
 from bestow.kit.errors import Invalid
 from bestow.kit.idempotency import StoredResponse
 from bestow.kit.timefmt import iso
 from bestow.loyalty import adhoc, ledger, sessions
+from bestow.surfaces.bodies import MISSING, Body, Read
 from bestow.surfaces.common import Unkeyed, documented_body, idempotent, json_object
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 
@@ -37,12 +38,6 @@ class ErrorOut(BaseModel):
     statusCode: int
     errorCode: str = Field(description="INVALID_REQUEST, UNAUTHORIZED, FORBIDDEN, ...")
     errorMessage: str
-
-
-class SessionIn(BaseModel):
-    correlationId: str = Field(max_length=100, description="Names the session in later calls")
-    channel: str = Field(max_length=40, description='e.g. "APP", "POS", "STORE"')
-    externalAgentSessionId: str | None = Field(default=None, max_length=100)
 
 
 class SessionOut(BaseModel):
@@ -85,10 +80,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/client", tags=["Loyalty API"], responses=ERRORS)
 
 
-def _optional(body: dict[str, Any], field: str) -> str | None:
+def _optional(value: Any, field: str) -> str | None:
     """A string field of the session body; null or blank is absent."""
-    value = body.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is MISSING or value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
         raise Invalid(f"{field} must be a string", field=field)
@@ -99,11 +93,36 @@ def _optional(body: dict[str, Any], field: str) -> str | None:
     return value
 
 
-def _required(body: dict[str, Any], field: str, missing: str) -> str:
-    value = _optional(body, field)
-    if value is None:
-        raise Invalid(missing, field=field)
-    return value
+def _correlation_id(value: Any, field: str) -> str:
+    correlation_id = _optional(value, field)
+    if correlation_id is None:
+        raise Invalid(CORRELATION_REQUIRED, field=field)
+    try:
+        # It names the session in later paths (/client/users/{correlationId}/...), which a
+        # path separator would never reach again.
+        fields.identifier(correlation_id)
+    except fields.FieldError as exc:
+        raise Invalid(f"{field} {exc}", field=field) from None
+    return correlation_id
+
+
+def _channel(value: Any, field: str) -> str:
+    channel = _optional(value, field)
+    if channel is None:
+        raise Invalid(adhoc.CHANNEL_REQUIRED, field=field)
+    return channel
+
+
+class SessionIn(Body):
+    correlationId: Annotated[str, Read(_correlation_id)] = Field(
+        max_length=100, description="Names the session in later calls"
+    )
+    channel: Annotated[str, Read(_channel)] = Field(
+        max_length=40, description='e.g. "APP", "POS", "STORE"'
+    )
+    externalAgentSessionId: Annotated[str | None, Read(_optional)] = Field(
+        default=None, max_length=100
+    )
 
 
 def _idle(runtime: Runtime) -> timedelta:
@@ -113,13 +132,14 @@ def _idle(runtime: Runtime) -> timedelta:
 @router.post(
     "/users/{identifier}/sessions",
     response_model=SessionOut,
-    openapi_extra=documented_body(SessionIn),
+    openapi_extra=SessionIn.openapi(),
 )
 async def start_session(
     identifier: str,
     request: Request,
     client: LoyaltyClient,
     runtime: RuntimeDep,
+    session: WriteSessionDep,
     identifier_type: Annotated[
         str,
         Header(
@@ -137,37 +157,23 @@ async def start_session(
     (`availablePointBalance` 0); ad hoc awards and deductions work in any session."""
     if identifier_type not in sessions.IDENTIFIER_TYPES:
         raise Invalid(IDENTIFIER_TYPE_INVALID, field="X-Identifier-Type")
-    body = await json_object(request)
-    unknown = sorted(set(body) - set(SESSION_SIZES))
-    if unknown:
-        raise Invalid(f"{unknown[0]} is not a known field", field=unknown[0])
-    correlation_id = _required(body, "correlationId", CORRELATION_REQUIRED)
-    try:
-        # It names the session in later paths (/client/users/{correlationId}/...), which a
-        # path separator would never reach again.
-        fields.identifier(correlation_id)
-    except fields.FieldError as exc:
-        raise Invalid(f"correlationId {exc}", field="correlationId") from None
-    channel = _required(body, "channel", adhoc.CHANNEL_REQUIRED)
-    agent_session = _optional(body, "externalAgentSessionId")
-    async with runtime.db.write_session() as session:
-        member = await sessions.find_member(
-            session, client_id=client.id, identifier_type=identifier_type, identifier=identifier
-        )
-        if member is None:
-            raise Invalid(adhoc.ACCOUNT_NOT_FOUND)
-        opened = await sessions.open_session(
-            session,
-            client_id=client.id,
-            member=member,
-            correlation_id=correlation_id,
-            identifier_type=identifier_type,
-            channel=channel,
-            external_agent_session_id=agent_session,
-            idle=_idle(runtime),
-        )
-        balance = await ledger.balance_of(session, member.id)
-        await session.commit()
+    body = await SessionIn.from_request(request)
+    member = await sessions.find_member(
+        session, client_id=client.id, identifier_type=identifier_type, identifier=identifier
+    )
+    if member is None:
+        raise Invalid(adhoc.ACCOUNT_NOT_FOUND)
+    opened = await sessions.open_session(
+        session,
+        client_id=client.id,
+        member=member,
+        correlation_id=body.correlationId,
+        identifier_type=identifier_type,
+        channel=body.channel,
+        external_agent_session_id=body.externalAgentSessionId,
+        idle=_idle(runtime),
+    )
+    balance = await ledger.balance_of(session, member.id)
     account = SessionOut(
         accountId=member.account_id,
         loyaltyId=member.loyalty_id,
