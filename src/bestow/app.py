@@ -16,6 +16,7 @@ from starlette.responses import Response
 from bestow import __version__
 from bestow.config import Settings, get_settings
 from bestow.deps import RuntimeDep
+from bestow.kit.auth_cache import AuthCache
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
@@ -28,7 +29,6 @@ from bestow.surfaces.admin.routes import router as admin_router
 from bestow.surfaces.admin.templates import router as admin_templates_router
 from bestow.surfaces.admin.vouchers import router as admin_vouchers_router
 from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
-from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.common import Surface, SurfaceRegistry
 from bestow.surfaces.loyalty import errors as loyalty_errors
 from bestow.surfaces.loyalty.history import router as loyalty_history_router

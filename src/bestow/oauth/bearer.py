@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.clients import service as clients
 from bestow.clients.service import AuthenticatedClient
+from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.oauth import tokens
-from bestow.surfaces.auth_cache import AuthCache
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -10,10 +10,10 @@ from fastapi import Header, Request
 
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
+from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Unauthenticated
 from bestow.oauth import bearer
 from bestow.surfaces import auth_throttle
-from bestow.surfaces.auth_cache import AuthCache
 
 
 def _cache(request: Request) -> AuthCache[AuthenticatedClient]:

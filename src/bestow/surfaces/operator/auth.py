@@ -19,10 +19,10 @@ from fastapi import Depends, Request
 from bestow.clients import service as clients
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
+from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.kit.security import equal
 from bestow.surfaces import auth_throttle
-from bestow.surfaces.auth_cache import AuthCache
 
 SCOPE = "operator.campaigns"
 OPERATOR_ID = "x-auth-operator-id"

@@ -11,9 +11,9 @@ from fastapi import Depends, Request
 from bestow.clients import service as clients
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
+from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Forbidden, Invalid, Unauthenticated
 from bestow.surfaces import auth_throttle
-from bestow.surfaces.auth_cache import AuthCache
 
 API_VERSION = "v4.0"
 

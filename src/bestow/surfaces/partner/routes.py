@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import bindparam
 
 from bestow.deps import SessionDep, runtime_of
+from bestow.kit.auth_cache import AuthCache
 from bestow.kit.pagination import paginate
 from bestow.merchants import service as merchants
 from bestow.models import Location, Merchant
-from bestow.surfaces.auth_cache import AuthCache
 from bestow.surfaces.partner.auth import PartnerClient
 from bestow.surfaces.partner.schemas import (
     LocationOut,
