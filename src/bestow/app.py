@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from bestow import __version__
+from bestow import __version__, domains
 from bestow.config import Settings, get_settings
 from bestow.deps import RuntimeDep
 from bestow.kit.auth_cache import AuthCache
@@ -82,6 +82,9 @@ def serve_app() -> FastAPI:
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    # Every task and event type: an enqueue reads its task's queue and attempts, and the Admin
+    # API lists the event types, in processes that run no worker too.
+    domains.load()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

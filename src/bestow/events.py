@@ -1,13 +1,11 @@
-"""Every event type of the platform: importing this module declares them all.
+"""Declares every event type of the platform: importing this module imports every domain module.
 
 Event types are declared by the domains that record them (``bestow.kit.outbox.event_type``); a
-process that only manages endpoints (the CLI) imports this module to know them all. A new domain
-that records events adds its module here.
+process that only manages endpoints (the CLI) imports this module to know them all. Nothing is
+listed by hand: ``bestow.domains.load`` finds every module of every domain package. A domain
+module imports it inside a function, never at its top: it imports every domain module.
 """
 
-from bestow.campaigns import operator_enrollments as operator
-from bestow.issuance import events as issuance
-from bestow.loyalty import ledger as loyalty
-from bestow.vouchers import service as vouchers
+from bestow import domains
 
-__all__ = ["issuance", "loyalty", "operator", "vouchers"]
+MODULES = domains.load()

@@ -1,6 +1,10 @@
-"""Imports every module that registers worker tasks, so a worker knows them all."""
+"""Registers every worker task: importing this module imports every domain module.
 
-from bestow.campaigns import operator_enrollments
-from bestow.issuance import tasks as issuance_tasks
+Tasks are declared by the domains that enqueue them (``bestow.kit.jobs.task``); the worker
+imports this module (``bestow.worker.runner.import_task_modules``) to know them all. Nothing is
+listed by hand: ``bestow.domains.load`` finds every module of every domain package.
+"""
 
-__all__ = ["issuance_tasks", "operator_enrollments"]
+from bestow import domains
+
+MODULES = domains.load()

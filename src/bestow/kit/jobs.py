@@ -69,7 +69,8 @@ def task(
     queue: str = DEFAULT_QUEUE,
     on_buried: Handler | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a task handler under ``kind`` (``on_buried``: see ``TaskSpec``)."""
+    """Register a task handler under ``kind`` (``on_buried``: see ``TaskSpec``), in a domain
+    module: ``bestow.domains.load`` imports them all, in the worker and in the server."""
 
     def register(handler: Handler) -> Handler:
         _REGISTRY[kind] = TaskSpec(kind, handler, max_attempts, queue, on_buried)

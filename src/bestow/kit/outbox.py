@@ -6,7 +6,8 @@ committed.
 
 Event types form a registry: each domain declares its own with ``event_type`` at import, naming the
 API surface it belongs to (a surface may add its own signature header to deliveries) and whether it
-is an extension of the vendor's documented set.
+is an extension of the vendor's documented set. ``bestow.domains.load`` imports every domain module,
+so a declaration in any of them is known without a list to keep (tests/test_registries.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ _EVENT_TYPES: dict[str, EventType] = {}
 def event_type(
     name: str, description: str, *, surface: str | None = None, extension: bool = False
 ) -> EventType:
-    """Declare an event type (surfaces and domains each declare their own)."""
+    """Declare an event type, in a domain module (``bestow.domains.load`` imports them all)."""
     declared = _EVENT_TYPES.setdefault(name, EventType(name, description, surface, extension))
     return declared
 

@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow import __version__
+from bestow import __version__, domains
 from bestow.audit import service as audit
 from bestow.config import Settings
 from bestow.kit.actor import Actor
@@ -486,6 +486,7 @@ class Dispatcher:
     """Runs until ``stop()``; then finishes the requests in flight and records them."""
 
     def __init__(self, db: Database, settings: Settings, *, worker_id: str) -> None:
+        domains.load()  # every domain's event types, which name their surface's signature header
         self.db = db
         self.worker_id = worker_id
         self.sealer = Sealer(load_secret_key(settings))

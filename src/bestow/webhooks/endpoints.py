@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import bestow.events  # noqa: F401 - declares every event type
+from bestow import domains
 from bestow.audit import service as audit
 from bestow.clients.service import get_client
 from bestow.kit.actor import Actor
@@ -59,6 +59,7 @@ class WithSecret:
 
 def _event_types(values: list[str] | None) -> list[str]:
     chosen = sorted({v.strip() for v in values or [] if v.strip()})
+    domains.load()  # every domain's event types
     unknown = [v for v in chosen if lookup(v) is None]
     if unknown:
         raise Invalid(f"unknown event types: {', '.join(unknown)}", field="event_types")
