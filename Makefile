@@ -39,6 +39,7 @@ lint: setup
 	$(BIN)/ruff check src tests bench examples sdk
 	$(BIN)/ruff format --check src tests bench examples sdk
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 bench: setup
 	$(BIN)/python bench/api.py
