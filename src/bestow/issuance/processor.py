@@ -63,7 +63,13 @@ DUPLICATE = "Duplicate identifier"
 
 
 class LeaseLost(Exception):
-    """Another worker holds the job now; this one must stop without committing."""
+    """Another worker holds the job now; this one must stop without committing.
+
+    Deliberately not a ``DomainError``: it refuses nothing a caller asked for and never reaches a
+    surface. It is the worker's control flow, raised by ``fence`` inside a chunk's transaction
+    and let through by the tasks (``issuance.tasks``, the operator's bulk enrolment) so that the
+    chunk rolls back and the job is left to the worker that holds it. Kept apart from the
+    hierarchy, no handler meant for domain refusals can swallow it."""
 
 
 @dataclass

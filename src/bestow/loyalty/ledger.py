@@ -39,6 +39,7 @@ from sqlalchemy import Table, bindparam, case, insert, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import INT64_MAX, bulk_insert, dialect_insert, dialect_of, utcnow
+from bestow.kit.errors import Invalid, InvalidState
 from bestow.kit.ids import new_id
 from bestow.kit.isolation import RowError
 from bestow.kit.outbox import event_row, event_type
@@ -54,19 +55,23 @@ POINTS_DEDUCTED = event_type(
 )
 
 
-class InsufficientPoints(Exception):
-    """A deduction larger than the member's balance: balances never go below zero."""
-
-    def __init__(self, balance: int) -> None:
-        super().__init__(f"balance {balance}")
-        self.balance = balance
-
-
+INSUFFICIENT_POINTS = "Insufficient points balance for the reward amount"
 BALANCE_TOO_LARGE = f"The points balance would exceed {INT64_MAX:,}"
 
 
-class BalanceTooLarge(RowError):
-    """A credit that would take the balance past ``INT64_MAX``: nothing was added."""
+class InsufficientPoints(InvalidState):
+    """A deduction larger than the member's balance: balances never go below zero."""
+
+    def __init__(self, balance: int) -> None:
+        super().__init__(INSUFFICIENT_POINTS, balance=balance)
+        self.balance = balance
+
+
+class BalanceTooLarge(RowError, Invalid):
+    """A credit that would take the balance past ``INT64_MAX``: nothing was added.
+
+    A ``RowError`` too, so that in a campaign's chunk it fails that member alone
+    (``kit.isolation``); ``reason`` and ``message`` are the same sentence."""
 
     def __init__(self, member_ids: list[str]) -> None:
         super().__init__(BALANCE_TOO_LARGE)

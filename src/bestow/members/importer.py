@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.audit import service as audit
 from bestow.kit.actor import Actor
 from bestow.kit.db import Database
-from bestow.kit.errors import Conflict, Invalid
+from bestow.kit.errors import Conflict, Invalid, ServiceUnavailable
 from bestow.kit.ids import new_guid, new_id
 from bestow.members.defaults import CHUNK_SIZE
 from bestow.members.identifiers import check_guid, normalise_email, normalise_phone
@@ -60,8 +60,10 @@ external_ids_table = cast(Table, MemberExternalId.__table__)
 ProgressCallback = Callable[[int], None]
 
 
-class ImportFailed(Exception):
-    """The database failed during an import; the chunks before the failure stay imported."""
+class ImportFailed(ServiceUnavailable):
+    """The database failed during an import; the chunks before the failure stay imported.
+    The database's fault, not the file's: a ``ServiceUnavailable`` (503 on the Admin API, which
+    answered 500 before it was a domain error)."""
 
 
 class RowError(NamedTuple):
