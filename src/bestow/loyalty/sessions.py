@@ -20,12 +20,22 @@ from bestow.members.identifiers import normalise_email, normalise_phone
 from bestow.models import ClientMerchant, LoyaltySession, Member, MemberExternalId
 
 IDENTIFIER_TYPES = ("ACCOUNT_ID", "LOYALTY_ID", "EMAIL", "PHONE_NUMBER", "EXTERNAL_ID")
+IDENTIFIER_TYPE_INVALID = "X-Identifier-Type must be one of " + ", ".join(IDENTIFIER_TYPES)
 TOUCH_EVERY = timedelta(seconds=30)
 """How stale ``last_seen_at`` may get before a use of the session writes it again."""
 
 
-class UnknownIdentifierType(ValueError):
-    pass
+class UnknownIdentifierType(Invalid):
+    """An ``X-Identifier-Type`` that is none of ``IDENTIFIER_TYPES``."""
+
+    def __init__(self, identifier_type: str) -> None:
+        super().__init__(IDENTIFIER_TYPE_INVALID, field="X-Identifier-Type")
+        self.identifier_type = identifier_type
+
+
+def check_identifier_type(identifier_type: str) -> None:
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise UnknownIdentifierType(identifier_type)
 
 
 def _match(identifier_type: str, identifier: str) -> ColumnElement[bool]:
