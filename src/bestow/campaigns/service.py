@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Invalid, NotFound
 from bestow.merchants import service as merchants
 from bestow.models import Campaign, CampaignVariant, Merchant, RewardTemplate
@@ -132,7 +132,7 @@ async def _check_variants(
 
 
 async def create_partner_campaign(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     merchant_id: str,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
     from bestow.models import LoyaltyReward
 
 app = typer.Typer(
@@ -77,7 +78,7 @@ def rewards_create(
     """Define an ad hoc reward in a merchant's programme."""
     from bestow.loyalty import rewards
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         reward = await rewards.create_reward(
             session,
             merchant_id=merchant_id,
@@ -157,7 +158,7 @@ def rewards_update(
     if not changes:
         fail("nothing to change: give --name, --max, --enable or --disable")
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         return _reward(await rewards.update_reward(session, id=id, actor=cli_actor(), **changes))
 
     show(write(work), as_json)
@@ -177,7 +178,7 @@ def adhoc_feature(
     from bestow.loyalty import rewards
     from bestow.surfaces.admin.loyalty import ADHOC_REWARD
 
-    async def change(_: Runtime, session: AsyncSession) -> bool:
+    async def change(_: Runtime, session: WriteSession) -> bool:
         assert enabled is not None
         await rewards.set_adhoc_feature(
             session, client_id=client_id, enabled=enabled, actor=cli_actor()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.campaigns import service as campaigns
 from bestow.kit import jobs
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Invalid, InvalidState, NotFound
 from bestow.merchants import service as merchants
 from bestow.models import IssuanceFailure, IssuanceJob
@@ -30,7 +30,7 @@ class Identifier:
 
 
 async def create_job(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     merchant_id: str,
@@ -86,7 +86,7 @@ async def failures(session: AsyncSession, job_id: str) -> list[IssuanceFailure]:
 
 
 async def request_revocation(
-    session: AsyncSession, *, client_id: str, merchant_id: str, job_id: str
+    session: WriteSession, *, client_id: str, merchant_id: str, job_id: str
 ) -> IssuanceJob:
     job = await client_job(session, client_id=client_id, merchant_id=merchant_id, job_id=job_id)
     await session.refresh(job, with_for_update=True)

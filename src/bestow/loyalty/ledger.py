@@ -38,7 +38,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, insert, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import INT64_MAX, bulk_insert, dialect_insert, dialect_of, utcnow
+from bestow.kit.db import INT64_MAX, WriteSession, bulk_insert, dialect_insert, dialect_of, utcnow
 from bestow.kit.errors import Invalid, InvalidState
 from bestow.kit.ids import new_id
 from bestow.kit.isolation import RowError
@@ -142,7 +142,7 @@ def _add(dialect: str) -> Any:
 
 
 async def move(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     member_id: str,
     merchant_id: str,
@@ -278,7 +278,7 @@ class Posting:
 
 
 async def add_to_balances(
-    session: AsyncSession, deltas: list[tuple[str, int]], now: datetime
+    session: WriteSession, deltas: list[tuple[str, int]], now: datetime
 ) -> dict[str, tuple[int, int]]:
     """Add each (member id, delta) to the member's balance (its row created at 0 if need be) and
     lock the rows till the end of the transaction, in member-id order, with ``move``'s upsert (a
@@ -298,7 +298,7 @@ async def add_to_balances(
 
 
 async def move_many(
-    session: AsyncSession,
+    session: WriteSession,
     postings: list[Posting],
     *,
     merchant_id: str,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import dialect_insert, dialect_of, utcnow
+from bestow.kit.db import WriteSession, dialect_insert, dialect_of, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_id
 from bestow.members.identifiers import normalise_email, normalise_phone
@@ -78,7 +78,7 @@ async def find_member(
 
 
 async def open_session(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     member: Member,
@@ -123,7 +123,7 @@ async def open_session(
 
 
 async def session_member(
-    session: AsyncSession, *, client_id: str, correlation_id: str, idle: timedelta
+    session: WriteSession, *, client_id: str, correlation_id: str, idle: timedelta
 ) -> Member | None:
     """The member of a live session, keeping it alive; None when unknown or expired."""
     now = utcnow()
@@ -147,7 +147,7 @@ async def session_member(
 
 
 async def keep_alive(
-    session: AsyncSession, session_id: str, last_seen: datetime, now: datetime, idle: timedelta
+    session: WriteSession, session_id: str, last_seen: datetime, now: datetime, idle: timedelta
 ) -> None:
     """Push a used session's expiry back; written at most every ``TOUCH_EVERY``."""
     if now - last_seen >= TOUCH_EVERY:

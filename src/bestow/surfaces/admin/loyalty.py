@@ -106,7 +106,6 @@ async def create_loyalty_reward(
     reward = await rewards.create_reward(
         session, merchant_id=merchant_id, actor=actor, **body.model_dump()
     )
-    await session.commit()
     return reward
 
 
@@ -140,7 +139,6 @@ async def update_loyalty_reward(
     reward = await rewards.update_reward(
         session, id=reward_id, actor=actor, **body.model_dump(exclude_unset=True)
     )
-    await session.commit()
     return reward
 
 
@@ -163,7 +161,6 @@ async def set_adhoc_feature(
     """Turn the Loyalty API's ad hoc reward feature on or off for a client (off, the API answers
     `Adhoc Reward feature is not enabled`)."""
     await rewards.set_adhoc_feature(session, client_id=client_id, enabled=body.enabled, actor=actor)
-    await session.commit()
     return FeatureOut(client_id=client_id, feature=ADHOC_REWARD, enabled=body.enabled)
 
 
