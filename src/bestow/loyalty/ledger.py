@@ -44,6 +44,7 @@ from bestow.kit.ids import new_id
 from bestow.kit.isolation import RowError
 from bestow.kit.outbox import event_row, event_type
 from bestow.kit.timefmt import iso
+from bestow.members.service import get_member
 from bestow.models import OutboxEvent, PointsBalance, PointsEntry, PointsTransaction
 from bestow.webhooks import fanout
 
@@ -261,6 +262,32 @@ async def balance_of(session: AsyncSession, member_id: str) -> int:
         select(PointsBalance.balance).where(PointsBalance.member_id == member_id)
     )
     return int(balance or 0)
+
+
+@dataclass(frozen=True)
+class MemberPoints:
+    member_id: str
+    merchant_id: str
+    balance: int
+    transactions: list[PointsTransaction]
+    """The latest, newest first in the ledger's order."""
+
+
+async def member_points(session: AsyncSession, member_id: str, *, limit: int) -> MemberPoints:
+    """A member's balance and latest ``limit`` transactions (``NotFound`` for no such member)."""
+    member = await get_member(session, member_id)
+    rows = await session.scalars(
+        select(PointsTransaction)
+        .where(PointsTransaction.member_id == member_id)
+        .order_by(PointsTransaction.sequence.desc())
+        .limit(limit)
+    )
+    return MemberPoints(
+        member_id=member.id,
+        merchant_id=member.merchant_id,
+        balance=await balance_of(session, member_id),
+        transactions=list(rows),
+    )
 
 
 # --- many members at once ------------------------------------------------------------------------

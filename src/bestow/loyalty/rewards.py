@@ -24,6 +24,8 @@ from bestow.merchants.service import get_merchant
 from bestow.models import LoyaltyReward
 
 MAX_POINTS = 1_000_000_000
+ADHOC_REWARD_FEATURE = "adhoc_reward"
+"""The client feature ``set_adhoc_feature`` turns on or off, by the name the Admin API gives it."""
 _REWARD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 
 
