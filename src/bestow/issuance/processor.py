@@ -34,8 +34,8 @@ from sqlalchemy import ARRAY, ColumnElement, String, bindparam, func, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from bestow.campaigns.service import views
 from bestow.issuance import events
+from bestow.issuance.campaigns import views
 from bestow.issuance.service import FINISHED
 from bestow.kit import isolation
 from bestow.kit.db import Database, WriteSession, bulk_insert, dialect_of, insert_ignore, utcnow

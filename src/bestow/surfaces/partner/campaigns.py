@@ -8,9 +8,9 @@ import orjson
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.campaigns import service as campaigns
 from bestow.clients.service import AuthenticatedClient
 from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.issuance import campaigns
 from bestow.issuance import service as issuance
 from bestow.kit.db import WriteSession
 from bestow.kit.idempotency import StoredResponse
