@@ -127,12 +127,11 @@ def _reference(value: Any, name: str) -> str | None:
     return adhoc.external_reference(None if value is MISSING else value, name)
 
 
+# The ad hoc reward body, read in the seed's order (docs/loyalty.md): issuerId, rewardId,
+# rewardAmount, Business Unit, then channel and the reference (so its fields are declared in that
+# order). A field it does not name is refused last, so that a misspelt externalReferenceId cannot
+# silently lose its duplicate protection. (No docstring: it would become the schema's description.)
 class AdhocIn(Body):
-    """The ad hoc reward body, read in the seed's order (``docs/loyalty.md``): issuerId,
-    rewardId, rewardAmount, Business Unit, then channel and the reference; a field it does not
-    name is refused last, so that a misspelt externalReferenceId cannot silently lose its
-    duplicate protection."""
-
     unknown_fields_last = True
 
     issuerId: Annotated[str, Read(_text(adhoc.ISSUER_REQUIRED))]
