@@ -154,8 +154,8 @@ async def issue(
     """Award (or deduct) the points once; ``AdhocRefused`` with the seed's message otherwise.
 
     ``body`` is the request as read, or the refusal its reading raised: given, not raised, since
-    the seed answers a client without the feature so whatever its body. The caller commits."""
-    request, refusal = (None, body) if isinstance(body, Invalid) else (body, None)
+    the seed answers a client without the feature so, whatever its body. The caller commits."""
+    request = body if isinstance(body, AdhocRequest) else None
     context = (
         await session.execute(
             _CONTEXT,
@@ -169,9 +169,9 @@ async def issue(
     ).first()
     if context is None or not context.adhoc_reward_enabled:
         raise AdhocRefused(FEATURE_DISABLED)
-    if request is None:
-        assert refusal is not None
-        raise refusal
+    if isinstance(body, Invalid):
+        raise body
+    assert request is not None
     now = utcnow()
     if context.member_id is None or context.expires_at <= now:
         raise AdhocRefused(ACCOUNT_NOT_FOUND)
