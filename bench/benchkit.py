@@ -270,7 +270,7 @@ async def bench_campaign(
     """An active partner campaign (started an hour ago, for 30 days) of one variant."""
     from datetime import timedelta
 
-    from bestow.campaigns import service as campaigns
+    from bestow.issuance import campaigns
 
     return await campaigns.create_partner_campaign(
         session,

@@ -19,6 +19,7 @@ from bestow.deps import Runtime
 from bestow.loyalty import adhoc
 from bestow.models import OutboxEvent, PointsTransaction
 from bestow.surfaces.common import NOT_JSON
+from bestow.surfaces.loyalty.routes import AdhocIn
 from tests.conftest import app_on, unique
 from tests.loyalty.helpers import (
     DISABLED_REWARD,
@@ -468,7 +469,7 @@ async def test_fifty_concurrent_awards_in_the_service_end_with_the_exact_balance
                 session,
                 client_id=programme.client_id,
                 correlation_id=correlation_id,
-                body=reward_body(amount),
+                body=AdhocIn.read(reward_body(amount)).request(),
                 idle=idle,
             )
             await session.commit()

@@ -14,7 +14,6 @@ import typer
 from bestow.cli.common import (
     AsJson,
     cli_actor,
-    dump,
     fail,
     print_json,
     print_table,
@@ -25,12 +24,13 @@ from bestow.cli.common import (
     write,
 )
 
-# The services, the models and the Admin API's views are imported by the commands that use them
-# (see cli.common).
+# The services, the models and the views are imported by the commands that use them (see
+# cli.common).
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
     from bestow.models import LoyaltyReward
 
 app = typer.Typer(
@@ -58,9 +58,9 @@ MaxPoints = Annotated[
 
 
 def _reward(reward: LoyaltyReward) -> dict[str, Any]:
-    from bestow.surfaces.admin.loyalty import LoyaltyRewardOut
+    from bestow.views.loyalty import loyalty_reward
 
-    return dump(LoyaltyRewardOut, reward)
+    return loyalty_reward(reward).model_dump(mode="json")
 
 
 @rewards_app.command("create")
@@ -77,7 +77,7 @@ def rewards_create(
     """Define an ad hoc reward in a merchant's programme."""
     from bestow.loyalty import rewards
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         reward = await rewards.create_reward(
             session,
             merchant_id=merchant_id,
@@ -157,7 +157,7 @@ def rewards_update(
     if not changes:
         fail("nothing to change: give --name, --max, --enable or --disable")
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         return _reward(await rewards.update_reward(session, id=id, actor=cli_actor(), **changes))
 
     show(write(work), as_json)
@@ -175,9 +175,9 @@ def adhoc_feature(
     """Whether a client may issue ad hoc rewards through the Loyalty API; turn it on or off."""
     from bestow.clients import service as clients
     from bestow.loyalty import rewards
-    from bestow.surfaces.admin.loyalty import ADHOC_REWARD
+    from bestow.views.loyalty import adhoc_feature as feature_view
 
-    async def change(_: Runtime, session: AsyncSession) -> bool:
+    async def change(_: Runtime, session: WriteSession) -> bool:
         assert enabled is not None
         await rewards.set_adhoc_feature(
             session, client_id=client_id, enabled=enabled, actor=cli_actor()
@@ -188,7 +188,7 @@ def adhoc_feature(
         return (await clients.get_client(session, client_id)).adhoc_reward_enabled
 
     state = read(look) if enabled is None else write(change)
-    show({"client_id": client_id, "feature": ADHOC_REWARD, "enabled": state}, as_json)
+    show(feature_view(client_id, enabled=state).model_dump(mode="json"), as_json)
 
 
 @app.command("balance")
@@ -198,10 +198,12 @@ def balance(
     as_json: AsJson = False,
 ) -> None:
     """A member's points balance and latest transactions, newest first."""
-    from bestow.surfaces.admin.loyalty import PointsOut, member_points
+    from bestow.loyalty import ledger
+    from bestow.views.loyalty import member_points
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
-        return dump(PointsOut, await member_points(session, member_id, limit=limit))
+        points = await ledger.member_points(session, member_id, limit=limit)
+        return member_points(points).model_dump(mode="json")
 
     data = read(work)
     if as_json:

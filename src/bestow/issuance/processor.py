@@ -12,6 +12,13 @@ A row-level error (a points balance that would pass the 64-bit maximum, a row th
 refuses) fails its identifier alone: the chunk runs in a savepoint, and on such an error is split
 down to the row at fault (``bestow.kit.isolation``); the rest of the chunk commits with it, in the
 same single transaction, so the lease fence and resumption at ``processed_count`` hold as before.
+
+Who commits: this module, once per chunk, in ``process_job`` (and ``fail_job``), each in a write
+session of its own rather than the worker's job session. A job of 10,000 identifiers is too long
+for one transaction (its locks, and all its work lost to one crash); a chunk committed is durable
+progress, and the lease fence inside each chunk's transaction keeps a worker that lost the job
+from committing over its new holder. The functions a chunk calls (``ledger.move_many``, a kind's
+``issue`` hook) never commit.
 """
 
 from __future__ import annotations
@@ -27,11 +34,11 @@ from sqlalchemy import ARRAY, ColumnElement, String, bindparam, func, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from bestow.campaigns.service import views
 from bestow.issuance import events
+from bestow.issuance.campaigns import views
 from bestow.issuance.service import FINISHED
 from bestow.kit import isolation
-from bestow.kit.db import Database, bulk_insert, dialect_of, insert_ignore, utcnow
+from bestow.kit.db import Database, WriteSession, bulk_insert, dialect_of, insert_ignore, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
 from bestow.kit.outbox import event_row
@@ -63,7 +70,13 @@ DUPLICATE = "Duplicate identifier"
 
 
 class LeaseLost(Exception):
-    """Another worker holds the job now; this one must stop without committing."""
+    """Another worker holds the job now; this one must stop without committing.
+
+    Deliberately not a ``DomainError``: it refuses nothing a caller asked for and never reaches a
+    surface. It is the worker's control flow, raised by ``fence`` inside a chunk's transaction
+    and let through by the tasks (``issuance.tasks``, the operator's bulk enrolment) so that the
+    chunk rolls back and the job is left to the worker that holds it. Kept apart from the
+    hierarchy, no handler meant for domain refusals can swallow it."""
 
 
 @dataclass
@@ -108,7 +121,7 @@ class Lease:
     duration: timedelta
 
 
-async def fence(session: AsyncSession, lease: Lease) -> None:
+async def fence(session: WriteSession, lease: Lease) -> None:
     """Renew the lease inside the chunk's transaction; if it was taken over, stop."""
     result = await session.execute(
         update(Job)
@@ -199,7 +212,7 @@ async def process_job(
 
 
 async def _isolated_chunk(
-    session: AsyncSession,
+    session: WriteSession,
     ctx: Context,
     start: int,
     chunk: list[Judged],
@@ -260,7 +273,7 @@ def judge(identifiers: list[list[Any]]) -> list[Judged]:
 
 
 async def _process_chunk(
-    session: AsyncSession,
+    session: WriteSession,
     ctx: Context,
     start: int,
     chunk: list[Judged],
@@ -308,7 +321,7 @@ async def _process_chunk(
 
 
 async def _issue_with_kind(
-    session: AsyncSession,
+    session: WriteSession,
     ctx: Context,
     issue: kinds.Issue,
     result: ChunkResult,
@@ -361,7 +374,7 @@ async def _members(
 
 
 async def _enrol(
-    session: AsyncSession, merchant_id: str, keys: list[tuple[str, str]], now: datetime
+    session: WriteSession, merchant_id: str, keys: list[tuple[str, str]], now: datetime
 ) -> None:
     rows = [
         {
@@ -446,7 +459,7 @@ def _holdout(ctx: Context, index: int, member_id: str, now: datetime) -> dict[st
     }
 
 
-async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: datetime) -> None:
+async def _write(session: WriteSession, ctx: Context, result: ChunkResult, now: datetime) -> None:
     await bulk_insert(session, IssuedReward.__table__, result.rewards)
     await bulk_insert(session, Holdout.__table__, result.holdouts)
     await bulk_insert(session, IssuanceFailure.__table__, result.failures)
@@ -485,7 +498,7 @@ async def _write(session: AsyncSession, ctx: Context, result: ChunkResult, now: 
 
 
 async def _finish(
-    session: AsyncSession, job: IssuanceJob, now: datetime, *, force_failed: bool = False
+    session: WriteSession, job: IssuanceJob, now: datetime, *, force_failed: bool = False
 ) -> None:
     """A job is ``completed`` when at least one identifier succeeded, ``failed`` when none did or
     when it could not be processed at all."""

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.campaigns import service as campaigns
+from bestow.campaigns.service import Status, status
+from bestow.issuance import campaigns
 from bestow.kit import jobs
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Invalid, InvalidState, NotFound
 from bestow.merchants import service as merchants
 from bestow.models import IssuanceFailure, IssuanceJob
@@ -30,7 +31,7 @@ class Identifier:
 
 
 async def create_job(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     merchant_id: str,
@@ -46,8 +47,8 @@ async def create_job(
     if campaign.merchant_id != merchant_id:
         raise NotFound(f"campaign {campaign_id} not found")
     await campaigns.variant_of(session, campaign_id=campaign_id, variant_id=variant_id)
-    state = campaigns.status(campaign)
-    if state is not campaigns.Status.ACTIVE:
+    state = status(campaign)
+    if state is not Status.ACTIVE:
         raise InvalidState(f"campaign {campaign_id} is not active ({state.value.lower()})")
     if not 1 <= len(identifiers) <= MAX_IDENTIFIERS:
         raise Invalid(f"identifiers must have 1 to {MAX_IDENTIFIERS:,} items", field="identifiers")
@@ -86,7 +87,7 @@ async def failures(session: AsyncSession, job_id: str) -> list[IssuanceFailure]:
 
 
 async def request_revocation(
-    session: AsyncSession, *, client_id: str, merchant_id: str, job_id: str
+    session: WriteSession, *, client_id: str, merchant_id: str, job_id: str
 ) -> IssuanceJob:
     job = await client_job(session, client_id=client_id, merchant_id=merchant_id, job_id=job_id)
     await session.refresh(job, with_for_update=True)

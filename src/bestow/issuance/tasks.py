@@ -1,4 +1,11 @@
-"""Worker tasks of batch issuance: process a job, revoke a job."""
+"""Worker tasks of batch issuance: process a job, revoke a job.
+
+Who commits: ``process`` leaves it to ``processor.process_job``, which commits per chunk (see
+there); ``revoke`` commits once, in a write session of its own, after re-checking the lease
+(``processor.fence``) in that same transaction, so that a worker that lost the job commits
+nothing. Neither uses the runner's job session for this work: the runner commits that one with
+the job's completion (``worker.runner``).
+"""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.config import Settings
-from bestow.kit.db import Database, dialect_of, insert_ignore, utcnow
+from bestow.kit.db import Database, WriteSession, dialect_of, insert_ignore, utcnow
 from bestow.kit.errors import IdempotencyInFlight, IdempotencyMismatch
 from bestow.kit.ids import new_id
 from bestow.models import IdempotencyRecord
@@ -223,7 +223,7 @@ class IdempotencyStore:
         key: str,
         route: str,
         fingerprint: str,
-        work: Callable[[AsyncSession], Awaitable[StoredResponse]],
+        work: Callable[[WriteSession], Awaitable[StoredResponse]],
     ) -> tuple[StoredResponse, bool]:
         """Run ``work`` once for this key. Returns the response and whether it is a replay.
 

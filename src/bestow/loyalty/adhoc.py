@@ -16,10 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit import fields
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Invalid
 from bestow.loyalty import ledger, sessions
 from bestow.models import BusinessUnit, Client, LoyaltyReward, LoyaltySession, Member
@@ -37,7 +36,7 @@ ACCOUNT_INACTIVE = "Account is not active"
 # Bestow's own, where the seed has none:
 CHANNEL_REQUIRED = "channel is mandatory and required to be non-empty"
 AMOUNT_NOT_INTEGER = "rewardAmount must be a non-zero integer"
-INSUFFICIENT = "Insufficient points balance for the reward amount"
+INSUFFICIENT = ledger.INSUFFICIENT_POINTS
 TOO_LONG = "{field} must be at most {size} characters"
 SIZES = {"issuerId": 100, "rewardId": 100, "businessUnit": 200, "channel": 40}
 EXTERNAL_REFERENCE_SIZE = 200
@@ -54,6 +53,9 @@ class AdhocRefused(Invalid):
 
 @dataclass(frozen=True)
 class AdhocRequest:
+    """The body's fields, read by the Loyalty API's declaration of it
+    (``surfaces.loyalty.routes.AdhocIn``) with the rules below."""
+
     channel: str
     business_unit: str
     issuer_id: str
@@ -62,12 +64,12 @@ class AdhocRequest:
     external_reference_id: str | None
 
 
-FIELDS = ("channel", "businessUnit", "issuerId", "rewardId", "rewardAmount", "externalReferenceId")
 CONTROL_CHARACTERS = "{field} must not contain control characters"
 
 
-def _text(body: dict[str, Any], field: str, missing: str) -> str:
-    value = body.get(field)
+def text(value: Any, field: str, missing: str) -> str:
+    """A mandatory text field (``issuerId``, ``rewardId``, ``businessUnit``, ``channel``);
+    ``value`` is None when the body leaves it out."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise AdhocRefused(missing)
     if not isinstance(value, str):
@@ -79,37 +81,29 @@ def _text(body: dict[str, Any], field: str, missing: str) -> str:
     return value
 
 
-def parse(body: Any) -> AdhocRequest:
-    """The request's fields, or the first refusal in the seed's order."""
-    if not isinstance(body, dict):
-        raise AdhocRefused("The request body must be a JSON object")
-    issuer = _text(body, "issuerId", ISSUER_REQUIRED)
-    reward = _text(body, "rewardId", REWARD_REQUIRED)
-    amount = body.get("rewardAmount")
-    if amount is None or amount == "":
+def amount(value: Any) -> int:
+    """``rewardAmount``: a non-zero integer (a JSON number, never a boolean)."""
+    if value is None or value == "":
         raise AdhocRefused(AMOUNT_REQUIRED)
-    if type(amount) is not int or amount == 0:
+    if type(value) is not int or value == 0:
         raise AdhocRefused(AMOUNT_NOT_INTEGER)
-    unit = _text(body, "businessUnit", UNIT_REQUIRED)
-    channel = _text(body, "channel", CHANNEL_REQUIRED)
-    reference = body.get("externalReferenceId")
-    if reference is not None and not isinstance(reference, str):
-        raise AdhocRefused("externalReferenceId must be a string")
-    if reference is not None and len(reference) > EXTERNAL_REFERENCE_SIZE:
-        raise AdhocRefused(
-            TOO_LONG.format(field="externalReferenceId", size=EXTERNAL_REFERENCE_SIZE)
-        )
-    if reference is not None and reference.startswith(RESERVED_REFERENCE):
+    return value
+
+
+def external_reference(value: Any, field: str = "externalReferenceId") -> str | None:
+    """The client's reference, or None (absent, null or empty)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AdhocRefused(f"{field} must be a string")
+    if len(value) > EXTERNAL_REFERENCE_SIZE:
+        raise AdhocRefused(TOO_LONG.format(field=field, size=EXTERNAL_REFERENCE_SIZE))
+    if value.startswith(RESERVED_REFERENCE):
         # Campaign credits use job:<job id>:<index>: an ad hoc reference must never meet one.
-        raise AdhocRefused(f"externalReferenceId must not start with {RESERVED_REFERENCE}")
-    if reference is not None and not fields.is_clean(reference):
-        raise AdhocRefused(CONTROL_CHARACTERS.format(field="externalReferenceId"))
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        # The vendor documents its fields and nothing about others: refused, so that a
-        # misspelt externalReferenceId cannot silently lose its duplicate protection.
-        raise AdhocRefused(f"{unknown[0]} is not a known field")
-    return AdhocRequest(channel, unit, issuer, reward, amount, reference or None)
+        raise AdhocRefused(f"{field} must not start with {RESERVED_REFERENCE}")
+    if not fields.is_clean(value):
+        raise AdhocRefused(CONTROL_CHARACTERS.format(field=field))
+    return value or None
 
 
 # Everything an award is judged on, in one round trip: the client's feature, the session and its
@@ -150,20 +144,18 @@ _CONTEXT = (
 
 
 async def issue(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     correlation_id: str,
-    body: Any,
+    body: AdhocRequest | Invalid,
     idle: timedelta,
 ) -> ledger.Movement:
     """Award (or deduct) the points once; ``AdhocRefused`` with the seed's message otherwise.
-    The caller commits."""
-    try:
-        request: AdhocRequest | None = parse(body)
-        refusal = None
-    except AdhocRefused as exc:
-        request, refusal = None, exc
+
+    ``body`` is the request as read, or the refusal its reading raised: given, not raised, since
+    the seed answers a client without the feature so, whatever its body. The caller commits."""
+    request = body if isinstance(body, AdhocRequest) else None
     context = (
         await session.execute(
             _CONTEXT,
@@ -177,9 +169,9 @@ async def issue(
     ).first()
     if context is None or not context.adhoc_reward_enabled:
         raise AdhocRefused(FEATURE_DISABLED)
-    if request is None:
-        assert refusal is not None
-        raise refusal
+    if isinstance(body, Invalid):
+        raise body
+    assert request is not None
     now = utcnow()
     if context.member_id is None or context.expires_at <= now:
         raise AdhocRefused(ACCOUNT_NOT_FOUND)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bestow.kit.db import WriteSession
 from bestow.kit.errors import Invalid
 from bestow.kit.timefmt import iso
 from bestow.loyalty import sessions
@@ -125,7 +126,7 @@ async def page(session: AsyncSession, *, member_id: str, query: HistoryQuery) ->
 
 
 async def history(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     correlation_id: str,

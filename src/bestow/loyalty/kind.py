@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bestow.kit.db import WriteSession
 from bestow.kit.errors import Invalid
 from bestow.loyalty import ledger
 from bestow.loyalty.rewards import MAX_POINTS
@@ -74,7 +75,7 @@ async def _merchant_of(session: AsyncSession, job_id: str) -> str:
     return job.merchant_id
 
 
-async def _issue(session: AsyncSession, batch: Batch) -> Served:
+async def _issue(session: WriteSession, batch: Batch) -> Served:
     """Credit every member of the chunk, in one ``move_many``; each ``reward.issued`` event
     carries its member's transaction."""
     config = batch.config
@@ -114,7 +115,7 @@ async def _issue(session: AsyncSession, batch: Batch) -> Served:
     return Served(len(batch.links), "", data)
 
 
-async def _revoke(session: AsyncSession, job_id: str, now: datetime) -> None:
+async def _revoke(session: WriteSession, job_id: str, now: datetime) -> None:
     """Take back the job's credits, each at most down to a zero balance (module docstring)."""
     credits = list(
         await session.execute(

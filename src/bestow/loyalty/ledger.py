@@ -38,11 +38,13 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, insert, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import INT64_MAX, bulk_insert, dialect_insert, dialect_of, utcnow
+from bestow.kit.db import INT64_MAX, WriteSession, bulk_insert, dialect_insert, dialect_of, utcnow
+from bestow.kit.errors import Invalid, InvalidState
 from bestow.kit.ids import new_id
 from bestow.kit.isolation import RowError
 from bestow.kit.outbox import event_row, event_type
 from bestow.kit.timefmt import iso
+from bestow.members.service import get_member
 from bestow.models import OutboxEvent, PointsBalance, PointsEntry, PointsTransaction
 from bestow.webhooks import fanout
 
@@ -54,19 +56,23 @@ POINTS_DEDUCTED = event_type(
 )
 
 
-class InsufficientPoints(Exception):
-    """A deduction larger than the member's balance: balances never go below zero."""
-
-    def __init__(self, balance: int) -> None:
-        super().__init__(f"balance {balance}")
-        self.balance = balance
-
-
+INSUFFICIENT_POINTS = "Insufficient points balance for the reward amount"
 BALANCE_TOO_LARGE = f"The points balance would exceed {INT64_MAX:,}"
 
 
-class BalanceTooLarge(RowError):
-    """A credit that would take the balance past ``INT64_MAX``: nothing was added."""
+class InsufficientPoints(InvalidState):
+    """A deduction larger than the member's balance: balances never go below zero."""
+
+    def __init__(self, balance: int) -> None:
+        super().__init__(INSUFFICIENT_POINTS, balance=balance)
+        self.balance = balance
+
+
+class BalanceTooLarge(RowError, Invalid):
+    """A credit that would take the balance past ``INT64_MAX``: nothing was added.
+
+    A ``RowError`` too, so that in a campaign's chunk it fails that member alone
+    (``kit.isolation``); ``reason`` and ``message`` are the same sentence."""
 
     def __init__(self, member_ids: list[str]) -> None:
         super().__init__(BALANCE_TOO_LARGE)
@@ -137,7 +143,7 @@ def _add(dialect: str) -> Any:
 
 
 async def move(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     member_id: str,
     merchant_id: str,
@@ -258,6 +264,32 @@ async def balance_of(session: AsyncSession, member_id: str) -> int:
     return int(balance or 0)
 
 
+@dataclass(frozen=True)
+class MemberPoints:
+    member_id: str
+    merchant_id: str
+    balance: int
+    transactions: list[PointsTransaction]
+    """The latest, newest first in the ledger's order."""
+
+
+async def member_points(session: AsyncSession, member_id: str, *, limit: int) -> MemberPoints:
+    """A member's balance and latest ``limit`` transactions (``NotFound`` for no such member)."""
+    member = await get_member(session, member_id)
+    rows = await session.scalars(
+        select(PointsTransaction)
+        .where(PointsTransaction.member_id == member_id)
+        .order_by(PointsTransaction.sequence.desc())
+        .limit(limit)
+    )
+    return MemberPoints(
+        member_id=member.id,
+        merchant_id=member.merchant_id,
+        balance=await balance_of(session, member_id),
+        transactions=list(rows),
+    )
+
+
 # --- many members at once ------------------------------------------------------------------------
 
 
@@ -273,7 +305,7 @@ class Posting:
 
 
 async def add_to_balances(
-    session: AsyncSession, deltas: list[tuple[str, int]], now: datetime
+    session: WriteSession, deltas: list[tuple[str, int]], now: datetime
 ) -> dict[str, tuple[int, int]]:
     """Add each (member id, delta) to the member's balance (its row created at 0 if need be) and
     lock the rows till the end of the transaction, in member-id order, with ``move``'s upsert (a
@@ -293,7 +325,7 @@ async def add_to_balances(
 
 
 async def move_many(
-    session: AsyncSession,
+    session: WriteSession,
     postings: list[Posting],
     *,
     merchant_id: str,

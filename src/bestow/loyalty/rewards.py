@@ -17,13 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.audit import service as audit
 from bestow.clients import repository as clients
 from bestow.kit.actor import Actor
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.ids import new_id
 from bestow.merchants.service import get_merchant
 from bestow.models import LoyaltyReward
 
 MAX_POINTS = 1_000_000_000
+ADHOC_REWARD_FEATURE = "adhoc_reward"
+"""The client feature ``set_adhoc_feature`` turns on or off, by the name the Admin API gives it."""
 _REWARD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 
 
@@ -37,7 +39,7 @@ def _check_max(value: Any) -> int:
 
 
 async def create_reward(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     merchant_id: str,
     reward_id: str,
@@ -92,7 +94,7 @@ async def get_reward(session: AsyncSession, id: str) -> LoyaltyReward:
 
 
 async def update_reward(
-    session: AsyncSession, *, id: str, actor: Actor, **changes: Any
+    session: WriteSession, *, id: str, actor: Actor, **changes: Any
 ) -> LoyaltyReward:
     """Change the name, the per-transaction maximum or whether the reward is enabled."""
     reward = await get_reward(session, id)
@@ -129,7 +131,7 @@ def query(*, merchant_id: str | None = None) -> Select[LoyaltyReward]:
 
 
 async def set_adhoc_feature(
-    session: AsyncSession, *, client_id: str, enabled: bool, actor: Actor
+    session: WriteSession, *, client_id: str, enabled: bool, actor: Actor
 ) -> None:
     """Turn the Loyalty API's ad hoc reward feature on or off for a client."""
     client = await clients.get(session, client_id)

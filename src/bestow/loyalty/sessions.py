@@ -13,19 +13,29 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.db import dialect_insert, dialect_of, utcnow
+from bestow.kit.db import WriteSession, dialect_insert, dialect_of, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_id
 from bestow.members.identifiers import normalise_email, normalise_phone
 from bestow.models import ClientMerchant, LoyaltySession, Member, MemberExternalId
 
 IDENTIFIER_TYPES = ("ACCOUNT_ID", "LOYALTY_ID", "EMAIL", "PHONE_NUMBER", "EXTERNAL_ID")
+IDENTIFIER_TYPE_INVALID = "X-Identifier-Type must be one of " + ", ".join(IDENTIFIER_TYPES)
 TOUCH_EVERY = timedelta(seconds=30)
 """How stale ``last_seen_at`` may get before a use of the session writes it again."""
 
 
-class UnknownIdentifierType(ValueError):
-    pass
+class UnknownIdentifierType(Invalid):
+    """An ``X-Identifier-Type`` that is none of ``IDENTIFIER_TYPES``."""
+
+    def __init__(self, identifier_type: str) -> None:
+        super().__init__(IDENTIFIER_TYPE_INVALID, field="X-Identifier-Type")
+        self.identifier_type = identifier_type
+
+
+def check_identifier_type(identifier_type: str) -> None:
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise UnknownIdentifierType(identifier_type)
 
 
 def _match(identifier_type: str, identifier: str) -> ColumnElement[bool]:
@@ -68,7 +78,7 @@ async def find_member(
 
 
 async def open_session(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     member: Member,
@@ -113,7 +123,7 @@ async def open_session(
 
 
 async def session_member(
-    session: AsyncSession, *, client_id: str, correlation_id: str, idle: timedelta
+    session: WriteSession, *, client_id: str, correlation_id: str, idle: timedelta
 ) -> Member | None:
     """The member of a live session, keeping it alive; None when unknown or expired."""
     now = utcnow()
@@ -137,7 +147,7 @@ async def session_member(
 
 
 async def keep_alive(
-    session: AsyncSession, session_id: str, last_seen: datetime, now: datetime, idle: timedelta
+    session: WriteSession, session_id: str, last_seen: datetime, now: datetime, idle: timedelta
 ) -> None:
     """Push a used session's expiry back; written at most every ``TOUCH_EVERY``."""
     if now - last_seen >= TOUCH_EVERY:

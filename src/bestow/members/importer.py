@@ -8,6 +8,10 @@ are refused there. An import is a batch job, not a request: a transaction per ch
 write lock short and memory flat, and makes progress durable, so a failure half-way leaves the
 chunks before it imported, and the audit trail says how far it went.
 
+Who commits: ``Importer`` itself, once per chunk (``_attempt``, with the audit record on the last
+chunk) and once for the record of an interruption; it opens its own write sessions from the
+``Database`` it is given, so the Admin API's import route and the CLI hand it no session.
+
 Every bad row is reported with its line number and a reason. A reason never quotes the value:
 emails and phones are personal data, and reports end up in logs and tickets.
 """
@@ -34,8 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
 from bestow.kit.actor import Actor
-from bestow.kit.db import Database
-from bestow.kit.errors import Conflict, Invalid
+from bestow.kit.db import Database, WriteSession
+from bestow.kit.errors import Conflict, Invalid, ServiceUnavailable
 from bestow.kit.ids import new_guid, new_id
 from bestow.members.defaults import CHUNK_SIZE
 from bestow.members.identifiers import check_guid, normalise_email, normalise_phone
@@ -60,8 +64,10 @@ external_ids_table = cast(Table, MemberExternalId.__table__)
 ProgressCallback = Callable[[int], None]
 
 
-class ImportFailed(Exception):
-    """The database failed during an import; the chunks before the failure stay imported."""
+class ImportFailed(ServiceUnavailable):
+    """The database failed during an import; the chunks before the failure stay imported.
+    The database's fault, not the file's: a ``ServiceUnavailable`` (503 on the Admin API, which
+    answered 500 before it was a domain error)."""
 
 
 class RowError(NamedTuple):
@@ -438,7 +444,7 @@ class _Writer:
                 await session.commit()
 
     def _audit(
-        self, session: AsyncSession, *, imported: int = 0, failed: int = 0, **extra: object
+        self, session: WriteSession, *, imported: int = 0, failed: int = 0, **extra: object
     ) -> None:
         audit.record(
             session,
@@ -507,7 +513,7 @@ def _external_id(namespace: str) -> Callable[[Candidate], str | None]:
     return lambda c: dict(c.external_ids).get(namespace)
 
 
-async def _insert(session: AsyncSession, merchant_id: str, candidates: list[Candidate]) -> None:
+async def _insert(session: WriteSession, merchant_id: str, candidates: list[Candidate]) -> None:
     if not candidates:
         return
     members = [

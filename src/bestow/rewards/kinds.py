@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bestow.kit.db import WriteSession
 from bestow.kit.errors import Invalid
 from bestow.kit.fields import INT64_MAX
 
@@ -59,8 +60,8 @@ class Served:
 
 
 Check = Callable[[AsyncSession, TemplateFields], Awaitable[TemplateFields]]
-Issue = Callable[[AsyncSession, Batch], Awaitable[Served]]
-Revoke = Callable[[AsyncSession, str, datetime], Awaitable[None]]
+Issue = Callable[[WriteSession, Batch], Awaitable[Served]]
+Revoke = Callable[[WriteSession, str, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)

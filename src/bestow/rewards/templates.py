@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
 from bestow.kit.actor import Actor
+from bestow.kit.db import WriteSession
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.merchants.service import get_merchant
 from bestow.models import RewardTemplate
@@ -18,7 +19,7 @@ STATES = ("draft", "published", "unpublished")
 
 
 async def create_template(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     merchant_id: str,
     kind: str,
@@ -77,7 +78,7 @@ async def get_template(session: AsyncSession, template_id: str) -> RewardTemplat
 
 
 async def set_state(
-    session: AsyncSession, *, template_id: str, state: str, actor: Actor
+    session: WriteSession, *, template_id: str, state: str, actor: Actor
 ) -> RewardTemplate:
     if state not in ("published", "unpublished"):
         raise Invalid("a template is published or unpublished", field="state")

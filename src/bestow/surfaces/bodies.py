@@ -4,8 +4,10 @@ The Loyalty, Operator and Voucher APIs refuse a bad body with their vendor's own
 field in a set order, which pydantic's validation errors would not give. A body is therefore a
 ``Body`` model whose fields each carry a ``Read``: the function that turns the raw JSON value into
 the field's value or raises ``Invalid`` worded as the vendor words it. ``Model.read(data)`` runs the
-readers in declaration order (after refusing fields the model does not name), then ``check`` for
-rules across fields; the same model is the route's OpenAPI ``requestBody`` (``Model.openapi()``).
+readers in declaration order (after refusing fields the model does not name, or after reading
+them where the vendor names its own fields' faults first: ``unknown_fields_last``), then ``check``
+for rules across fields; the same model is the route's OpenAPI ``requestBody``
+(``Model.openapi()``).
 
 A field's Python type is what the handler gets (integer hundredths, a datetime); where the wire type
 differs, ``WithJsonSchema`` on the field documents the wire::
@@ -56,10 +58,12 @@ class Body(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     refuse_unknown_fields: ClassVar[bool] = True
+    unknown_fields_last: ClassVar[bool] = False
+    """Refuse a field the model does not name only once its own fields are read."""
 
     @classmethod
     def read(cls, data: dict[str, Any], prefix: str = "") -> Self:
-        if cls.refuse_unknown_fields:
+        if cls.refuse_unknown_fields and not cls.unknown_fields_last:
             refuse_unknown(data, cls, prefix)
         values: dict[str, Any] = {}
         for name, info in cls.model_fields.items():
@@ -78,6 +82,8 @@ class Body(BaseModel):
                 values[name] = info.get_default(call_default_factory=True)
             else:
                 values[name] = _validated(info.annotation, raw, prefix + key)
+        if cls.refuse_unknown_fields and cls.unknown_fields_last:
+            refuse_unknown(data, cls, prefix)
         body = cast(Self, cls.model_construct(**values))
         body.check(prefix)
         return body

@@ -16,14 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
 from bestow.deps import Runtime
 from bestow.kit import fields
-from bestow.kit.db import is_unavailable
+from bestow.kit.db import WriteSession, is_unavailable
 from bestow.kit.errors import (
     Conflict,
     DomainError,
@@ -183,7 +182,7 @@ async def idempotent(
     client_id: str,
     key: str | None,
     route: str,
-    work: Callable[[AsyncSession], Awaitable[StoredResponse]],
+    work: Callable[[WriteSession], Awaitable[StoredResponse]],
     without_key: Unkeyed | None = None,
 ) -> tuple[Response, bool]:
     """Run a write endpoint's ``work`` once per idempotency key (or plainly, without a key:

@@ -13,6 +13,12 @@
 4. **Record.** Outcomes are written in batches: one attempt row each, the delivery's next state
    (``succeeded``; ``pending`` with the next time of the schedule; ``failed``), and the endpoint's
    failure streak (410 Gone, or five days without a success, disables it).
+
+Who commits: this module, in write sessions of its own, once per step: each fan-out batch (the
+deliveries and the events marked published together), each claim (the leases must be visible to
+other dispatchers before any request goes out, and no transaction stays open across HTTP), and
+each batch of recorded outcomes. Reads (whether anything is due, what the sends need) use read
+sessions, so an idle dispatcher takes no write lock.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ for the retention period is deleted with its attempts (foreign key cascade); an 
 that long ago with no delivery left goes too, after which it can no longer be replayed. Pending
 deliveries are never purged. Deletes run in batches, each its own short transaction, so a large
 backlog never holds a long lock.
+
+Who commits: ``_in_batches``, once per batch of ``BATCH`` rows, in a write session of its own: a
+batch deleted stays deleted if a later one fails, and the next sweep goes on from there.
 """
 
 from __future__ import annotations

@@ -4,6 +4,14 @@ Runs inside ``bestow serve`` by default and as any number of ``bestow worker`` p
 for due jobs; on PostgreSQL it also listens for the NOTIFY an enqueue sends at commit, so new work
 starts at once instead of at the next poll. Each worker also runs the webhook dispatcher
 (``bestow.webhooks.dispatcher``) unless ``BESTOW_WEBHOOK_DISPATCH=false``.
+
+Who commits: the runner, each in a short write session of its own: the claim of a batch of jobs
+(the leases, before any job runs); a job's handler together with its completion, in the one
+session of ``JobContext`` (if the lease was lost meanwhile, ``jobs.complete`` says so and the
+session is rolled back instead); a failure's record; a burial hook; each heartbeat's lease
+extension. A task that must commit part of its work early (an issuance job per chunk, see
+``issuance.processor``) opens write sessions of its own from ``JobContext.db``; tasks never
+commit the runner's session.
 """
 
 from __future__ import annotations

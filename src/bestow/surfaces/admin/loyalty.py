@@ -1,32 +1,37 @@
 """Admin API: a loyalty programme's ad hoc reward definitions, a client's ad hoc reward feature,
-and a member's points (balance and latest transactions), for the operator."""
+and a member's points (balance and latest transactions), for the operator. The rules are the
+loyalty domain's (``bestow.loyalty``), the output shapes ``bestow.views.loyalty``'s, shared with
+the CLI."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import Field
 
 from bestow.clients import service as clients
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.pagination import cursor_paginate
 from bestow.loyalty import ledger, rewards
-from bestow.members import service as members
 from bestow.merchants import service as merchants
-from bestow.models import LoyaltyReward, PointsTransaction
+from bestow.models import LoyaltyReward
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import ListOut, Strict
+from bestow.views.loyalty import (
+    FeatureOut,
+    LoyaltyRewardOut,
+    PointsOut,
+    adhoc_feature,
+    member_points,
+)
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Points = Annotated[int, Field(strict=True, ge=1, le=rewards.MAX_POINTS)]
-ADHOC_REWARD = "adhoc_reward"
+ADHOC_REWARD = rewards.ADHOC_REWARD_FEATURE
 LATEST_TRANSACTIONS = 20
 MAX_TRANSACTIONS = 200
 
@@ -48,49 +53,8 @@ class LoyaltyRewardPatch(Strict):
     )
 
 
-class LoyaltyRewardOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    merchant_id: str
-    reward_id: str
-    name: str
-    max_per_transaction: int
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
-
-
 class FeatureIn(Strict):
     enabled: bool = Field(strict=True)
-
-
-class FeatureOut(BaseModel):
-    client_id: str
-    feature: str
-    enabled: bool
-
-
-class PointsTransactionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    kind: str = Field(description="`adhoc` (Loyalty API) or a campaign's award")
-    amount: int = Field(description="Points credited (> 0) or debited (< 0)")
-    balance_after: int
-    reward_id: str
-    issuer_id: str
-    business_unit: str | None
-    channel: str | None
-    client_id: str | None
-    merchant_id: str
-    external_reference_id: str | None
-    created_at: datetime
-
-
-class PointsOut(BaseModel):
-    member_id: str
-    merchant_id: str
-    balance: int
-    transactions: list[PointsTransactionOut] = Field(description="The latest, newest first")
 
 
 # Reward definitions -------------------------------------------------------------------------
@@ -106,7 +70,6 @@ async def create_loyalty_reward(
     reward = await rewards.create_reward(
         session, merchant_id=merchant_id, actor=actor, **body.model_dump()
     )
-    await session.commit()
     return reward
 
 
@@ -140,7 +103,6 @@ async def update_loyalty_reward(
     reward = await rewards.update_reward(
         session, id=reward_id, actor=actor, **body.model_dump(exclude_unset=True)
     )
-    await session.commit()
     return reward
 
 
@@ -151,9 +113,7 @@ async def update_loyalty_reward(
 async def get_adhoc_feature(client_id: str, _: AdminActor, session: SessionDep) -> FeatureOut:
     """Whether the client may issue ad hoc rewards through the Loyalty API."""
     client = await clients.get_client(session, client_id)
-    return FeatureOut(
-        client_id=client.id, feature=ADHOC_REWARD, enabled=client.adhoc_reward_enabled
-    )
+    return adhoc_feature(client.id, enabled=client.adhoc_reward_enabled)
 
 
 @router.put(f"/clients/{{client_id}}/features/{ADHOC_REWARD}", response_model=FeatureOut)
@@ -163,29 +123,10 @@ async def set_adhoc_feature(
     """Turn the Loyalty API's ad hoc reward feature on or off for a client (off, the API answers
     `Adhoc Reward feature is not enabled`)."""
     await rewards.set_adhoc_feature(session, client_id=client_id, enabled=body.enabled, actor=actor)
-    await session.commit()
-    return FeatureOut(client_id=client_id, feature=ADHOC_REWARD, enabled=body.enabled)
+    return adhoc_feature(client_id, enabled=body.enabled)
 
 
 # A member's points --------------------------------------------------------------------------
-
-
-async def member_points(session: AsyncSession, member_id: str, *, limit: int) -> dict[str, Any]:
-    """A member's balance and latest ``limit`` transactions, newest first in the ledger's order
-    (the CLI's too)."""
-    member = await members.get_member(session, member_id)
-    rows = await session.scalars(
-        select(PointsTransaction)
-        .where(PointsTransaction.member_id == member_id)
-        .order_by(PointsTransaction.sequence.desc())
-        .limit(limit)
-    )
-    return {
-        "member_id": member.id,
-        "merchant_id": member.merchant_id,
-        "balance": await ledger.balance_of(session, member_id),
-        "transactions": list(rows),
-    }
 
 
 @router.get("/members/{member_id}/points", response_model=PointsOut)
@@ -196,4 +137,4 @@ async def get_member_points(
     limit: Annotated[int, Query(ge=1, le=MAX_TRANSACTIONS)] = LATEST_TRANSACTIONS,
 ) -> Any:
     """A member's points balance and latest transactions (`limit`, newest first)."""
-    return await member_points(session, member_id, limit=limit)
+    return member_points(await ledger.member_points(session, member_id, limit=limit))

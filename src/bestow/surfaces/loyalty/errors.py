@@ -1,13 +1,14 @@
 """The Loyalty API's error shape: ``{"statusCode", "errorCode", "errorMessage"}``.
 
 The seed's refusals are all ``400`` with ``errorCode`` ``INVALID_REQUEST``; the other statuses
-carry a code of the same style (``UNAUTHORIZED``, ``FORBIDDEN``, ``NOT_FOUND``, ...).
+carry a code of the same style (``UNAUTHORIZED``, ``FORBIDDEN``, ``NOT_FOUND``, ...). The one
+place where the domain's errors get them: the loyalty domain refuses with ``Invalid`` kinds
+(``AdhocRefused``, ``UnknownIdentifierType``, ...), which ``surfaces.common.classify`` makes 400s.
 """
 
 from __future__ import annotations
 
 from bestow.kit.responses import JSONResponse
-from bestow.loyalty.adhoc import AdhocRefused
 from bestow.surfaces.common import ErrorInfo
 
 CODES = {
@@ -27,8 +28,6 @@ CODES = {
 
 def render(info: ErrorInfo, exc: Exception) -> JSONResponse:
     status, message = info.status, info.message
-    if isinstance(exc, AdhocRefused):
-        status, message = 400, exc.message
     headers = dict(info.headers)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="bestow"'

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from bestow.deps import RuntimeDep
+from bestow.deps import RuntimeDep, WriteSessionDep
 from bestow.kit.db import utcnow
 from bestow.loyalty import history
 from bestow.surfaces.loyalty.auth import LoyaltyClient
@@ -48,6 +48,7 @@ async def transaction_history(
     correlation_id: str,
     client: LoyaltyClient,
     runtime: RuntimeDep,
+    session: WriteSessionDep,
     limit: Annotated[
         str | None,
         Query(description=f"1 to {history.MAX_LIMIT}; {history.DEFAULT_LIMIT} by default"),
@@ -75,15 +76,13 @@ async def transaction_history(
     query = history.parse_query(
         limit=limit, transaction_id=transaction_id, since=since, until=until, now=utcnow()
     )
-    async with runtime.db.write_session() as session:
-        page = await history.history(
-            session,
-            client_id=client.id,
-            correlation_id=correlation_id,
-            query=query,
-            idle=timedelta(seconds=runtime.settings.loyalty_session_idle_seconds),
-        )
-        await session.commit()
+    page = await history.history(
+        session,
+        client_id=client.id,
+        correlation_id=correlation_id,
+        query=query,
+        idle=timedelta(seconds=runtime.settings.loyalty_session_idle_seconds),
+    )
     out = HistoryOut(
         transactions=[
             TransactionOut.model_validate(history.transaction_json(t)) for t in page.transactions

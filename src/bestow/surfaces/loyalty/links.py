@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from bestow.deps import RuntimeDep
+from bestow.deps import ReadSessionDep
 from bestow.loyalty import links
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 from bestow.surfaces.loyalty.routes import ERRORS, ErrorOut
@@ -62,7 +62,7 @@ def _result(result: links.SearchResult) -> SearchResultOut:
 async def search_loyalty_accounts(
     partner_id: str,
     client: LoyaltyClient,
-    runtime: RuntimeDep,
+    session: ReadSessionDep,
     identifiers: Annotated[
         str | None,
         Query(description=f"1 to {links.MAX_IDENTIFIERS} identifiers, comma separated"),
@@ -104,10 +104,9 @@ async def search_loyalty_accounts(
         link_status=link_status,
         include_balance=include_balance,
     )
-    async with runtime.db.session() as session:
-        results = await links.search(
-            session, client_id=client.id, partner_id=partner_id, request=request
-        )
+    results = await links.search(
+        session, client_id=client.id, partner_id=partner_id, request=request
+    )
     out = SearchOut(searchResults=[_result(r) for r in results])
     hidden = None if request.include_balance else {"searchResults": {"__all__": {"balance"}}}
     return Response(out.model_dump_json(exclude=hidden), media_type="application/json")

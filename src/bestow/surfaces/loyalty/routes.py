@@ -2,33 +2,33 @@
 /sessions`` opens a member's session, ``POST /client/users/{correlation_id}/adhoc-reward/``
 awards or deducts points in it (``docs/loyalty.md``).
 
-Bodies are read by hand, not by a pydantic model: the seed's refusals name fields in its own
-words (``channel is mandatory and required to be non-empty``) and in its own order, which a
-model's validation errors would not. The models below document the routes in OpenAPI only.
+Each body is one ``Body`` declaration (``surfaces.bodies``): its fields' readers refuse in the
+seed's own words (``channel is mandatory and required to be non-empty``) and order, which a
+model's validation errors would not, and the same model documents the route in OpenAPI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.deps import Runtime, RuntimeDep, WriteSessionDep
 from bestow.kit import fields
+from bestow.kit.db import WriteSession
 from bestow.kit.errors import Invalid
 from bestow.kit.idempotency import StoredResponse
 from bestow.kit.timefmt import iso
 from bestow.loyalty import adhoc, ledger, sessions
 from bestow.surfaces.bodies import MISSING, Body, Read
-from bestow.surfaces.common import Unkeyed, documented_body, idempotent, json_object
+from bestow.surfaces.common import Unkeyed, idempotent, json_object
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 
 CORRELATION_REQUIRED = "correlationId is mandatory and required to be non-empty"
-IDENTIFIER_TYPE_INVALID = "X-Identifier-Type must be one of " + ", ".join(sessions.IDENTIFIER_TYPES)
 SESSION_SIZES = {"correlationId": 100, "channel": 40, "externalAgentSessionId": 100}
 """The columns' sizes (``LoyaltySession``): longer values are refused, not cut."""
 JSON = {"content-type": "application/json"}
@@ -52,17 +52,6 @@ class SessionOut(BaseModel):
     channel: str
     identifierType: str
     expiresAt: str = Field(description="When the session ends unless used again (UTC)")
-
-
-class AdhocIn(BaseModel):
-    channel: str = Field(description='e.g. "APP" or "POS"')
-    businessUnit: str = Field(description="A business unit's name, matched literally")
-    issuerId: str
-    rewardId: str = Field(description="An enabled ad hoc reward of the programme")
-    rewardAmount: int = Field(description="Non-zero; negative deducts")
-    externalReferenceId: str | None = Field(
-        default=None, description="The client's reference: a repeat credits nothing more"
-    )
 
 
 class AdhocOut(BaseModel):
@@ -125,6 +114,61 @@ class SessionIn(Body):
     )
 
 
+def _text(missing: str) -> Callable[[Any, str], str]:
+    """A mandatory text field of the ad hoc reward body, refused with ``missing`` when absent."""
+    return lambda value, name: adhoc.text(None if value is MISSING else value, name, missing)
+
+
+def _amount(value: Any, _: str) -> int:
+    return adhoc.amount(None if value is MISSING else value)
+
+
+def _reference(value: Any, name: str) -> str | None:
+    return adhoc.external_reference(None if value is MISSING else value, name)
+
+
+# The ad hoc reward body, read in the seed's order (docs/loyalty.md): issuerId, rewardId,
+# rewardAmount, Business Unit, then channel and the reference (so its fields are declared in that
+# order). A field it does not name is refused last, so that a misspelt externalReferenceId cannot
+# silently lose its duplicate protection. (No docstring: it would become the schema's description.)
+class AdhocIn(Body):
+    unknown_fields_last = True
+
+    issuerId: Annotated[str, Read(_text(adhoc.ISSUER_REQUIRED))]
+    rewardId: Annotated[str, Read(_text(adhoc.REWARD_REQUIRED))] = Field(
+        description="An enabled ad hoc reward of the programme"
+    )
+    rewardAmount: Annotated[int, Read(_amount)] = Field(description="Non-zero; negative deducts")
+    businessUnit: Annotated[str, Read(_text(adhoc.UNIT_REQUIRED))] = Field(
+        description="A business unit's name, matched literally"
+    )
+    channel: Annotated[str, Read(_text(adhoc.CHANNEL_REQUIRED))] = Field(
+        description='e.g. "APP" or "POS"'
+    )
+    externalReferenceId: Annotated[str | None, Read(_reference)] = Field(
+        default=None, description="The client's reference: a repeat credits nothing more"
+    )
+
+    def request(self) -> adhoc.AdhocRequest:
+        return adhoc.AdhocRequest(
+            channel=self.channel,
+            business_unit=self.businessUnit,
+            issuer_id=self.issuerId,
+            reward_id=self.rewardId,
+            amount=self.rewardAmount,
+            external_reference_id=self.externalReferenceId,
+        )
+
+
+def read_adhoc(data: dict[str, Any]) -> adhoc.AdhocRequest | Invalid:
+    """The ad hoc reward body as read, or the refusal its reading raised (the domain answers a
+    client without the feature first, whatever its body)."""
+    try:
+        return AdhocIn.read(data).request()
+    except Invalid as refusal:
+        return refusal
+
+
 def _idle(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.loyalty_session_idle_seconds)
 
@@ -155,8 +199,7 @@ async def start_session(
     harmless: hence 200, not 201. An unknown account is `400 Could not find the account`, as in
     the ad hoc reward. A session opened by `PHONE_NUMBER` cannot redeem
     (`availablePointBalance` 0); ad hoc awards and deductions work in any session."""
-    if identifier_type not in sessions.IDENTIFIER_TYPES:
-        raise Invalid(IDENTIFIER_TYPE_INVALID, field="X-Identifier-Type")
+    sessions.check_identifier_type(identifier_type)
     body = await SessionIn.from_request(request)
     member = await sessions.find_member(
         session, client_id=client.id, identifier_type=identifier_type, identifier=identifier
@@ -197,7 +240,7 @@ UNKEYED_AWARD = Unkeyed(
 @router.post(
     "/users/{correlation_id}/adhoc-reward/",
     response_model=AdhocOut,
-    openapi_extra=documented_body(AdhocIn),
+    openapi_extra=AdhocIn.openapi(),
 )
 @router.post("/users/{correlation_id}/adhoc-reward", include_in_schema=False)
 async def issue_adhoc_reward(
@@ -222,9 +265,10 @@ async def issue_adhoc_reward(
     A repeated `externalReferenceId` (same member and `rewardId`) returns the first transaction
     and credits nothing. A repeated `Idempotency-Key` returns the stored response; with another
     body it is refused (422). Refusals are not stored: a corrected retry may reuse the key."""
-    body = await json_object(request)
+    data = await json_object(request)
+    body = read_adhoc(data)
 
-    async def work(session: AsyncSession) -> StoredResponse:
+    async def work(session: WriteSession) -> StoredResponse:
         movement = await adhoc.issue(
             session,
             client_id=client.id,
@@ -242,6 +286,6 @@ async def issue_adhoc_reward(
         key=idempotency_key,
         route="POST /client/users/{correlation_id}/adhoc-reward/",
         work=work,
-        without_key=None if body.get("externalReferenceId") else UNKEYED_AWARD,
+        without_key=None if data.get("externalReferenceId") else UNKEYED_AWARD,
     )
     return response

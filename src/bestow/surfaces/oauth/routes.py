@@ -17,10 +17,11 @@ from pydantic import BaseModel, Field
 
 from bestow.clients import service as clients
 from bestow.deps import RuntimeDep, SessionDep
+from bestow.kit.errors import Invalid, Unauthenticated
 from bestow.kit.responses import JSONResponse
-from bestow.oauth import tokens
+from bestow.oauth import grant, tokens
 from bestow.surfaces import auth_throttle
-from bestow.surfaces.oauth.errors import NO_STORE, OAuthError
+from bestow.surfaces.oauth.errors import BASIC, NO_STORE
 
 router = APIRouter(tags=["OAuth 2.0"])
 
@@ -51,22 +52,22 @@ async def _parameters(request: Request) -> dict[str, str]:
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError) as exc:
-            raise OAuthError("invalid_request", "The form body could not be read") from exc
+            raise Invalid("The form body could not be read") from exc
     elif media == "application/json":
         try:
             data = orjson.loads(body or b"{}")
         except orjson.JSONDecodeError as exc:
-            raise OAuthError("invalid_request", "The body is not valid JSON") from exc
+            raise Invalid("The body is not valid JSON") from exc
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise OAuthError("invalid_request", "The body must be an object of strings")
+            raise Invalid("The body must be an object of strings")
         pairs = list(data.items())
     else:
-        raise OAuthError("invalid_request", f"Content-Type must be {FORM}")
+        raise Invalid(f"Content-Type must be {FORM}")
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
-        raise OAuthError("invalid_request", "A parameter is repeated")
+        raise Invalid("A parameter is repeated")
     if any(len(value) > MAX_FIELD for _, value in pairs):
-        raise OAuthError("invalid_request", "A parameter is too long")
+        raise Invalid("A parameter is too long")
     return dict(pairs)
 
 
@@ -77,26 +78,20 @@ def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str, bo
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "basic":
-            raise OAuthError(
-                "invalid_client", "Use HTTP Basic or the form body", status=401, basic=True
-            )
+            raise Unauthenticated("Use HTTP Basic or the form body", scheme=BASIC)
         if in_body:
-            raise OAuthError("invalid_request", "Send the client credentials one way only")
+            raise Invalid("Send the client credentials one way only")
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except ValueError as exc:  # not base64 (or not ASCII at all), or not UTF-8 inside
-            raise OAuthError(
-                "invalid_client", "Malformed Basic credentials", status=401, basic=True
-            ) from exc
+            raise Unauthenticated("Malformed Basic credentials", scheme=BASIC) from exc
         client_id, sep, secret = decoded.partition(":")
         if not sep:
-            raise OAuthError(
-                "invalid_client", "Malformed Basic credentials", status=401, basic=True
-            )
+            raise Unauthenticated("Malformed Basic credentials", scheme=BASIC)
         return unquote_plus(client_id), unquote_plus(secret), True
     client_id, secret = params.get("client_id", ""), params.get("client_secret", "")
     if not client_id or not secret:
-        raise OAuthError("invalid_client", "Client authentication is required", status=401)
+        raise Unauthenticated("Client authentication is required")
     return client_id, secret, False
 
 
@@ -127,11 +122,7 @@ def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str, bo
 async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
     """Exchange client credentials for an access token (OAuth 2.0 client credentials grant)."""
     params = await _parameters(request)
-    grant_type = params.get("grant_type")
-    if not grant_type:
-        raise OAuthError("invalid_request", "grant_type is required")
-    if grant_type != "client_credentials":
-        raise OAuthError("unsupported_grant_type", "Only client_credentials is supported")
+    grant.check_grant_type(params.get("grant_type"))
     client_id, secret, basic = _credentials(request, params)
     await auth_throttle.check(request, client_id)
     client = await clients.authenticate_secret(
@@ -139,18 +130,14 @@ async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> J
     )
     if client is None:
         await auth_throttle.failed(request, client_id)
-        raise OAuthError("invalid_client", "Client authentication failed", status=401, basic=basic)
-    requested = params.get("scope", "").split()
-    if not_held := sorted(set(requested) - client.scopes):
-        raise OAuthError(
-            "invalid_scope", f"Scopes not granted to this client: {' '.join(not_held)}"
-        )
+        raise Unauthenticated("Client authentication failed", scheme=BASIC if basic else None)
+    scopes = grant.granted_scopes(params.get("scope", "").split(), client.scopes)
     settings = runtime.settings
     signed, issued = tokens.issue(
         runtime.token_key,
         client_id=client.id,
         credential_id=client.credential_id or "",
-        scopes=requested or sorted(client.scopes),
+        scopes=scopes,
         issuer=settings.oauth_issuer,
         lifetime=timedelta(seconds=settings.oauth_token_seconds),
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.campaigns import service as campaigns
 from bestow.clients.service import AuthenticatedClient
-from bestow.deps import RuntimeDep, SessionDep
+from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.issuance import campaigns
 from bestow.issuance import service as issuance
+from bestow.kit.db import WriteSession
 from bestow.kit.idempotency import StoredResponse
 from bestow.kit.pagination import paginate
 from bestow.kit.timefmt import iso
@@ -133,24 +134,24 @@ async def get_reward_template(
 
 
 @router.post("/campaigns", status_code=201, response_model=CampaignEnvelope)
-async def create_campaign(body: CreateCampaignIn, client: IssueScope, runtime: RuntimeDep) -> Any:
+async def create_campaign(
+    body: CreateCampaignIn, client: IssueScope, session: WriteSessionDep
+) -> Any:
     """Create a partner campaign: a time window, terms, and 1 to 4 variants."""
     spec = body.campaign
-    async with runtime.db.write_session() as session:
-        view = await campaigns.create_partner_campaign(
-            session,
-            client_id=client.id,
-            merchant_id=spec.merchant_id,
-            name=spec.name,
-            objective=spec.objective,
-            fine_print=spec.fine_print,
-            start_at=spec.start_at,
-            end_at=spec.end_at,
-            redeemable_from=spec.redeemable_from,
-            redeemable_to=spec.redeemable_to,
-            variants=[campaigns.VariantSpec(v.name, v.reward_template_id) for v in spec.variants],
-        )
-        await session.commit()
+    view = await campaigns.create_partner_campaign(
+        session,
+        client_id=client.id,
+        merchant_id=spec.merchant_id,
+        name=spec.name,
+        objective=spec.objective,
+        fine_print=spec.fine_print,
+        start_at=spec.start_at,
+        end_at=spec.end_at,
+        redeemable_from=spec.redeemable_from,
+        redeemable_to=spec.redeemable_to,
+        variants=[campaigns.VariantSpec(v.name, v.reward_template_id) for v in spec.variants],
+    )
     return {"campaign": campaign_json(view)}
 
 
@@ -204,7 +205,7 @@ async def issue_rewards(
 ) -> Response:
     """Start an asynchronous issuance job for up to 10,000 identifiers; 202 with the job."""
 
-    async def work(session: AsyncSession) -> StoredResponse:
+    async def work(session: WriteSession) -> StoredResponse:
         job = await issuance.create_job(
             session,
             client_id=client.id,
@@ -253,14 +254,18 @@ async def get_issuance_job(
     response_model_exclude_unset=True,
 )
 async def revoke_issuance_job(
-    job_id: str, body: RevokeIn, client: IssueScope, runtime: RuntimeDep, request: Request
+    job_id: str,
+    body: RevokeIn,
+    client: IssueScope,
+    session: WriteSessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> Any:
     """Revoke every reward of a completed or failed job, in the background; 202 with `revoking`."""
-    async with runtime.db.write_session() as session:
-        job = await issuance.request_revocation(
-            session, client_id=client.id, merchant_id=body.merchant_id, job_id=job_id
-        )
-        payload = {"issuance_job": await job_json(session, job)}
-        await session.commit()
-    _wake_worker(request)
-    return payload
+    job = await issuance.request_revocation(
+        session, client_id=client.id, merchant_id=body.merchant_id, job_id=job_id
+    )
+    # A background task runs once the response is sent, after the session dependency committed:
+    # the worker woken then finds the revocation's job.
+    background.add_task(_wake_worker, request)
+    return {"issuance_job": await job_json(session, job)}
