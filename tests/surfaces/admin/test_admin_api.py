@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bestow.app import create_app
-from tests.conftest import ADMIN_TOKEN, make_settings, unique
+from tests.conftest import ADMIN_TOKEN, app_on, make_settings, unique
 
 pytestmark = pytest.mark.asyncio
 
@@ -371,11 +370,8 @@ async def test_merchant_pages_hold_every_merchant_once(app_client: httpx.AsyncCl
 @pytest.fixture
 async def uncached_client(database_url: str, var_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The app with no partner authentication cache: a revocation shows on the next request."""
-    app = create_app(make_settings(database_url, var_dir, auth_cache_seconds=0))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            yield client
+    async with app_on(make_settings(database_url, var_dir, auth_cache_seconds=0)) as client:
+        yield client
 
 
 async def test_a_revoked_partner_credential_stops_authenticating(
