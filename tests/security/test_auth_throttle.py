@@ -23,7 +23,7 @@ from bestow.config import Settings
 from bestow.deps import Runtime
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.fixtures import servers
-from tests.oauth.test_token import VOUCHER_SCOPES, oauth_client
+from tests.oauth.helpers import VOUCHER_SCOPES, oauth_client
 from tests.operator.helpers import make_operator, sign
 from tests.security.world import error_shape
 from tests.surfaces.partner.helpers import new_partner

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures import servers
+from tests.fixtures.servers import TIMEOUT_SECONDS, bestow
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "uat_vouchers.py"
-TIMEOUT_SECONDS = 120
 
 pytestmark = pytest.mark.slow
 
@@ -29,21 +29,6 @@ class Deployment:
     database: Path
     demo_path: Path
     demo: dict[str, Any]
-
-
-def bestow(env: Mapping[str, str], *args: str) -> str:
-    """The CLI in its own process, configured by ``env`` only; its standard output."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")} | dict(env)
-    done = subprocess.run(
-        [*servers.BESTOW, *args],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, f"bestow {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,11 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, app_on, make_settings, unique
+from tests.surfaces.admin.helpers import ADMIN, assert_problem, new_client, post
 
 pytestmark = pytest.mark.asyncio
 
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CSV = {**ADMIN, "Content-Type": "text/csv"}
-
-
-async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = await client.post(path, json=body, headers=ADMIN)
-    assert response.status_code in (200, 201, 204), response.text
-    return response.json() if response.content else None
 
 
 async def new_merchant(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
@@ -29,13 +23,6 @@ async def new_merchant(client: httpx.AsyncClient, **fields: Any) -> dict[str, An
         client, "/admin/merchants", {"name": "Admin Test", "handle": unique("adm"), **fields}
     )
     return merchant
-
-
-async def new_client(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    created: dict[str, Any] = await post(
-        client, "/admin/clients", {"name": unique("client"), "scopes": ["rewards.issue"], **fields}
-    )
-    return created
 
 
 async def audit_actions(client: httpx.AsyncClient, target_type: str, target_id: str) -> list[str]:
@@ -48,17 +35,6 @@ async def audit_actions(client: httpx.AsyncClient, target_type: str, target_id: 
     entries = response.json()["data"]
     assert all(entry["actor"] == "admin:env" for entry in entries)
     return [entry["action"] for entry in entries]
-
-
-def assert_problem(response: httpx.Response, status: int, detail: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["status"] == status
-    assert problem["type"].startswith("https://bestow.dev/problems/")
-    assert problem["title"]
-    if detail is not None:
-        assert detail in problem["detail"], problem
 
 
 # Audit --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from bestow.deps import Runtime
 from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.conftest import app_on, make_settings
 from tests.fixtures.receiver import Received, Receiver
-from tests.surfaces.admin.test_admin_api import ADMIN, assert_problem, new_client
+from tests.surfaces.admin.helpers import ADMIN, assert_problem, new_client
 from tests.webhooks.helpers import dispatching, emit, poll
 
 pytestmark = pytest.mark.asyncio
