@@ -31,6 +31,17 @@ def pytest_report_header() -> list[str]:
     ]
 
 
+SPAWNING_FIXTURES = frozenset({"served", "deployment"})
+"""Fixtures that start ``bestow`` processes: a test using one is marked ``slow`` (``make test-fast``
+leaves it out), as is every test that starts processes itself (marked by hand)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SPAWNING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("var")

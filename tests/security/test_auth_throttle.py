@@ -187,6 +187,7 @@ async def test_successful_requests_are_never_charged(limited: Settings, runtime:
     ],
     ids=["short-admin-token", "short-secret-key", "repeated-admin-token", "patterned-secret-key"],
 )
+@pytest.mark.slow
 def test_production_refuses_to_start_with_a_weak_secret(
     weak: dict[str, str], tmp_path: Path
 ) -> None:

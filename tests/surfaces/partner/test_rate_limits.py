@@ -176,6 +176,7 @@ async def send_in_turn(
             await client.aclose()
 
 
+@pytest.mark.slow
 async def test_two_processes_sharing_redis_share_the_burst_budget(
     api_processes: tuple[servers.Server, servers.Server], server_runtime: Runtime
 ) -> None:
@@ -188,6 +189,7 @@ async def test_two_processes_sharing_redis_share_the_burst_budget(
     assert responses[-1].headers["RateLimit-Limit"] == "5"
 
 
+@pytest.mark.slow
 async def test_two_processes_sharing_redis_share_the_quota(
     api_processes: tuple[servers.Server, servers.Server], server_runtime: Runtime
 ) -> None:
