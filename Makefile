@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_WORKERS ?= 2
 
-.PHONY: setup run test test-sqlite lint bench chaos chaos-short lock clean fuzz
+.PHONY: setup run test test-fast lint bench chaos chaos-short lock clean fuzz
 
 setup: $(STAMP)
 
@@ -23,9 +23,14 @@ run: setup
 	BESTOW_PUBLIC_URL=$${BESTOW_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/bestow demo --print-intro
 	$(BIN)/bestow serve --host $(HOST) --port $(PORT)
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist), each on databases of its own.
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each on databases of its own: SQLite,
+# and PostgreSQL and Redis when they are reachable (BESTOW_TEST_DATABASE_URL, ..._REDIS_URL).
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: SQLite only, and none of the tests that start processes (marked slow).
+test-fast: setup
+	BESTOW_TEST_SQLITE_ONLY=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # Schemathesis over every operation of /openapi.json with many more examples than make test's
 # (tests/fuzz), on SQLite and PostgreSQL: no 5xx, and every answer documented. Path ids, query

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bestow.app import build_runtime, create_app
+from bestow.app import build_runtime
 from bestow.clients import service as clients
 from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.kit.actor import Actor
 from bestow.merchants import service as merchants
 from tests.fixtures import databases
+from tests.fixtures.apps import app_on as app_on
 from tests.fixtures.deployment import Deployment, Serving, serving, with_worker
 
 ADMIN_TOKEN = "test-admin-token-vCktmnBmcUjYSzqA3f6kkhDR0qiyO6GZEOexrVAVNT4"
@@ -29,6 +29,17 @@ def pytest_report_header() -> list[str]:
         f"bestow databases: sqlite, postgresql={'yes' if databases.postgres_url() else 'no'}",
         f"bestow redis: {'yes' if databases.redis_url() else 'no'}",
     ]
+
+
+SPAWNING_FIXTURES = frozenset({"served", "deployment"})
+"""Fixtures that start ``bestow`` processes: a test using one is marked ``slow`` (``make test-fast``
+leaves it out), as is every test that starts processes itself (marked by hand)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SPAWNING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -133,21 +144,10 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await rt.db.dispose()
 
 
-@asynccontextmanager
-async def app_on(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the application built on ``settings`` (ASGI transport, lifespan run);
-    the application is its ``app``."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
-
-
 @pytest.fixture
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the application (ASGI transport, lifespan run)."""
+    """An HTTP client on the application (ASGI transport, lifespan run): one application per
+    database and xdist worker, its state reset for each test (``tests/fixtures/apps.py``)."""
     async with app_on(settings) as client:
         yield client
 

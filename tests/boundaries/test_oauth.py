@@ -18,7 +18,7 @@ from tests.boundaries.engine import (
     values_for,
     whole_cases,
 )
-from tests.oauth.test_token import VOUCHER_SCOPES, oauth_client
+from tests.oauth.helpers import VOUCHER_SCOPES, oauth_client
 from tests.security.world import World
 
 

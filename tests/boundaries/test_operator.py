@@ -20,10 +20,9 @@ from tests.boundaries.engine import (
     whole_cases,
 )
 from tests.conftest import unique
-from tests.operator.helpers import call
-from tests.operator.test_rewards import RANGED, at, reward_body
-from tests.operator.test_rewards import campaign as make_campaign
-from tests.operator.test_rewards import create as make_reward
+from tests.operator.helpers import RANGED, at, call, reward_body
+from tests.operator.helpers import campaign as make_campaign
+from tests.operator.helpers import create as make_reward
 from tests.security.world import World
 
 

@@ -5,97 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import getpass
 import hashlib
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
-from bestow.cli.main import app
-from bestow.config import get_settings
 from bestow.deps import Runtime
 from bestow.models import AdminToken
+from tests.cli.helpers import CLI_ACTOR, Invoke, bestow, failed, new_merchant, ok
 from tests.conftest import unique
 from tests.members.csvdata import members_csv
-
-BESTOW = str(Path(sys.executable).parent / "bestow")
-CLI_ACTOR = f"cli:{getpass.getuser()}"
-
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def cli_env(database_url: str, var_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "BESTOW_DATABASE_URL": database_url,
-        "BESTOW_SECRET_KEY": "test-secret-key-GtBMkZLOobCcQmeVCcWtFLRRYQxBN0wpRbSqPwddtpA",
-        "BESTOW_VAR_DIR": str(var_dir),
-    }
-    env.pop("BESTOW_ADMIN_TOKEN", None)
-    return env
-
-
-@pytest.fixture
-def cli(cli_env: dict[str, str]) -> Iterator[Invoke]:
-    """Run a command in this process; settings are read afresh from the test environment."""
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
-        try:
-            return runner.invoke(app, list(args), env=cli_env, catch_exceptions=False)
-        finally:
-            get_settings.cache_clear()
-
-    yield invoke
-
-
-def bestow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real command, in its own process."""
-    return subprocess.run(
-        [BESTOW, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-
-
-def ok(result: Result) -> Any:
-    """The JSON a successful command printed."""
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def failed(result: Result) -> str:
-    """The message of a command that failed as it should: exit 1, one line, no traceback."""
-    assert result.exit_code == 1, result.output
-    assert result.stdout == ""
-    assert result.stderr.startswith("error: ")
-    assert "Traceback" not in result.stderr
-    return result.stderr
-
-
-def new_merchant(cli: Invoke, *args: str) -> dict[str, Any]:
-    merchant: dict[str, Any] = ok(
-        cli(
-            "merchants",
-            "create",
-            "--name",
-            "CLI Merchant",
-            "--handle",
-            unique("cli"),
-            *args,
-            "--json",
-        )
-    )
-    return merchant
 
 
 def new_client(cli: Invoke, *args: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.fixtures import servers
-from tests.vouchers.test_uat import bestow
+from tests.fixtures.servers import bestow
 
 
 def _children(pid: int) -> set[int]:

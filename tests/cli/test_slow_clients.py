@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.fixtures import servers
-from tests.vouchers.test_uat import bestow
+from tests.fixtures.servers import bestow
 
 pytestmark = pytest.mark.slow
 

@@ -3,9 +3,7 @@ like the other administration commands. On each test database."""
 
 from __future__ import annotations
 
-from tests.cli.test_admin_cli import Invoke, cli, cli_env, new_merchant, ok
-
-__all__ = ["cli", "cli_env"]  # fixtures used by the tests below
+from tests.cli.helpers import Invoke, new_merchant, ok
 
 
 def test_templates_create_prints_fields_or_json_with_the_json_option(cli: Invoke) -> None:

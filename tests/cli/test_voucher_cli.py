@@ -16,12 +16,8 @@ from typer.testing import Result
 from bestow.deps import Runtime
 from bestow.kit.db import utcnow
 from bestow.models import AuditEntry
-from tests.cli.test_admin_cli import CLI_ACTOR, Invoke, cli, cli_env, failed, ok
-from tests.vouchers.test_products import create, fixed
-from tests.vouchers.test_redemption import dashed, issue_vouchers, issued_at, stored
-from tests.vouchers.test_usage import MARCH
-
-__all__ = ["cli", "cli_env"]  # fixtures
+from tests.cli.helpers import CLI_ACTOR, Invoke, failed, ok
+from tests.vouchers.helpers import MARCH, create, dashed, fixed, issue_vouchers, issued_at, stored
 
 
 def vouchers(cli: Invoke) -> Callable[..., Awaitable[Result]]:

@@ -20,7 +20,7 @@ from bestow.cli.main import app
 from bestow.config import Settings, get_settings
 from bestow.deps import Runtime
 from bestow.models import WebhookDelivery, WebhookEndpoint
-from tests.cli.test_admin_cli import CLI_ACTOR, bestow, failed, ok
+from tests.cli.helpers import CLI_ACTOR, bestow, failed, ok
 from tests.conftest import unique
 from tests.fixtures.receiver import Received, Receiver
 from tests.webhooks.helpers import dispatching, emit, poll

@@ -17,7 +17,7 @@ def _add(counts: dict[str, dict[str, int]]) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    from tests.fuzz.test_openapi import COUNTS
+    from tests.fuzz.document import COUNTS
 
     counts = {database: dict(figures) for database, figures in COUNTS.items()}
     workeroutput = getattr(session.config, "workeroutput", None)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.fuzz.test_openapi import _document
+from tests.fuzz.document import build_document
 
 SURFACES = {
     "/admin/": ("application/problem+json", "Problem"),
@@ -20,7 +20,7 @@ SURFACES = {
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return _document()
+    return build_document()
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

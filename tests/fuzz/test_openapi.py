@@ -10,7 +10,6 @@ database, and the suite's own bad-input tests cover PostgreSQL's (NUL bytes, siz
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from bestow.app import create_app
 from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.fuzz.document import COUNTS, document
 from tests.loyalty.helpers import REWARD, UNIT
 from tests.operator.helpers import Operator, sign
 from tests.security.world import ADMIN, World, open_world
@@ -49,14 +49,7 @@ CHECKS = [
 ]
 
 
-def _document() -> dict[str, Any]:
-    """The OpenAPI document, built without a database (nothing is connected at build time)."""
-    scratch = Path(tempfile.gettempdir())
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{scratch}/unused.db", scratch))
-    return app.openapi()
-
-
-schema = schemathesis.openapi.from_dict(_document())
+schema = schemathesis.openapi.from_dict(document())
 
 
 @dataclass
@@ -97,9 +90,6 @@ SEEDS: dict[str, dict[str, str]] = {}
 """Real objects of the database being fuzzed, by surface prefix and then by the name of the
 path parameter, query parameter or body member that names them: a generated request takes them
 (three times in four) so that it reaches past "not found" into the operation."""
-
-COUNTS: dict[str, Counter[str]] = {}
-"""Requests sent, 404 and 5xx answered, by database: printed at the end of the run (conftest)."""
 
 
 def _seeds_for(path: str) -> dict[str, str]:

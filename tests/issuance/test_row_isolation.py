@@ -21,9 +21,8 @@ from bestow.loyalty import ledger
 from bestow.models import IssuedReward, OperatorEnrollment, PointsBalance, PointsTransaction
 from tests.campaigns import failures, issue_campaign
 from tests.conftest import unique
-from tests.loyalty.test_campaign_points import points_template
-from tests.operator.helpers import make_operator
-from tests.operator.test_bulk import post_bulk, reward, wait_bulk
+from tests.loyalty.helpers import points_template
+from tests.operator.helpers import bulk_reward, make_operator, post_bulk, wait_bulk
 from tests.surfaces.partner.helpers import (
     email,
     make_members,
@@ -31,7 +30,7 @@ from tests.surfaces.partner.helpers import (
     new_partner,
     worker_client,
 )
-from tests.vouchers.test_campaign_vouchers import make_product, voucher_template
+from tests.vouchers.helpers import make_product, voucher_template
 
 pytestmark = pytest.mark.asyncio
 
@@ -188,7 +187,7 @@ async def test_bulk_enrollment_isolates_a_refused_player(
     operator = await make_operator(runtime)
     players = [f"iso-{n}" for n in range(30)]
     async with worker_client(settings) as http:
-        found = await reward(http, operator)
+        found = await bulk_reward(http, operator)
         async with refusing(runtime, "operator_enrollments", "operator_player_id", players[7]):
             response = await post_bulk(http, operator, found["id"], {"operatorPlayerIds": players})
             assert response.status_code == 202, response.text

@@ -17,9 +17,15 @@ from bestow.deps import Runtime
 from bestow.loyalty import ledger, rewards
 from bestow.members import service as members
 from bestow.merchants import service as merchants
-from bestow.models import Member, PointsEntry, PointsTransaction
+from bestow.models import (
+    Member,
+    PointsEntry,
+    PointsTransaction,
+    RewardTemplate,
+)
+from tests.campaigns import kind_template
 from tests.conftest import ACTOR, unique
-from tests.oauth.test_token import get_token, oauth_client
+from tests.oauth.helpers import get_token, oauth_client
 
 SCOPE = "loyalty.adhoc_reward"
 UNIT = "Downtown"
@@ -210,3 +216,11 @@ async def assert_ledger(runtime: Runtime, member_id: str) -> int:
     assert entries == held
     assert all(total == 0 and count == 2 for total, count in per_transaction)
     return held
+
+
+async def points_template(
+    runtime: Runtime, merchant_id: str, config: dict[str, Any]
+) -> RewardTemplate:
+    return await kind_template(
+        runtime, merchant_id, kind="points", name="Spring points", config=config
+    )

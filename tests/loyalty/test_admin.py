@@ -23,7 +23,7 @@ from bestow.loyalty import ledger
 from bestow.members import service as members
 from bestow.merchants import service as merchants
 from tests.conftest import ACTOR, ADMIN_TOKEN, unique
-from tests.oauth.test_token import oauth_client
+from tests.oauth.helpers import oauth_client
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PROBLEM = "application/problem+json"

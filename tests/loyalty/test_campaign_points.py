@@ -22,8 +22,9 @@ from bestow.models import (
     RewardTemplate,
 )
 from bestow.rewards import kinds, templates
-from tests.campaigns import failures, issue_campaign, kind_template, revoke_job, small_chunks
+from tests.campaigns import failures, issue_campaign, revoke_job, small_chunks
 from tests.conftest import ACTOR
+from tests.loyalty.helpers import points_template
 from tests.surfaces.partner.helpers import (
     Partner,
     email,
@@ -35,14 +36,6 @@ from tests.surfaces.partner.helpers import (
 pytestmark = pytest.mark.asyncio
 
 CONFIG = {"points": 100, "reward_id": "SPRING", "issuer_id": "HQ"}
-
-
-async def points_template(
-    runtime: Runtime, merchant_id: str, config: dict[str, Any]
-) -> RewardTemplate:
-    return await kind_template(
-        runtime, merchant_id, kind="points", name="Spring points", config=config
-    )
 
 
 async def run_job(

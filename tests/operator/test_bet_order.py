@@ -12,9 +12,7 @@ from sqlalchemy import select
 
 from bestow.deps import Runtime
 from bestow.models import OperatorEnrollment, OperatorFreeBet
-from tests.operator.helpers import Operator, call, make_operator
-from tests.operator.test_enrollments import bet, enrol, reward
-from tests.operator.test_rewards import FIXED
+from tests.operator.helpers import FIXED, Operator, bet, call, enrol, make_operator, reward
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,7 +4,6 @@ validation rule, and a bulk enrollment whose reward is cancelled before the work
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -14,9 +13,20 @@ from sqlalchemy import func, select
 from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.models import OperatorEnrollment, OutboxEvent
-from tests.operator.helpers import Operator, call, make_operator
-from tests.operator.test_enrollments import RANGED_VALUE, enrol, listed
-from tests.operator.test_rewards import RANGED, campaign, create
+from tests.operator.helpers import (
+    RANGED,
+    RANGED_VALUE,
+    Operator,
+    bulk_reward,
+    call,
+    campaign,
+    create,
+    enrol,
+    listed,
+    make_operator,
+    post_bulk,
+    wait_bulk,
+)
 from tests.surfaces.partner.helpers import worker_client
 
 ACCEPTED = "Accepted: the players are enrolled by the worker; follow the bulk enrollment's status"
@@ -32,38 +42,6 @@ async def operator(runtime: Runtime) -> Operator:
     return await make_operator(runtime)
 
 
-async def reward(http: httpx.AsyncClient, operator: Operator, **fields: Any) -> dict[str, Any]:
-    return await create(http, operator, await campaign(http, operator), **fields)
-
-
-async def post_bulk(
-    http: httpx.AsyncClient, operator: Operator, reward_id: str, body: dict[str, Any]
-) -> httpx.Response:
-    return await call(http, operator, "POST", f"/v1/rewards/{reward_id}/enrollments/bulk", body)
-
-
-async def wait_bulk(
-    http: httpx.AsyncClient,
-    operator: Operator,
-    reward_id: str,
-    bulk_id: str,
-    *,
-    timeout: float = 120.0,
-) -> dict[str, Any]:
-    """Poll the bulk enrollment until it is Completed or Failed."""
-    url = f"/v1/rewards/{reward_id}/enrollments/bulk/{bulk_id}"
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        response = await call(http, operator, "GET", url)
-        assert response.status_code == 200, response.text
-        data: dict[str, Any] = response.json()["data"]
-        if data["status"] in ("Completed", "Failed"):
-            return data
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"bulk enrollment {bulk_id} after {timeout} s: {data}")
-        await asyncio.sleep(0.1)
-
-
 async def count_rows(runtime: Runtime, *where: Any) -> int:
     async with runtime.db.session() as session:
         count = await session.scalar(
@@ -74,7 +52,7 @@ async def count_rows(runtime: Runtime, *where: Any) -> int:
 
 async def test_bulk_ten_thousand(settings: Settings, runtime: Runtime, operator: Operator) -> None:
     async with worker_client(settings) as http:
-        found = await reward(http, operator)
+        found = await bulk_reward(http, operator)
         rid = found["id"]
         earlier = {p: await enrol(http, operator, rid, p) for p in ("p-0", "p-1", "p-2")}
         distinct = [f"p-{n}" for n in range(9995)]
@@ -179,14 +157,14 @@ async def test_bulk_ten_thousand(settings: Settings, runtime: Runtime, operator:
 async def test_bulk_validation(
     app_client: httpx.AsyncClient, operator: Operator, body: dict[str, Any], message: str
 ) -> None:
-    found = await reward(app_client, operator)
+    found = await bulk_reward(app_client, operator)
     response = await post_bulk(app_client, operator, found["id"], body)
     assert response.status_code == 400, response.text
     assert response.json() == {"message": message, "data": {}, "responseCode": "ValidationError"}
 
 
 async def test_bulk_ranged(app_client: httpx.AsyncClient, operator: Operator) -> None:
-    found = await reward(app_client, operator, freeBetDetails=RANGED)
+    found = await bulk_reward(app_client, operator, freeBetDetails=RANGED)
     response = await post_bulk(app_client, operator, found["id"], {"operatorPlayerIds": ["a"]})
     assert response.status_code == 400, response.text
     assert response.json()["message"] == RANGED_VALUE
@@ -216,7 +194,7 @@ async def test_bulk_into_a_reward_not_enrollable(
 async def test_reward_cancelled_before_the_worker_runs(
     settings: Settings, runtime: Runtime, app_client: httpx.AsyncClient, operator: Operator
 ) -> None:
-    found = await reward(app_client, operator)
+    found = await bulk_reward(app_client, operator)
     rid = found["id"]
     players = {"operatorPlayerIds": ["a", "b", "c"]}
     response = await post_bulk(app_client, operator, rid, players)

@@ -12,8 +12,25 @@ import httpx
 import pytest
 
 from bestow.deps import Runtime
-from tests.operator.helpers import Operator, call, make_operator
-from tests.operator.test_rewards import FIXED, RANGED, at, campaign, create
+from tests.operator.helpers import (
+    FIXED,
+    RANGED,
+    RANGED_VALUE,
+    Operator,
+    at,
+    bet,
+    call,
+    campaign,
+    create,
+    enrol,
+    get,
+    iso,
+    listed,
+    make_operator,
+    now,
+    reward,
+    set_clock,
+)
 
 FIELDS = {
     "rewardType",
@@ -55,69 +72,12 @@ BET_FIELDS = {
 PLAYER_REQUIRED = "operatorPlayerId is required and cannot be empty or whitespace"
 STATUS = "status must be one of New, Active, Completed, Expired, Cancelled"
 PLAYER_FILTER = "operatorPlayerId is required to list enrollments across rewards"
-RANGED_VALUE = "betValue is required for a Ranged reward and must be from 0.10 to 2.00"
 RANGED_COUNT = "betCount is required for a Ranged reward and must be from 1 to 20"
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def set_clock(http: httpx.AsyncClient, moment: datetime) -> None:
-    """Move the application's "now" (the Operator API routes read ``runtime.clock()``)."""
-    http.app.state.runtime.clock = lambda: moment  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 async def operator(runtime: Runtime) -> Operator:
     return await make_operator(runtime)
-
-
-async def reward(http: httpx.AsyncClient, operator: Operator, **fields: Any) -> dict[str, Any]:
-    """A reward (Fixed, 10 bets of 1.50 EUR, Active) in a fresh Active campaign."""
-    campaign_id = await campaign(http, operator, operatorReference="CMP-REF")
-    return await create(http, operator, campaign_id, **fields)
-
-
-async def enrol(
-    http: httpx.AsyncClient, operator: Operator, reward_id: str, player: str, **extra: Any
-) -> dict[str, Any]:
-    url = f"/v1/rewards/{reward_id}/enrollments"
-    response = await call(http, operator, "POST", url, {"operatorPlayerId": player, **extra})
-    assert response.status_code == 200, response.text
-    envelope = response.json()
-    assert envelope["message"] == "OK" and envelope["responseCode"] == "OK"
-    data: dict[str, Any] = envelope["data"]
-    return data
-
-
-async def get(http: httpx.AsyncClient, operator: Operator, enrollment_id: str) -> dict[str, Any]:
-    response = await call(http, operator, "GET", f"/v1/enrollments/{enrollment_id}")
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
-async def bet(
-    http: httpx.AsyncClient,
-    operator: Operator,
-    enrollment_id: str,
-    bet_id: str,
-    product: str = "starburst",
-) -> httpx.Response:
-    url = f"/v1/enrollments/{enrollment_id}/bets"
-    return await call(http, operator, "POST", url, {"betId": bet_id, "product": product})
-
-
-async def listed(http: httpx.AsyncClient, operator: Operator, url: str) -> list[str]:
-    """The operator player ids a listing answers, in order."""
-    response = await call(http, operator, "GET", url)
-    assert response.status_code == 200, response.text
-    return [e["operatorPlayerId"] for e in response.json()["data"]]
 
 
 async def test_enrol_fixed(app_client: httpx.AsyncClient, operator: Operator) -> None:

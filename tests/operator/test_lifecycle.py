@@ -12,9 +12,21 @@ from sqlalchemy import select
 
 from bestow.deps import Runtime
 from bestow.models import OutboxEvent
-from tests.operator.helpers import Operator, call, make_operator
-from tests.operator.test_enrollments import bet, enrol, get, iso, listed, now, set_clock
-from tests.operator.test_rewards import FIXED, campaign, create
+from tests.operator.helpers import (
+    FIXED,
+    Operator,
+    bet,
+    call,
+    campaign,
+    create,
+    enrol,
+    get,
+    iso,
+    listed,
+    make_operator,
+    now,
+    set_clock,
+)
 
 
 @pytest.fixture

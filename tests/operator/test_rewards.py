@@ -3,14 +3,23 @@ campaign's window, tenancy, cancel rules and the cascade from cancelling the cam
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from bestow.deps import Runtime
-from tests.operator.helpers import Operator, call, make_operator
+from tests.operator.helpers import (
+    FIXED,
+    RANGED,
+    Operator,
+    at,
+    call,
+    campaign,
+    create,
+    make_operator,
+    reward_body,
+)
 
 FIELDS = {
     "id",
@@ -32,73 +41,11 @@ FIELDS = {
     "cancelledAtUtc",
     "cancelledBy",
 }
-FIXED = {
-    "freeBetDetailsType": "Fixed",
-    "betValue": 1.5,
-    "currencyIsoCode": "EUR",
-    "betCount": 10,
-}
-RANGED = {
-    "freeBetDetailsType": "Ranged",
-    "minBetValue": 0.1,
-    "maxBetValue": 2,
-    "currencyIsoCode": "GBP",
-    "minBetCount": 1,
-    "maxBetCount": 20,
-    "creditWalletType": "Cash",
-    "stakeNotReturned": False,
-}
-
-
-def at(days: float) -> str:
-    moment = datetime.now(UTC) + timedelta(days=days)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture
 async def operator(runtime: Runtime) -> Operator:
     return await make_operator(runtime)
-
-
-async def campaign(http: httpx.AsyncClient, operator: Operator, **fields: Any) -> str:
-    body = {
-        "name": "Campaign",
-        "startTimeUtc": at(-10),
-        "endTimeUtc": at(30),
-        "createdBy": "ops@example.com",
-        **fields,
-    }
-    response = await call(http, operator, "POST", "/v1/campaigns", body)
-    assert response.status_code == 200, response.text
-    campaign_id: str = response.json()["data"]["id"]
-    return campaign_id
-
-
-def reward_body(**fields: Any) -> dict[str, Any]:
-    return {
-        "rewardType": "FreeBets",
-        "name": "Ten free spins",
-        "description": "Welcome free bets",
-        "operatorReference": "OP-FB-1",
-        "products": ["starburst", "book-of-dead"],
-        "startTimeUtc": at(-1),
-        "endTimeUtc": at(7),
-        "createdBy": "ops@example.com",
-        "freeBetDetails": FIXED,
-        **fields,
-    }
-
-
-async def create(
-    http: httpx.AsyncClient, operator: Operator, campaign_id: str, **fields: Any
-) -> dict[str, Any]:
-    url = f"/v1/campaigns/{campaign_id}/rewards"
-    response = await call(http, operator, "POST", url, reward_body(**fields))
-    assert response.status_code == 200, response.text
-    envelope = response.json()
-    assert envelope["message"] == "OK" and envelope["responseCode"] == "OK"
-    data: dict[str, Any] = envelope["data"]
-    return data
 
 
 async def test_create_fixed(app_client: httpx.AsyncClient, operator: Operator) -> None:

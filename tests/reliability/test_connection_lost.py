@@ -26,8 +26,8 @@ from bestow.models import IssuanceJob, IssuedReward, Job, Voucher, VoucherOrder
 from bestow.surfaces.common import classify
 from tests.conftest import app_on, make_settings
 from tests.fixtures.proxy import TcpProxy
-from tests.oauth.test_token import get_token
-from tests.reliability.test_database_outage import via
+from tests.oauth.helpers import get_token
+from tests.reliability.helpers import via
 from tests.surfaces.partner.helpers import (
     ISSUE,
     Partner,
@@ -41,8 +41,7 @@ from tests.surfaces.partner.helpers import (
     wait_for_job,
     worker_client,
 )
-from tests.vouchers.helpers import create, fixed
-from tests.vouchers.test_issue import new_key, post, vendor_error, voucher_client
+from tests.vouchers.helpers import create, fixed, new_key, post, vendor_error, voucher_client
 
 pytestmark = pytest.mark.asyncio
 

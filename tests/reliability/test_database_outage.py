@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bestow.surfaces.common import classify
 from tests.fixtures import databases, servers
 from tests.fixtures.proxy import TcpProxy
+from tests.reliability.helpers import via
 
 OUTAGE_BOUND_SECONDS = 10.0
 """Each request during the outage must be answered (503) before this: generous for CI, far below
@@ -62,13 +63,6 @@ def bestow(env: Mapping[str, str], *args: str) -> str:
     )
     assert done.returncode == 0, f"bestow {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
 
 
 def oauth(http: httpx.Client, client_id: str, secret: str) -> str:

@@ -23,7 +23,7 @@ from bestow.config import Settings
 from bestow.deps import Runtime
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.fixtures import servers
-from tests.oauth.test_token import VOUCHER_SCOPES, oauth_client
+from tests.oauth.helpers import VOUCHER_SCOPES, oauth_client
 from tests.operator.helpers import make_operator, sign
 from tests.security.world import error_shape
 from tests.surfaces.partner.helpers import new_partner
@@ -187,6 +187,7 @@ async def test_successful_requests_are_never_charged(limited: Settings, runtime:
     ],
     ids=["short-admin-token", "short-secret-key", "repeated-admin-token", "patterned-secret-key"],
 )
+@pytest.mark.slow
 def test_production_refuses_to_start_with_a_weak_secret(
     weak: dict[str, str], tmp_path: Path
 ) -> None:

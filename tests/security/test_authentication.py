@@ -12,7 +12,7 @@ import hashlib
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-from tests.oauth.test_token import basic
+from tests.oauth.helpers import basic
 from tests.security.world import Route, World, error_shape, is_public, route_table
 
 CASES = ("none", "wrong", "foreign")

@@ -21,7 +21,7 @@ from bestow.deps import Runtime
 from bestow.kit import security
 from bestow.surfaces.operator import auth as operator_auth
 from tests.conftest import ACTOR
-from tests.oauth.test_token import change_client, oauth_client
+from tests.oauth.helpers import change_client, oauth_client
 from tests.operator.helpers import make_operator, sign
 
 

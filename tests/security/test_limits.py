@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.security.test_tenancy import OBJECTS
 from tests.security.world import (
     ADMIN,
     MAX_BODY_BYTES,
+    OBJECTS,
     Route,
     World,
     error_shape,

@@ -24,8 +24,8 @@ from bestow.loyalty import rewards as loyalty_rewards
 from bestow.models import Member
 from tests.conftest import ACTOR
 from tests.loyalty.helpers import SCOPE, login, make_member, open_session, reward_body
-from tests.operator.test_rewards import campaign as operator_campaign
-from tests.operator.test_rewards import create as operator_reward
+from tests.operator.helpers import campaign as operator_campaign
+from tests.operator.helpers import create as operator_reward
 from tests.security.world import Route, World, is_public, route_table
 from tests.surfaces.partner.helpers import create_campaign, make_template, variant_id
 from tests.vouchers.helpers import create as create_product

@@ -12,25 +12,11 @@ import httpx
 import pytest
 
 from tests.loyalty.helpers import reward_body
-from tests.operator.test_rewards import reward_body as operator_reward_body
-from tests.security.world import Route, World, error_shape, is_public, route_table
+from tests.operator.helpers import reward_body as operator_reward_body
+from tests.security.world import OBJECTS, Route, World, error_shape, is_public, route_table
 
 CLIENT_SURFACES = ("partner", "vouchers", "loyalty", "operator")
 
-OBJECTS: dict[tuple[str, str], str] = {
-    ("partner", "template_id"): "partner.template_id",
-    ("partner", "campaign_id"): "partner.campaign_id",
-    ("partner", "job_id"): "partner.job_id",
-    ("vouchers", "voucher_id"): "vouchers.voucher_id",
-    ("operator", "campaign_id"): "operator.campaign_id",
-    ("operator", "reward_id"): "operator.reward_id",
-    ("operator", "enrollment_id"): "operator.enrollment_id",
-    ("operator", "bulk_id"): "operator.bulk_id",
-    ("loyalty", "identifier"): "loyalty.identifier",
-    ("loyalty", "correlation_id"): "loyalty.correlation_id",
-    ("loyalty", "partner_id"): "loyalty.partner_id",
-}
-"""(surface, path parameter) -> the key of client A's object in ``World.objects``."""
 
 SHARED: dict[tuple[str, str], str] = {
     ("vouchers", "code"): "the product catalogue is the deployment's, shared by every client",

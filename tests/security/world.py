@@ -22,10 +22,10 @@ from bestow.deps import Runtime
 from bestow.models import Member
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.loyalty.helpers import Programme, make_member, make_programme, open_session
-from tests.oauth.test_token import VOUCHER_SCOPES, get_token, oauth_client
+from tests.oauth.helpers import VOUCHER_SCOPES, get_token, oauth_client
 from tests.operator.helpers import Operator, call, make_operator
-from tests.operator.test_rewards import campaign as operator_campaign
-from tests.operator.test_rewards import create as operator_reward
+from tests.operator.helpers import campaign as operator_campaign
+from tests.operator.helpers import create as operator_reward
 from tests.surfaces.partner.helpers import (
     Partner,
     create_campaign,
@@ -328,3 +328,19 @@ async def populate(world: World) -> None:
     assert endpoint.status_code == 201, endpoint.text
     objects["admin.endpoint_id"] = endpoint.json()["id"]
     world.secrets["webhook_secret"] = endpoint.json()["secret"]
+
+
+OBJECTS: dict[tuple[str, str], str] = {
+    ("partner", "template_id"): "partner.template_id",
+    ("partner", "campaign_id"): "partner.campaign_id",
+    ("partner", "job_id"): "partner.job_id",
+    ("vouchers", "voucher_id"): "vouchers.voucher_id",
+    ("operator", "campaign_id"): "operator.campaign_id",
+    ("operator", "reward_id"): "operator.reward_id",
+    ("operator", "enrollment_id"): "operator.enrollment_id",
+    ("operator", "bulk_id"): "operator.bulk_id",
+    ("loyalty", "identifier"): "loyalty.identifier",
+    ("loyalty", "correlation_id"): "loyalty.correlation_id",
+    ("loyalty", "partner_id"): "loyalty.partner_id",
+}
+"""(surface, path parameter) -> the key of client A's object in ``World.objects``."""

@@ -21,9 +21,9 @@ from bestow.config import Environment, Settings, get_settings
 from bestow.deps import Runtime
 from bestow.issuance import tasks
 from bestow.kit.errors import Invalid
-from bestow.models import IssuedReward, OutboxEvent, Product, RewardTemplate, Voucher
+from bestow.models import IssuedReward, OutboxEvent, Product, Voucher
 from bestow.vouchers import service
-from tests.campaigns import failures, issue_campaign, kind_template, revoke_job, small_chunks
+from tests.campaigns import failures, issue_campaign, revoke_job, small_chunks
 from tests.conftest import ADMIN_TOKEN
 from tests.surfaces.partner.helpers import (
     Partner,
@@ -32,25 +32,11 @@ from tests.surfaces.partner.helpers import (
     new_partner,
     worker_client,
 )
-from tests.vouchers.helpers import create, fixed
+from tests.vouchers.helpers import make_product, voucher_template
 
 pytestmark = pytest.mark.asyncio
 
 OUT_OF_STOCK = "Out of stock"
-
-
-async def make_product(runtime: Runtime, **over: Any) -> Product:
-    """A fixed-value product (``helpers.fixed``) but for ``over``."""
-    product: Product = await create(runtime, **fixed(**over))
-    return product
-
-
-async def voucher_template(
-    runtime: Runtime, merchant_id: str, config: dict[str, Any]
-) -> RewardTemplate:
-    return await kind_template(
-        runtime, merchant_id, kind="voucher", name="A voucher", config=config
-    )
 
 
 async def run_campaign(

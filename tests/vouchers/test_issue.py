@@ -23,16 +23,22 @@ from bestow.oauth import tokens
 from bestow.surfaces.vouchers import vouchers as api
 from bestow.vouchers import products, service
 from tests.conftest import ACTOR, app_on, make_settings
-from tests.oauth.test_token import (
+from tests.oauth.helpers import (
     VOUCHER_SCOPES,
     change_client,
     claims,
-    get_token,
     issue,
-    oauth_client,
 )
-from tests.vouchers.helpers import create, fixed
-from tests.vouchers.test_products import UNTIL
+from tests.vouchers.helpers import (
+    UNTIL,
+    create,
+    fixed,
+    login,
+    new_key,
+    post,
+    vendor_error,
+    voucher_client,
+)
 
 CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{16}$")  # Crockford's base 32: no I, L, O, U
 SHORT_CODE = re.compile(r"^[0-9a-hjkmnp-tv-z]{10}$")
@@ -64,50 +70,6 @@ NOT_CENTS = "face_value must be an integer number of cents"
 # --- Helpers ---------------------------------------------------------------------------------
 
 
-async def voucher_client(
-    runtime: Runtime, scopes: tuple[str, ...] = VOUCHER_SCOPES
-) -> tuple[str, str]:
-    """A client with an OAuth secret on the unlimited tier (the tests send bursts): (id, secret)."""
-    client_id, secret, _ = await oauth_client(runtime, scopes, tier="unlimited", name="vouchers")
-    return client_id, secret
-
-
-async def login(
-    app_client: httpx.AsyncClient, runtime: Runtime, *scopes: str
-) -> tuple[str, dict[str, str]]:
-    """A new client and the headers of a token from ``/oauth2/token``: (client id, headers)."""
-    client_id, secret = await voucher_client(runtime, scopes or VOUCHER_SCOPES)
-    response = await get_token(app_client, client_id, secret)
-    assert response.status_code == 200, response.text
-    return client_id, {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def new_key() -> str:
-    return str(uuid.uuid4())
-
-
-async def post(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    code: str,
-    body: Any = None,
-    *,
-    key: str | None = None,
-    content: bytes | None = None,
-) -> httpx.Response:
-    """``POST /v3/products/{code}``; a fresh key unless ``key`` is given ("" sends none)."""
-    sent = dict(headers)
-    key = new_key() if key is None else key
-    if key:
-        sent["Idempotency-Key"] = key
-    if content is not None:
-        sent["Content-Type"] = "application/json"
-        return await client.post(f"/v3/products/{code}", content=content, headers=sent)
-    return await client.post(
-        f"/v3/products/{code}", json={"quantity": 1} if body is None else body, headers=sent
-    )
-
-
 def issued(response: httpx.Response, count: int, status: int = 200) -> list[dict[str, Any]]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
@@ -116,21 +78,6 @@ def issued(response: httpx.Response, count: int, status: int = 200) -> list[dict
     vouchers: list[dict[str, Any]] = body["vouchers"]
     assert len(vouchers) == count
     return vouchers
-
-
-def vendor_error(
-    response: httpx.Response, status: int, code: str, message: str | None = None
-) -> str:
-    """The Voucher API's error: ``{"status", "code", "message"}``; the message returned."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body == {"status": status, "code": code, "message": body["message"]}, body
-    if message is not None:
-        assert body["message"] == message
-    assert body["message"]
-    if status == 401:
-        assert response.headers["www-authenticate"].startswith("Bearer")
-    return str(body["message"])
 
 
 async def voucher_count(runtime: Runtime, client_id: str) -> int:

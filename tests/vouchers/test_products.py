@@ -21,11 +21,10 @@ from bestow.kit.errors import Conflict, Invalid
 from bestow.models import Product
 from bestow.vouchers import products
 from tests.conftest import ACTOR, ADMIN_TOKEN
-from tests.oauth.test_token import get_token, issue, oauth_client
-from tests.vouchers.helpers import code, create, fixed
+from tests.oauth.helpers import get_token, issue, oauth_client
+from tests.vouchers.helpers import UNTIL, code, create, fixed, voucher_error
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-UNTIL = datetime(2031, 1, 31, 16, 0, tzinfo=UTC)
 
 
 # --- Service rules ---------------------------------------------------------------------------
@@ -390,15 +389,6 @@ async def bearer(client: httpx.AsyncClient, runtime: Runtime, *scopes: str) -> d
     response = await get_token(client, client_id, secret)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def voucher_error(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()
-    assert set(error) == {"status", "code", "message"}
-    assert (error["status"], error["code"]) == (status, f"{status}-000")
-    assert error["message"]
-    return error
 
 
 async def test_the_catalogue_offers_active_products(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,87 +14,25 @@ from sqlalchemy import select, update
 
 from bestow.deps import Runtime
 from bestow.kit import housekeeping
-from bestow.kit.db import bulk_insert, utcnow
+from bestow.kit.db import utcnow
 from bestow.kit.errors import InvalidState
 from bestow.models import AuditEntry, OutboxEvent, Product, Voucher, VoucherRedemption
 from bestow.vouchers import service
-from tests.conftest import ADMIN_TOKEN
-from tests.vouchers.helpers import create, fixed
-from tests.vouchers.test_issue import login
-from tests.vouchers.test_products import voucher_error
-
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-MERCHANT = "/v3/merchant/vouchers"
-
+from tests.vouchers.helpers import (
+    ADMIN,
+    MERCHANT,
+    create,
+    dashed,
+    fixed,
+    issue_vouchers,
+    issued_at,
+    login,
+    stored,
+    till,
+    voucher_error,
+)
 
 # --- Helpers (the usage and CLI tests use them too) ------------------------------------------
-
-
-async def till(app_client: httpx.AsyncClient, runtime: Runtime) -> dict[str, str]:
-    """The headers of a merchant-side client (``redeem_vouchers``, unlimited tier)."""
-    _, headers = await login(app_client, runtime, "redeem_vouchers")
-    return headers
-
-
-async def issue_vouchers(
-    runtime: Runtime,
-    product: Product,
-    *,
-    quantity: int = 1,
-    face_value: int | None = None,
-    billable: bool = False,
-    client_id: str | None = None,
-) -> list[Voucher]:
-    """Vouchers issued through the service, as the Voucher API does."""
-    async with runtime.db.write_session() as session:
-        issued = await service.issue(
-            session,
-            client_id=client_id or f"cli_{uuid.uuid4().hex[:20]}",
-            key=str(uuid.uuid4()),
-            product_code=product.code,
-            quantity=quantity,
-            face_value=face_value,
-            billable=billable,
-        )
-        await session.commit()
-    return issued.vouchers
-
-
-async def issued_at(
-    runtime: Runtime,
-    product: Product,
-    when: datetime,
-    *,
-    count: int = 1,
-    billable: bool = False,
-    client_id: str | None = None,
-) -> list[str]:
-    """Vouchers as if issued at ``when`` (month of usage, expiry from the product): their codes."""
-    rows = service.voucher_rows(
-        product,
-        sealer=runtime.sealer,
-        count=count,
-        value=product.face_value or product.item_quantity or 0,
-        now=when,
-        source="api",
-        billable=billable,
-        client_id=client_id,
-    )
-    async with runtime.db.write_session() as session:
-        await bulk_insert(session, Voucher.__table__, rows)
-        await session.commit()
-    return [row["code"] for row in rows]
-
-
-async def stored(runtime: Runtime, code: str) -> Voucher:
-    async with runtime.db.session() as session:
-        return await service.by_code(session, code)
-
-
-def dashed(code: str) -> str:
-    """A code as a person types it: lower case, in groups of four."""
-    lower = code.lower()
-    return "-".join(lower[i : i + 4] for i in range(0, len(lower), 4))
 
 
 async def gift_card(runtime: Runtime, value: int = 1000) -> Product:

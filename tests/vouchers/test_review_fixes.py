@@ -17,10 +17,16 @@ from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.models import Product, Voucher
 from bestow.vouchers import service
-from tests.vouchers.helpers import create, fixed
-from tests.vouchers.test_issue import login
-from tests.vouchers.test_products import voucher_error
-from tests.vouchers.test_redemption import MERCHANT, issue_vouchers, stored, till
+from tests.vouchers.helpers import (
+    MERCHANT,
+    create,
+    fixed,
+    issue_vouchers,
+    login,
+    stored,
+    till,
+    voucher_error,
+)
 
 
 async def _past_due(runtime: Runtime, product: Product) -> None:

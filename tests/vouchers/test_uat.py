@@ -1,5 +1,6 @@
 """The integrator's UAT script (``examples/uat_vouchers.py``) against a real ``bestow serve``:
-a fresh SQLite database, migrated and seeded with the demo by the CLI, on a free port."""
+the session's shared server (``served``) on the SQLite test database, seeded with the demo by
+the CLI. The counts are read straight from that file, so the UAT runs on SQLite only."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
 
 from tests.fixtures import servers
+from tests.fixtures.deployment import Serving
+from tests.fixtures.servers import TIMEOUT_SECONDS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "uat_vouchers.py"
-TIMEOUT_SECONDS = 120
 
 pytestmark = pytest.mark.slow
 
@@ -31,39 +34,17 @@ class Deployment:
     demo: dict[str, Any]
 
 
-def bestow(env: Mapping[str, str], *args: str) -> str:
-    """The CLI in its own process, configured by ``env`` only; its standard output."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("BESTOW_")} | dict(env)
-    done = subprocess.run(
-        [*servers.BESTOW, *args],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, f"bestow {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("uat")
-    database = root / "bestow.db"
-    port = servers.free_port()
-    env = {
-        "BESTOW_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "BESTOW_VAR_DIR": str(root / "var"),
-        "BESTOW_SECRET_KEY": "uat-secret-key",
-        "BESTOW_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "BESTOW_LOG_LEVEL": "WARNING",
-    }
-    bestow(env, "db", "upgrade")
-    demo_path = root / "demo.json"
-    demo_path.write_text(bestow(env, "demo", "--json"))
-    demo = json.loads(demo_path.read_text())
-    with servers.running(env, port, log_dir=root) as server:
-        yield Deployment(server, database, demo_path, demo)
+def deployment(
+    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Deployment:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the UAT's counts are read from the SQLite file: it runs on SQLite only")
+    served: Serving = request.getfixturevalue("served")
+    demo_path = tmp_path_factory.mktemp("uat") / "demo.json"
+    demo_path.write_text(served.demo_json)
+    database = Path(str(make_url(database_url).database))
+    return Deployment(served.server, database, demo_path, json.loads(served.demo_json))
 
 
 def uat(

@@ -6,18 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from bestow.deps import Runtime
 from bestow.models import Product
-from tests.vouchers.helpers import create, fixed
-from tests.vouchers.test_redemption import ADMIN, issued_at
+from tests.vouchers.helpers import ADMIN, APRIL, MARCH, create, fixed, issued_at
 
 USAGE = "/admin/voucher_usage"
-MARCH, APRIL = datetime(2031, 3, 10, tzinfo=UTC), datetime(2031, 4, 2, tzinfo=UTC)
 
 
 async def billing_history(runtime: Runtime) -> tuple[str, str, Product, Product]:

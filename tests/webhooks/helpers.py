@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.issuance.events import REWARD_ISSUED
+from bestow.kit import outbox
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_id
 from bestow.kit.outbox import EventType, envelope, record_event
@@ -275,3 +276,14 @@ async def settled_delivery(
         return found if found is not None and found.state != "pending" else None
 
     return await poll(done, f"settled delivery of {event_id} to {endpoint_id}", timeout=timeout)
+
+
+def event_row(client_id: str) -> dict[str, Any]:
+    return outbox.event_row(
+        REWARD_ISSUED,
+        subject_type="test",
+        subject_id=new_id("sub"),
+        client_id=client_id,
+        data={},
+        now=utcnow(),
+    )

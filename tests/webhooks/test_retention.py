@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 
 from bestow.config import Settings
 from bestow.deps import Runtime
-from bestow.issuance.events import REWARD_ISSUED
-from bestow.kit import outbox
 from bestow.kit.db import utcnow
-from bestow.kit.ids import new_id
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery
 from bestow.webhooks import fanout, retention
-from tests.webhooks.helpers import create_endpoint, make_client, settle
-
-
-def event_row(client_id: str) -> dict[str, Any]:
-    return outbox.event_row(
-        REWARD_ISSUED,
-        subject_type="test",
-        subject_id=new_id("sub"),
-        client_id=client_id,
-        data={},
-        now=utcnow(),
-    )
+from tests.webhooks.helpers import create_endpoint, event_row, make_client, settle
 
 
 async def test_settled_history_past_retention_goes_and_the_rest_stays(

@@ -9,8 +9,7 @@ from bestow.deps import Runtime
 from bestow.kit.ids import new_id
 from bestow.webhooks import fanout
 from tests.fixtures.receiver import Received, Receiver
-from tests.webhooks.helpers import create_endpoint, make_client
-from tests.webhooks.test_retention import event_row
+from tests.webhooks.helpers import create_endpoint, event_row, make_client
 from tests.worker.support import running_worker
 
 LONG_POLL = 60.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -126,21 +127,31 @@ async def test_a_job_taken_over_while_it_ran_leaves_no_effect(
 async def test_an_idle_worker_polls_once_per_interval(
     runtime: Runtime, settings: Settings, queue: str
 ) -> None:
-    claims = 0
+    # Counted in polls, not in seconds: a loaded machine makes the polls late, never early, so
+    # the test waits for a number of polls and checks they took at least about that many
+    # intervals (a busy loop would make them all within milliseconds).
+    interval, polls = 0.1, 6
+    loop = asyncio.get_running_loop()
+    claims: list[float] = []
+    polled = asyncio.Event()
 
     def count_claims(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        nonlocal claims
+        # Runs in the event loop's thread (SQLAlchemy's asyncio greenlet), for both drivers.
         if statement.lstrip().upper().startswith("UPDATE JOBS SET STATE"):
-            claims += 1
+            claims.append(loop.time())
+            if len(claims) >= polls:
+                polled.set()
 
     engine = runtime.db.write_engine.sync_engine
     event.listen(engine, "before_cursor_execute", count_claims)
     try:
-        async with running_worker(runtime.db, settings, queue, worker_poll_seconds=0.25):
-            await asyncio.sleep(1.5)
+        async with running_worker(runtime.db, settings, queue, worker_poll_seconds=interval):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(polled.wait(), 30)
     finally:
         event.remove(engine, "before_cursor_execute", count_claims)
-    assert 2 <= claims <= 12  # about 6; a busy loop would make thousands
+    assert len(claims) >= polls, f"{len(claims)} polls in 30 s"
+    assert claims[polls - 1] - claims[0] >= (polls - 1) * interval / 2
 
 
 async def test_an_enqueue_wakes_an_idle_worker_on_postgresql(

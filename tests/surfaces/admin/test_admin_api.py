@@ -10,19 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bestow.app import create_app
-from tests.conftest import ADMIN_TOKEN, make_settings, unique
+from tests.conftest import ADMIN_TOKEN, app_on, make_settings, unique
+from tests.surfaces.admin.helpers import ADMIN, assert_problem, new_client, post
 
 pytestmark = pytest.mark.asyncio
 
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CSV = {**ADMIN, "Content-Type": "text/csv"}
-
-
-async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = await client.post(path, json=body, headers=ADMIN)
-    assert response.status_code in (200, 201, 204), response.text
-    return response.json() if response.content else None
 
 
 async def new_merchant(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
@@ -30,13 +23,6 @@ async def new_merchant(client: httpx.AsyncClient, **fields: Any) -> dict[str, An
         client, "/admin/merchants", {"name": "Admin Test", "handle": unique("adm"), **fields}
     )
     return merchant
-
-
-async def new_client(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
-    created: dict[str, Any] = await post(
-        client, "/admin/clients", {"name": unique("client"), "scopes": ["rewards.issue"], **fields}
-    )
-    return created
 
 
 async def audit_actions(client: httpx.AsyncClient, target_type: str, target_id: str) -> list[str]:
@@ -49,17 +35,6 @@ async def audit_actions(client: httpx.AsyncClient, target_type: str, target_id: 
     entries = response.json()["data"]
     assert all(entry["actor"] == "admin:env" for entry in entries)
     return [entry["action"] for entry in entries]
-
-
-def assert_problem(response: httpx.Response, status: int, detail: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["status"] == status
-    assert problem["type"].startswith("https://bestow.dev/problems/")
-    assert problem["title"]
-    if detail is not None:
-        assert detail in problem["detail"], problem
 
 
 # Audit --------------------------------------------------------------------------------------
@@ -371,11 +346,8 @@ async def test_merchant_pages_hold_every_merchant_once(app_client: httpx.AsyncCl
 @pytest.fixture
 async def uncached_client(database_url: str, var_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The app with no partner authentication cache: a revocation shows on the next request."""
-    app = create_app(make_settings(database_url, var_dir, auth_cache_seconds=0))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            yield client
+    async with app_on(make_settings(database_url, var_dir, auth_cache_seconds=0)) as client:
+        yield client
 
 
 async def test_a_revoked_partner_credential_stops_authenticating(

@@ -15,13 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from bestow.app import create_app
 from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from tests.conftest import make_settings
+from tests.conftest import app_on, make_settings
 from tests.fixtures.receiver import Received, Receiver
-from tests.surfaces.admin.test_admin_api import ADMIN, assert_problem, new_client
+from tests.surfaces.admin.helpers import ADMIN, assert_problem, new_client
 from tests.webhooks.helpers import dispatching, emit, poll
 
 pytestmark = pytest.mark.asyncio
@@ -136,11 +135,8 @@ async def give_up(runtime: Runtime, endpoint_id: str) -> None:
 @asynccontextmanager
 async def admin_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Like the ``app_client`` fixture, on other settings."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            yield client
+    async with app_on(settings) as client:
+        yield client
 
 
 # Create, read, list -------------------------------------------------------------------------

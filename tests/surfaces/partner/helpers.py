@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select, update
 
-from bestow.app import create_app
 from bestow.clients import service as clients
 from bestow.config import Settings
 from bestow.deps import Runtime
@@ -21,6 +20,7 @@ from bestow.kit.ids import new_guid, new_id
 from bestow.models import Campaign, IssuanceJob, Member, Merchant, RewardTemplate
 from bestow.rewards import templates
 from tests.conftest import ACTOR, make_partner, unique
+from tests.fixtures.apps import app_on
 
 ISSUE = "/partner/campaigns/issue"
 
@@ -241,11 +241,8 @@ def in_state(*states: str) -> Callable[[dict[str, Any]], bool]:
 @asynccontextmanager
 async def worker_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the application with its in-process worker running."""
-    app = create_app(settings, with_worker=True)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            yield client
+    async with app_on(settings, with_worker=True) as client:
+        yield client
 
 
 def email(tag: str) -> str:

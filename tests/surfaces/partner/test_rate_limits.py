@@ -12,10 +12,10 @@ import httpx
 import pytest
 from redis import Redis
 
-from bestow.app import build_runtime, create_app
+from bestow.app import build_runtime
 from bestow.config import RateLimitTier
 from bestow.deps import Runtime
-from tests.conftest import ADMIN_TOKEN, PartnerWorld, make_partner, make_settings
+from tests.conftest import ADMIN_TOKEN, PartnerWorld, app_on, make_partner, make_settings
 from tests.fixtures import databases, servers
 
 RATE_LIMIT_HEADERS = ("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
@@ -78,11 +78,8 @@ async def test_clients_have_separate_budgets(
 async def tight_client(database_url: str, var_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     """An application whose default tier allows 3 requests a second and 5 per 15 minutes."""
     tiers = {"default": RateLimitTier(per_second=3, per_15_minutes=5)}
-    app = create_app(make_settings(database_url, var_dir, rate_limit_tiers=tiers))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bestow.test") as client:
-            yield client
+    async with app_on(make_settings(database_url, var_dir, rate_limit_tiers=tiers)) as client:
+        yield client
 
 
 async def test_a_refused_burst_is_not_charged_to_the_quota(
@@ -179,6 +176,7 @@ async def send_in_turn(
             await client.aclose()
 
 
+@pytest.mark.slow
 async def test_two_processes_sharing_redis_share_the_burst_budget(
     api_processes: tuple[servers.Server, servers.Server], server_runtime: Runtime
 ) -> None:
@@ -191,6 +189,7 @@ async def test_two_processes_sharing_redis_share_the_burst_budget(
     assert responses[-1].headers["RateLimit-Limit"] == "5"
 
 
+@pytest.mark.slow
 async def test_two_processes_sharing_redis_share_the_quota(
     api_processes: tuple[servers.Server, servers.Server], server_runtime: Runtime
 ) -> None:
