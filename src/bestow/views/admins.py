@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bestow.models import AdminToken
+if TYPE_CHECKING:
+    from bestow.models import AdminToken
 
 
 def token_out(token: AdminToken) -> dict[str, Any]:

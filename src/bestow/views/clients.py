@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bestow.clients.service import IssuedSecret
+if TYPE_CHECKING:
+    from bestow.clients.service import IssuedSecret
 
 
 class ClientOut(BaseModel):
