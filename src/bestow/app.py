@@ -23,12 +23,7 @@ from bestow.runtime import build_runtime as build_runtime  # re-exported: tests 
 from bestow.surfaces import api_docs, examples, voucher_pages
 from bestow.surfaces import openapi as surface_errors
 from bestow.surfaces.admin import errors as admin_errors
-from bestow.surfaces.admin.loyalty import router as admin_loyalty_router
-from bestow.surfaces.admin.products import router as admin_products_router
 from bestow.surfaces.admin.routes import router as admin_router
-from bestow.surfaces.admin.templates import router as admin_templates_router
-from bestow.surfaces.admin.vouchers import router as admin_vouchers_router
-from bestow.surfaces.admin.webhooks import router as admin_webhooks_router
 from bestow.surfaces.common import Surface, SurfaceRegistry
 from bestow.surfaces.loyalty import errors as loyalty_errors
 from bestow.surfaces.loyalty.history import router as loyalty_history_router
@@ -132,11 +127,6 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(partner_router)
     app.include_router(partner_campaigns_router)
     app.include_router(admin_router)
-    app.include_router(admin_templates_router)
-    app.include_router(admin_products_router)
-    app.include_router(admin_webhooks_router)
-    app.include_router(admin_vouchers_router)
-    app.include_router(admin_loyalty_router)
     app.include_router(oauth_router)
     app.include_router(voucher_products_router)
     app.include_router(vouchers_router)

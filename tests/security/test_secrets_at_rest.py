@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from bestow.cli.admin import _create_admin_token
+from bestow.admins.tokens import create_token
 from bestow.kit.db import Base
 from bestow.models import Voucher
 from tests.conftest import ACTOR
@@ -62,7 +62,7 @@ async def _issue_everything(world: World) -> dict[str, str]:
     assert rotated_hook.status_code in (200, 201), rotated_hook.text
     secrets["rotated_webhook_secret"] = rotated_hook.json()["secret"]
     async with world.runtime.db.write_session() as session:
-        _, admin_token = await _create_admin_token(session, name="security", actor=ACTOR)
+        _, admin_token = await create_token(session, name="security", actor=ACTOR)
         await session.commit()
     secrets["admin_token"] = admin_token
 

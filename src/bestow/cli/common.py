@@ -2,7 +2,7 @@
 
 Every ``bestow`` command, ``bestow --help`` included, imports all the CLI modules, so these
 import only light modules at the top (typer, orjson, the standard library). The models, the
-services and the API surfaces are imported inside the commands that use them, and under
+domains and the views are imported inside the commands that use them, and under
 ``TYPE_CHECKING`` for annotations: importing them all took over a second before any command ran.
 """
 
@@ -25,12 +25,12 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
-    from bestow.kit.db import WriteSession
+    from bestow.kit.db import ReadSession, WriteSession
+    from bestow.kit.pagination import CursorPage
 
-    Work = Callable[[Runtime, AsyncSession], Awaitable[T]]
+    ReadWork = Callable[[Runtime, ReadSession], Awaitable[T]]
     WriteWork = Callable[[Runtime, WriteSession], Awaitable[T]]
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
@@ -88,7 +88,8 @@ def print_json(value: Any) -> None:
 
 
 def write(work: WriteWork[T]) -> T:
-    """Run ``work`` in one write transaction, committed when it returns."""
+    """Run ``work`` in one write transaction, committed when it returns (rolled back when it
+    raises): the CLI's one transaction idiom, as ``WriteSessionDep`` is a route's."""
 
     async def main() -> T:
         async with runtime() as rt, rt.db.write_session() as session:
@@ -99,7 +100,7 @@ def write(work: WriteWork[T]) -> T:
     return run(main)
 
 
-def read(work: Work[T]) -> T:
+def read(work: ReadWork[T]) -> T:
     async def main() -> T:
         async with runtime() as rt, rt.db.session() as session:
             return await work(rt, session)
@@ -177,3 +178,16 @@ def show_list(
     print_table(rows, columns, empty)
     if next_cursor:
         typer.echo(f"more: --cursor {next_cursor}", err=True)
+
+
+def show_page(
+    page: CursorPage[Any],
+    shape: type[BaseModel],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    empty: str,
+) -> None:
+    """A page in a shape of ``bestow.views``; with ``--json``, as the Admin API answers it."""
+    rows = [dump(shape, item) for item in page.items]
+    show_list(rows, columns, as_json=as_json, empty=empty, next_cursor=page.next_cursor)

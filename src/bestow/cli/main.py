@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bestow.cli.common import print_json, run, runtime
+from bestow.cli.common import print_json, run, runtime, write
+
+if TYPE_CHECKING:
+    from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
 
 app = typer.Typer(help="Bestow: a self-hosted rewards issuance platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -58,7 +62,7 @@ def serve(
         wildcard = host in ("", "::") or (host.count(".") == 3 and set(host) <= {"0", "."})
         shown = "127.0.0.1" if wildcard else host
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
-    run(lambda: _ensure_admin_token())
+    _ensure_admin_token()
     options = uvicorn_options(settings, host=host, port=port)
     if processes == 1:
         uvicorn.run(create_app(settings, with_worker=not no_worker), **options)
@@ -92,23 +96,21 @@ def uvicorn_options(settings: Any, *, host: str, port: int) -> dict[str, Any]:
     }
 
 
-async def _ensure_admin_token() -> None:
+def _ensure_admin_token() -> None:
     """Without BESTOW_ADMIN_TOKEN and without any stored admin token, make one and show it once."""
-    from sqlalchemy import select
-
     from bestow.config import get_settings
-    from bestow.kit.security import generate_secret, hash_secret
-    from bestow.models import AdminToken
 
     if get_settings().admin_token:
         return
-    async with runtime() as rt, rt.db.write_session() as session:
-        if await session.scalar(select(AdminToken.id).limit(1)):
-            return
-        token = generate_secret("bst_adm_")
-        session.add(AdminToken(name="first-run", token_hash=hash_secret(token)))
-        await session.commit()
-    typer.secho(f"Admin token (shown once, store it): {token}", fg=typer.colors.YELLOW)
+
+    async def work(_: Runtime, session: WriteSession) -> str | None:
+        from bestow.admins import tokens
+
+        return await tokens.ensure_token(session)
+
+    token = write(work)
+    if token is not None:
+        typer.secho(f"Admin token (shown once, store it): {token}", fg=typer.colors.YELLOW)
 
 
 @app.command()
@@ -317,14 +319,22 @@ def _intro(data: dict[str, object], created: bool) -> None:
     typer.echo(f"  All credentials: .venv/bin/bestow demo --json   API docs: {base}/docs\n")
 
 
-from bestow.cli import admin as _admin  # noqa: E402
+from bestow.cli import admin_tokens as _admin_tokens  # noqa: E402
+from bestow.cli import audit as _audit  # noqa: E402
+from bestow.cli import clients as _clients  # noqa: E402
 from bestow.cli import loyalty as _loyalty  # noqa: E402
+from bestow.cli import members as _members  # noqa: E402
+from bestow.cli import merchants as _merchants  # noqa: E402
 from bestow.cli import products as _products  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
 from bestow.cli import vouchers as _vouchers  # noqa: E402
 from bestow.cli import webhooks as _webhooks  # noqa: E402
 
-_admin.register(app)
+app.add_typer(_clients.app, name="clients")
+app.add_typer(_merchants.app, name="merchants")
+app.add_typer(_members.app, name="members")
+app.add_typer(_admin_tokens.app, name="admin-tokens")
+app.add_typer(_audit.app, name="audit")
 app.add_typer(_templates.app, name="templates")
 app.add_typer(_webhooks.app, name="webhooks")
 app.add_typer(_products.app, name="products")

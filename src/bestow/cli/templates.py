@@ -7,10 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bestow.cli.common import AsJson, cli_actor, run, runtime, show, show_list
+from bestow.cli.common import AsJson, cli_actor, read, show, show_list, write
 
-# The service and the models are imported by the commands that use them (see cli.common).
+# The domain and the models are imported by the commands that use them (see cli.common).
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
     from bestow.models import RewardTemplate
 
 app = typer.Typer(help="Reward templates.", no_args_is_help=True)
@@ -74,38 +78,32 @@ def create(
     )
     kind_config = _config(config)
 
-    async def main() -> dict[str, Any]:
-        async with runtime() as rt, rt.db.write_session() as session:
-            template = await service.create_template(
-                session,
-                merchant_id=merchant_id,
-                kind=kind,
-                name=name,
-                actor=cli_actor(),
-                description=description,
-                fine_print=fine_print,
-                discount=discount,
-                config=kind_config,
-                publish=publish,
-            )
-            await session.commit()
-            return _out(template)
+    async def work(_: Runtime, session: WriteSession) -> RewardTemplate:
+        return await service.create_template(
+            session,
+            merchant_id=merchant_id,
+            kind=kind,
+            name=name,
+            actor=cli_actor(),
+            description=description,
+            fine_print=fine_print,
+            discount=discount,
+            config=kind_config,
+            publish=publish,
+        )
 
-    show(run(main), as_json)
+    show(_out(write(work)), as_json)
 
 
 def _set_state(template_id: str, state: str, as_json: bool) -> None:
     from bestow.rewards import templates as service
 
-    async def main() -> dict[str, Any]:
-        async with runtime() as rt, rt.db.write_session() as session:
-            template = await service.set_state(
-                session, template_id=template_id, state=state, actor=cli_actor()
-            )
-            await session.commit()
-            return _out(template)
+    async def work(_: Runtime, session: WriteSession) -> RewardTemplate:
+        return await service.set_state(
+            session, template_id=template_id, state=state, actor=cli_actor()
+        )
 
-    show(run(main), as_json)
+    show(_out(write(work)), as_json)
 
 
 @app.command("publish")
@@ -126,11 +124,9 @@ def list_templates(merchant_id: str, as_json: AsJson = False) -> None:
     from bestow.models import RewardTemplate
     from bestow.rewards import templates as service
 
-    async def main() -> list[dict[str, Any]]:
-        async with runtime() as rt, rt.db.session() as session:
-            rows = await session.scalars(
-                service.query(merchant_id=merchant_id).order_by(RewardTemplate.id)
-            )
-            return [_out(t) for t in rows]
+    async def work(_: Runtime, session: AsyncSession) -> list[RewardTemplate]:
+        stmt = service.query(merchant_id=merchant_id).order_by(RewardTemplate.id)
+        return list(await session.scalars(stmt))
 
-    show_list(run(main), COLUMNS, as_json=as_json, empty="no templates", paginated=False)
+    rows = [_out(t) for t in read(work)]
+    show_list(rows, COLUMNS, as_json=as_json, empty="no templates", paginated=False)

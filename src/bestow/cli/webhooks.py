@@ -20,16 +20,18 @@ from bestow.cli.common import (
     read,
     show,
     show_list,
+    show_page,
     write,
 )
 from bestow.webhooks.retries import MAX_ATTEMPTS
 
-# The services, the models and the Admin API's views are imported by the commands that use them
-# (see cli.common); bestow.webhooks.endpoints alone imports aiohttp.
+# The domain, the models and the views are imported by the commands that use them (see
+# cli.common); bestow.webhooks.endpoints alone imports aiohttp.
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
     from bestow.kit.pagination import CursorPage
     from bestow.models import WebhookEndpoint
     from bestow.webhooks import endpoints
@@ -109,11 +111,11 @@ def _since(value: str) -> datetime:
 
 
 def _show_secret(made: endpoints.WithSecret, as_json: bool) -> None:
-    from bestow.surfaces.admin.webhooks import EndpointWithSecretOut, with_secret
+    from bestow.views.webhooks import with_secret
 
     data = with_secret(made).model_dump(mode="json")
     if as_json:
-        print_json(dump(EndpointWithSecretOut, data))
+        print_json(data)
         return
     show({k: v for k, v in data.items() if k != "secret"}, as_json=False)
     typer.secho(f"secret (shown once, store it now): {made.secret}", fg=typer.colors.YELLOW)
@@ -135,7 +137,7 @@ def create(
     """Register an endpoint; prints its signing secret once."""
     from bestow.webhooks import endpoints
 
-    async def work(rt: Runtime, session: AsyncSession) -> endpoints.WithSecret:
+    async def work(rt: Runtime, session: WriteSession) -> endpoints.WithSecret:
         return await endpoints.create_endpoint(
             session,
             rt.sealer,
@@ -161,35 +163,23 @@ def list_endpoints(
     as_json: AsJson = False,
 ) -> None:
     """Endpoints, of one client or of all."""
-    from bestow.kit.pagination import cursor_paginate
-    from bestow.models import WebhookEndpoint
-    from bestow.surfaces.admin.webhooks import EndpointOut
+    from bestow.views.webhooks import EndpointOut
     from bestow.webhooks import endpoints
 
     async def work(_: Runtime, session: AsyncSession) -> CursorPage[WebhookEndpoint]:
-        return await cursor_paginate(
-            session,
-            endpoints.query(client_id=client_id),
-            WebhookEndpoint.id,
-            cursor=cursor,
-            limit=limit,
+        return await endpoints.list_endpoints(
+            session, client_id=client_id, cursor=cursor, limit=limit
         )
 
-    page = read(work)
-    rows = [dump(EndpointOut, e) for e in page.items]
-    show_list(
-        rows,
-        ENDPOINT_COLUMNS,
-        as_json=as_json,
-        empty="no webhook endpoints",
-        next_cursor=page.next_cursor,
+    show_page(
+        read(work), EndpointOut, ENDPOINT_COLUMNS, as_json=as_json, empty="no webhook endpoints"
     )
 
 
 @app.command("show")
 def show_endpoint(endpoint_id: str, as_json: AsJson = False) -> None:
     """One endpoint."""
-    from bestow.surfaces.admin.webhooks import EndpointOut
+    from bestow.views.webhooks import EndpointOut
     from bestow.webhooks import endpoints
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
@@ -199,10 +189,10 @@ def show_endpoint(endpoint_id: str, as_json: AsJson = False) -> None:
 
 
 def _update(endpoint_id: str, as_json: bool, **fields: Any) -> None:
-    from bestow.surfaces.admin.webhooks import EndpointOut
+    from bestow.views.webhooks import EndpointOut
     from bestow.webhooks import endpoints
 
-    async def work(rt: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(rt: Runtime, session: WriteSession) -> dict[str, Any]:
         endpoint = await endpoints.update_endpoint(
             session,
             endpoint_id=endpoint_id,
@@ -275,7 +265,7 @@ def rotate_secret(
     """A new signing secret, printed once; the current one keeps signing during the overlap."""
     from bestow.webhooks import endpoints
 
-    async def work(rt: Runtime, session: AsyncSession) -> endpoints.WithSecret:
+    async def work(rt: Runtime, session: WriteSession) -> endpoints.WithSecret:
         seconds = rt.settings.webhook_secret_overlap_seconds if overlap is None else overlap
         return await endpoints.rotate_secret(
             session,
@@ -293,7 +283,7 @@ def delete(endpoint_id: str) -> None:
     """Remove an endpoint with its deliveries and attempts."""
     from bestow.webhooks import endpoints
 
-    async def work(_: Runtime, session: AsyncSession) -> None:
+    async def work(_: Runtime, session: WriteSession) -> None:
         await endpoints.delete_endpoint(session, endpoint_id=endpoint_id, actor=cli_actor())
 
     write(work)
@@ -315,43 +305,36 @@ def deliveries(
     as_json: AsJson = False,
 ) -> None:
     """The attempts made to an endpoint (status, latency, error), oldest first."""
-    from bestow.kit.pagination import cursor_paginate
-    from bestow.models import WebhookAttempt, WebhookDelivery
-    from bestow.surfaces.admin.webhooks import AttemptOut, delivery_view
+    from bestow.views.pages import listing
+    from bestow.views.webhooks import AttemptOut, delivery_view
     from bestow.webhooks import endpoints
 
     if state is not None and not by_event:
         fail("--state lists deliveries: use it with --by-event")
 
-    async def work(_: Runtime, session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
-        await endpoints.get_endpoint(session, endpoint_id)
+    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         if by_event:
-            page = await cursor_paginate(
+            page = await endpoints.list_deliveries(
                 session,
-                endpoints.deliveries_query(
-                    endpoint_id, state=state.value if state else None, event_id=event
-                ),
-                WebhookDelivery.id,
+                endpoint_id,
+                state=state.value if state else None,
+                event_id=event,
                 cursor=cursor,
                 limit=limit,
             )
-            return [delivery_view(d).model_dump(mode="json") for d in page.items], page.next_cursor
-        attempts = await cursor_paginate(
-            session,
-            endpoints.attempts_query(endpoint_id, event_id=event),
-            WebhookAttempt.id,
-            cursor=cursor,
-            limit=limit,
+            return listing(page, lambda d: delivery_view(d).model_dump(mode="json"))
+        attempts = await endpoints.list_attempts(
+            session, endpoint_id, event_id=event, cursor=cursor, limit=limit
         )
-        return [dump(AttemptOut, a) for a in attempts.items], attempts.next_cursor
+        return listing(attempts, lambda a: dump(AttemptOut, a))
 
-    rows, next_cursor = read(work)
+    found = read(work)
     show_list(
-        rows,
+        found["data"],
         DELIVERY_COLUMNS if by_event else ATTEMPT_COLUMNS,
         as_json=as_json,
         empty="no deliveries" if by_event else "no attempts",
-        next_cursor=next_cursor,
+        next_cursor=found["next_cursor"],
     )
 
 
@@ -370,7 +353,7 @@ def replay(
 
     moment = _since(since) if since is not None else None
 
-    async def work(_: Runtime, session: AsyncSession) -> int:
+    async def work(_: Runtime, session: WriteSession) -> int:
         return await endpoints.replay(
             session, endpoint_id=endpoint_id, actor=cli_actor(), event_id=event, since=moment
         )

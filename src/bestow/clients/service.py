@@ -18,8 +18,9 @@ from bestow.clients.kinds import OPERATOR_KEY as OPERATOR_KEY
 from bestow.clients.kinds import PARTNER_TOKEN as PARTNER_TOKEN
 from bestow.clients.scopes import SCOPES
 from bestow.kit.actor import Actor
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.kit.security import Sealer, generate_secret, hash_secret, matches
 from bestow.models import Client, Credential
 
@@ -72,8 +73,16 @@ def list_query(*, status: str | None = None) -> Select[Client]:
     return stmt
 
 
+async def list_clients(
+    session: AsyncSession, *, status: str | None = None, cursor: str | None, limit: int
+) -> CursorPage[Client]:
+    return await cursor_paginate(
+        session, list_query(status=status), Client.id, cursor=cursor, limit=limit
+    )
+
+
 async def create_client(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     name: str,
     scopes: list[str],
@@ -112,7 +121,7 @@ async def create_client(
 
 
 async def update_client(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     actor: Actor,
@@ -156,7 +165,7 @@ def _new_secret(kind: str) -> str:
 
 
 async def issue_credential(
-    session: AsyncSession,
+    session: WriteSession,
     sealer: Sealer,
     *,
     client_id: str,
@@ -214,7 +223,7 @@ async def _credential(session: AsyncSession, client_id: str, credential_id: str)
 
 
 async def revoke_credential(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     credential_id: str,
@@ -237,7 +246,7 @@ async def revoke_credential(
 
 
 async def rotate_credential(
-    session: AsyncSession,
+    session: WriteSession,
     sealer: Sealer,
     *,
     client_id: str,
@@ -267,7 +276,7 @@ async def rotate_credential(
 
 
 async def grant_merchant(
-    session: AsyncSession, *, client_id: str, merchant_id: str, actor: Actor
+    session: WriteSession, *, client_id: str, merchant_id: str, actor: Actor
 ) -> None:
     await get_client(session, client_id)
     if not await repo.merchant_exists(session, merchant_id):
@@ -284,7 +293,7 @@ async def grant_merchant(
 
 
 async def revoke_merchant(
-    session: AsyncSession, *, client_id: str, merchant_id: str, actor: Actor
+    session: WriteSession, *, client_id: str, merchant_id: str, actor: Actor
 ) -> None:
     await get_client(session, client_id)
     if not await repo.ungrant(session, client_id, merchant_id):

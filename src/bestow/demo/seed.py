@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import insert, select
 
+from bestow.admins import tokens as admin_tokens
 from bestow.campaigns import operator as operator_campaigns
 from bestow.campaigns import operator_rewards
 from bestow.clients import service as clients
@@ -19,10 +20,9 @@ from bestow.deps import Runtime
 from bestow.kit.actor import Actor
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_guid, new_id
-from bestow.kit.security import generate_secret, hash_secret
 from bestow.loyalty import rewards
 from bestow.merchants import service as merchants
-from bestow.models import AdminToken, BusinessUnit, Client, LoyaltyReward, Member, SystemValue
+from bestow.models import BusinessUnit, Client, LoyaltyReward, Member, SystemValue
 from bestow.rewards import templates
 from bestow.vouchers import products
 
@@ -226,8 +226,7 @@ def _has(demo: dict[str, Any], part: str) -> bool:
 async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
     admin_token = runtime.settings.admin_token
     if not admin_token:
-        admin_token = generate_secret("bst_adm_")
-        session.add(AdminToken(name="demo", token_hash=hash_secret(admin_token)))
+        _, admin_token = await admin_tokens.store_token(session, name="demo")
 
     merchant_rows = []
     for spec, locations, units in zip(MERCHANTS, LOCATIONS, BUSINESS_UNITS, strict=True):

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
 from bestow.kit.actor import Actor
+from bestow.kit.db import WriteSession
 from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.models import BusinessUnit, ClientMerchant, Location, Merchant
 
 HANDLE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
@@ -45,7 +47,7 @@ async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
 
 
 async def create_merchant(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     name: str,
     handle: str,
@@ -79,7 +81,7 @@ async def create_merchant(
 
 
 async def update_merchant(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     merchant_id: str,
     actor: Actor,
@@ -112,6 +114,12 @@ def list_query() -> Select[Merchant]:
     return select(Merchant)
 
 
+async def list_merchants(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> CursorPage[Merchant]:
+    return await cursor_paginate(session, list_query(), Merchant.id, cursor=cursor, limit=limit)
+
+
 def granted_query(client_id: str | ColumnElement[str]) -> Select[Merchant]:
     """Merchants the client may act for (``client_id`` may be a bind parameter)."""
     return (
@@ -130,7 +138,7 @@ async def granted_merchant(session: AsyncSession, *, client_id: str, merchant_id
 
 
 async def create_location(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     merchant_id: str,
     name: str,
@@ -173,8 +181,17 @@ def locations_query(*, merchant_ids: list[str] | None = None) -> Select[Location
     return stmt
 
 
+async def list_locations(
+    session: AsyncSession, *, merchant_id: str, cursor: str | None, limit: int
+) -> CursorPage[Location]:
+    """A merchant's locations, a page at a time (NotFound for an unknown merchant)."""
+    await get_merchant(session, merchant_id)
+    stmt = locations_query(merchant_ids=[merchant_id])
+    return await cursor_paginate(session, stmt, Location.id, cursor=cursor, limit=limit)
+
+
 async def create_business_unit(
-    session: AsyncSession, *, merchant_id: str, name: str, actor: Actor
+    session: WriteSession, *, merchant_id: str, name: str, actor: Actor
 ) -> BusinessUnit:
     await get_merchant(session, merchant_id)
     if not name.strip():
@@ -205,3 +222,12 @@ def business_units_query(*, merchant_id: str | None = None) -> Select[BusinessUn
     if merchant_id:
         stmt = stmt.where(BusinessUnit.merchant_id == merchant_id)
     return stmt
+
+
+async def list_business_units(
+    session: AsyncSession, *, merchant_id: str, cursor: str | None, limit: int
+) -> CursorPage[BusinessUnit]:
+    """A merchant's business units, a page at a time (NotFound for an unknown merchant)."""
+    await get_merchant(session, merchant_id)
+    stmt = business_units_query(merchant_id=merchant_id)
+    return await cursor_paginate(session, stmt, BusinessUnit.id, cursor=cursor, limit=limit)

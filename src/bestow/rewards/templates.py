@@ -11,6 +11,7 @@ from bestow.audit import service as audit
 from bestow.kit.actor import Actor
 from bestow.kit.db import WriteSession
 from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.merchants.service import get_merchant
 from bestow.models import RewardTemplate
 from bestow.rewards import kinds
@@ -104,6 +105,18 @@ def query(*, merchant_id: str | None = None, state: str | None = None) -> Select
     if state:
         stmt = stmt.where(RewardTemplate.state == state)
     return stmt
+
+
+async def list_templates(
+    session: AsyncSession,
+    *,
+    merchant_id: str | None = None,
+    state: str | None = None,
+    cursor: str | None,
+    limit: int,
+) -> CursorPage[RewardTemplate]:
+    stmt = query(merchant_id=merchant_id, state=state)
+    return await cursor_paginate(session, stmt, RewardTemplate.id, cursor=cursor, limit=limit)
 
 
 async def published_template(

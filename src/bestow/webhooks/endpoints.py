@@ -17,10 +17,11 @@ from bestow import domains
 from bestow.audit import service as audit
 from bestow.clients.service import get_client
 from bestow.kit.actor import Actor
-from bestow.kit.db import dialect_of, insert_ignore, utcnow
+from bestow.kit.db import WriteSession, dialect_of, insert_ignore, utcnow
 from bestow.kit.errors import Invalid, InvalidState, NotFound
 from bestow.kit.ids import new_id
 from bestow.kit.outbox import lookup
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.kit.security import Sealer
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bestow.webhooks import signing, urls
@@ -85,7 +86,7 @@ def _headers(values: dict[str, str] | None) -> dict[str, str]:
 
 
 async def create_endpoint(
-    session: AsyncSession,
+    session: WriteSession,
     sealer: Sealer,
     *,
     client_id: str,
@@ -143,8 +144,16 @@ def query(*, client_id: str | None = None) -> Select[WebhookEndpoint]:
     return stmt
 
 
+async def list_endpoints(
+    session: AsyncSession, *, client_id: str | None = None, cursor: str | None, limit: int
+) -> CursorPage[WebhookEndpoint]:
+    """Endpoints, of one client or of all, a page at a time."""
+    stmt = query(client_id=client_id)
+    return await cursor_paginate(session, stmt, WebhookEndpoint.id, cursor=cursor, limit=limit)
+
+
 async def update_endpoint(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     endpoint_id: str,
     actor: Actor,
@@ -192,7 +201,7 @@ async def update_endpoint(
 
 
 async def rotate_secret(
-    session: AsyncSession,
+    session: WriteSession,
     sealer: Sealer,
     *,
     endpoint_id: str,
@@ -224,7 +233,7 @@ async def rotate_secret(
     return WithSecret(endpoint, secret)
 
 
-async def delete_endpoint(session: AsyncSession, *, endpoint_id: str, actor: Actor) -> None:
+async def delete_endpoint(session: WriteSession, *, endpoint_id: str, actor: Actor) -> None:
     """Remove the endpoint with its deliveries and attempts."""
     endpoint = await get_endpoint(session, endpoint_id, for_update=True)
     await session.delete(endpoint)
@@ -256,8 +265,37 @@ def attempts_query(endpoint_id: str, *, event_id: str | None = None) -> Select[W
     return stmt
 
 
-async def replay(
+async def list_deliveries(
     session: AsyncSession,
+    endpoint_id: str,
+    *,
+    state: str | None = None,
+    event_id: str | None = None,
+    cursor: str | None,
+    limit: int,
+) -> CursorPage[WebhookDelivery]:
+    """An endpoint's deliveries, one per event (NotFound for an unknown endpoint)."""
+    await get_endpoint(session, endpoint_id)
+    stmt = deliveries_query(endpoint_id, state=state, event_id=event_id)
+    return await cursor_paginate(session, stmt, WebhookDelivery.id, cursor=cursor, limit=limit)
+
+
+async def list_attempts(
+    session: AsyncSession,
+    endpoint_id: str,
+    *,
+    event_id: str | None = None,
+    cursor: str | None,
+    limit: int,
+) -> CursorPage[WebhookAttempt]:
+    """Every request made to an endpoint (NotFound for an unknown endpoint)."""
+    await get_endpoint(session, endpoint_id)
+    stmt = attempts_query(endpoint_id, event_id=event_id)
+    return await cursor_paginate(session, stmt, WebhookAttempt.id, cursor=cursor, limit=limit)
+
+
+async def replay(
+    session: WriteSession,
     *,
     endpoint_id: str,
     actor: Actor,

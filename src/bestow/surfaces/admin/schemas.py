@@ -1,26 +1,24 @@
-"""Admin API request and response bodies."""
+"""Admin API request bodies and query parameters. What it answers is in ``bestow.views``, shared
+with the CLI; the member import's report alone is the Admin API's own."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from bestow.kit.fields import CleanStrings, Identifier, Text
 
-T = TypeVar("T")
+# Re-exported: every admin list answers in this shape.
+from bestow.views.pages import ListOut as ListOut
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 class Strict(CleanStrings):
     model_config = ConfigDict(extra="forbid")
-
-
-class ListOut(BaseModel, Generic[T]):
-    data: list[T]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null at the end"
-    )
 
 
 class ClientIn(Strict):
@@ -37,17 +35,6 @@ class ClientPatch(Strict):
     status: str | None = Field(default=None, pattern="^(active|suspended)$")
 
 
-class ClientOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    name: str
-    status: str
-    scopes: list[str]
-    rate_limit_tier: str
-    operator_id: int | None
-    created_at: datetime
-
-
 class CredentialIn(Strict):
     kind: str = Field(pattern="^(partner_token|oauth_secret|operator_key)$")
     label: str = Field(default="", max_length=40)
@@ -55,22 +42,6 @@ class CredentialIn(Strict):
 
 class RotateIn(Strict):
     grace_seconds: int = Field(default=0, ge=0, le=30 * 24 * 3600)
-
-
-class CredentialOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    client_id: str
-    kind: str
-    label: str
-    hint: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
-class IssuedCredentialOut(CredentialOut):
-    secret: str = Field(description="Shown once; store it now")
 
 
 class GrantIn(Strict):
@@ -90,16 +61,6 @@ class MerchantPatch(Strict):
     enrol_unknown_members: bool | None = None
 
 
-class MerchantOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    name: str
-    handle: str
-    time_zone: str
-    enrol_unknown_members: bool
-    created_at: datetime
-
-
 class LocationIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     street: str = Field(default="", max_length=200)
@@ -109,27 +70,8 @@ class LocationIn(Strict):
     phone: str = Field(default="", max_length=20)
 
 
-class LocationOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    merchant_id: str
-    name: str
-    street: str
-    city: str
-    state: str
-    zip: str
-    phone: str
-
-
 class BusinessUnitIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-
-
-class BusinessUnitOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    merchant_id: str
-    name: str
 
 
 class MemberIn(Strict):
@@ -150,20 +92,6 @@ class MemberStatusIn(Strict):
     status: str = Field(pattern="^(active|inactive)$")
 
 
-class MemberOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    merchant_id: str
-    account_id: str
-    email: str | None
-    phone: str | None
-    loyalty_id: str | None
-    first_name: str
-    last_name: str
-    status: str
-    created_at: datetime
-
-
 class ImportErrorOut(BaseModel):
     line: int = Field(description="Line of the file, the header being line 1")
     reason: str
@@ -174,15 +102,3 @@ class MemberImportOut(BaseModel):
     imported: int
     failed: int
     errors: list[ImportErrorOut] = Field(description="Every refused row, by line")
-
-
-class AuditOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    actor: str
-    action: str
-    target_type: str
-    target_id: str
-    changes: dict[str, object]
-    request_id: str | None
-    created_at: datetime

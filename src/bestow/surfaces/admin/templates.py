@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.fields import CleanStrings, JsonObject, LongText, Text
-from bestow.kit.pagination import cursor_paginate
 from bestow.models import RewardTemplate
 from bestow.rewards import kinds, templates
 from bestow.surfaces.admin.auth import AdminActor
-from bestow.surfaces.admin.schemas import ListOut
+from bestow.surfaces.admin.schemas import Cursor, Limit
+from bestow.views.pages import ListOut, listing
+from bestow.views.templates import TemplateOut
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
 
@@ -37,24 +37,6 @@ class TemplateIn(CleanStrings):
     publish: bool = False
 
 
-class TemplateOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    merchant_id: str
-    kind: str
-    state: str
-    name: str
-    type: str
-    subtype: str | None
-    description: str
-    fine_print: str
-    discount: dict[str, Any] | None
-    redemption_venue: str | None
-    images: dict[str, str]
-    config: dict[str, Any]
-    created_at: datetime
-
-
 @router.get("/reward_kinds", response_model=list[str])
 async def list_reward_kinds(_: AdminActor) -> list[str]:
     """The kinds of reward a template can issue."""
@@ -68,11 +50,9 @@ async def create_template(
     merchant_id: str, body: TemplateIn, actor: AdminActor, session: WriteSessionDep
 ) -> RewardTemplate:
     """Create a reward template (a draft unless `publish` is true)."""
-    template = await templates.create_template(
+    return await templates.create_template(
         session, merchant_id=merchant_id, actor=actor, **body.model_dump()
     )
-    await session.commit()
-    return template
 
 
 @router.get("/merchants/{merchant_id}/reward_templates", response_model=ListOut[TemplateOut])
@@ -80,19 +60,16 @@ async def list_templates(
     merchant_id: str,
     _: AdminActor,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     state: Annotated[str | None, Query(pattern="^(draft|published|unpublished)$")] = None,
 ) -> Any:
     """A merchant's reward templates."""
-    page = await cursor_paginate(
-        session,
-        templates.query(merchant_id=merchant_id, state=state),
-        RewardTemplate.id,
-        cursor=cursor,
-        limit=limit,
+    return listing(
+        await templates.list_templates(
+            session, merchant_id=merchant_id, state=state, cursor=cursor, limit=limit
+        )
     )
-    return {"data": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get("/reward_templates/{template_id}", response_model=TemplateOut)
@@ -106,11 +83,9 @@ async def publish_template(
     template_id: str, actor: AdminActor, session: WriteSessionDep
 ) -> RewardTemplate:
     """Publish a template: campaigns may use it and partners see it."""
-    template = await templates.set_state(
+    return await templates.set_state(
         session, template_id=template_id, state="published", actor=actor
     )
-    await session.commit()
-    return template
 
 
 @router.post("/reward_templates/{template_id}/unpublish", response_model=TemplateOut)
@@ -118,8 +93,6 @@ async def unpublish_template(
     template_id: str, actor: AdminActor, session: WriteSessionDep
 ) -> RewardTemplate:
     """Unpublish a template: new campaigns can no longer use it."""
-    template = await templates.set_state(
+    return await templates.set_state(
         session, template_id=template_id, state="unpublished", actor=actor
     )
-    await session.commit()
-    return template

@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
 from bestow.kit.fields import IsoDateTime
 from bestow.kit.outbox import event_types
-from bestow.kit.pagination import cursor_paginate
-from bestow.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from bestow.models import WebhookEndpoint
 from bestow.surfaces.admin.auth import AdminActor
-from bestow.surfaces.admin.schemas import ListOut, Strict
+from bestow.surfaces.admin.schemas import Cursor, Limit, Strict
+from bestow.views.pages import ListOut, listing
+from bestow.views.webhooks import (
+    AttemptOut,
+    DeliveryOut,
+    EndpointOut,
+    EndpointWithSecretOut,
+    EventTypeOut,
+    ReplayOut,
+    delivery_view,
+    with_secret,
+)
 from bestow.webhooks import endpoints
 from bestow.webhooks.endpoints import MAX_ATTEMPTS
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=200)]
 EventTypes = Annotated[list[str], Field(max_length=50)]
 Headers = Annotated[dict[str, str], Field(max_length=20)]
-
-
-class EventTypeOut(BaseModel):
-    name: str
-    description: str
-    surface: str | None
-    extension: bool
 
 
 class EndpointIn(Strict):
@@ -55,28 +56,6 @@ class EndpointPatch(Strict):
     enabled: bool | None = None
 
 
-class EndpointOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    client_id: str
-    url: str
-    description: str
-    event_types: list[str]
-    enabled: bool
-    disabled_reason: str | None
-    max_attempts: int
-    headers: dict[str, str]
-    failing_since: datetime | None
-    last_success_at: datetime | None
-    previous_secret_expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class EndpointWithSecretOut(EndpointOut):
-    secret: str = Field(description="The signing secret: shown in this response only")
-
-
 class RotateSecretIn(Strict):
     overlap_seconds: int | None = Field(
         default=None,
@@ -86,59 +65,11 @@ class RotateSecretIn(Strict):
     )
 
 
-class DeliveryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    endpoint_id: str
-    event_id: str
-    event_type: str
-    state: str
-    origin: str
-    attempt_count: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None
-
-
-class AttemptOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    delivery_id: str
-    event_id: str
-    attempt: int
-    origin: str
-    success: bool
-    status_code: int | None
-    error: str | None
-    latency_ms: int
-    response_excerpt: str
-    created_at: datetime
-
-
 class ReplayIn(Strict):
     event_id: str | None = Field(default=None, max_length=40, description="Send this event again")
     since: IsoDateTime | None = Field(
         default=None, description="Send again every failed delivery created since this time"
     )
-
-
-class ReplayOut(BaseModel):
-    replayed: int
-
-
-def with_secret(made: endpoints.WithSecret) -> EndpointWithSecretOut:
-    data = EndpointOut.model_validate(made.endpoint).model_dump()
-    return EndpointWithSecretOut(**data, secret=made.secret)
-
-
-def delivery_view(delivery: WebhookDelivery) -> DeliveryOut:
-    view = DeliveryOut.model_validate(delivery)
-    if delivery.state != "pending":
-        view.next_attempt_at = None
-    return view
 
 
 @router.get("/webhook_event_types", response_model=list[EventTypeOut])
@@ -173,7 +104,6 @@ async def create_endpoint(
         production=runtime.settings.is_production,
         **body.model_dump(),
     )
-    await session.commit()
     return with_secret(made)
 
 
@@ -186,14 +116,9 @@ async def list_endpoints(
     cursor: Cursor = None,
 ) -> Any:
     """A client's endpoints."""
-    page = await cursor_paginate(
-        session,
-        endpoints.query(client_id=client_id),
-        WebhookEndpoint.id,
-        cursor=cursor,
-        limit=limit,
+    return listing(
+        await endpoints.list_endpoints(session, client_id=client_id, cursor=cursor, limit=limit)
     )
-    return {"data": page.items, "next_cursor": page.next_cursor}
 
 
 @router.get("/webhook_endpoints/{endpoint_id}", response_model=EndpointOut)
@@ -211,15 +136,13 @@ async def update_endpoint(
     session: WriteSessionDep,
 ) -> WebhookEndpoint:
     """Change an endpoint; enabling it again clears its failure streak."""
-    endpoint = await endpoints.update_endpoint(
+    return await endpoints.update_endpoint(
         session,
         endpoint_id=endpoint_id,
         actor=actor,
         production=runtime.settings.is_production,
         **body.model_dump(exclude_unset=True),
     )
-    await session.commit()
-    return endpoint
 
 
 @router.delete("/webhook_endpoints/{endpoint_id}", status_code=204)
@@ -228,7 +151,6 @@ async def delete_endpoint(
 ) -> Response:
     """Remove an endpoint with its deliveries and attempts."""
     await endpoints.delete_endpoint(session, endpoint_id=endpoint_id, actor=actor)
-    await session.commit()
     return Response(status_code=204)
 
 
@@ -256,7 +178,6 @@ async def rotate_secret(
             seconds=runtime.settings.webhook_secret_overlap_seconds if overlap is None else overlap
         ),
     )
-    await session.commit()
     return with_secret(made)
 
 
@@ -271,15 +192,10 @@ async def list_deliveries(
     event_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Any:
     """The endpoint's deliveries, one per event."""
-    await endpoints.get_endpoint(session, endpoint_id)
-    page = await cursor_paginate(
-        session,
-        endpoints.deliveries_query(endpoint_id, state=state, event_id=event_id),
-        WebhookDelivery.id,
-        cursor=cursor,
-        limit=limit,
+    page = await endpoints.list_deliveries(
+        session, endpoint_id, state=state, event_id=event_id, cursor=cursor, limit=limit
     )
-    return {"data": [delivery_view(d) for d in page.items], "next_cursor": page.next_cursor}
+    return listing(page, delivery_view)
 
 
 @router.get("/webhook_endpoints/{endpoint_id}/attempts", response_model=ListOut[AttemptOut])
@@ -292,15 +208,11 @@ async def list_attempts(
     event_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Any:
     """Every request made to the endpoint: outcome, latency, the first bytes of the answer."""
-    await endpoints.get_endpoint(session, endpoint_id)
-    page = await cursor_paginate(
-        session,
-        endpoints.attempts_query(endpoint_id, event_id=event_id),
-        WebhookAttempt.id,
-        cursor=cursor,
-        limit=limit,
+    return listing(
+        await endpoints.list_attempts(
+            session, endpoint_id, event_id=event_id, cursor=cursor, limit=limit
+        )
     )
-    return {"data": page.items, "next_cursor": page.next_cursor}
 
 
 @router.post("/webhook_endpoints/{endpoint_id}/replay", response_model=ReplayOut)
@@ -312,5 +224,4 @@ async def replay(
     count = await endpoints.replay(
         session, endpoint_id=endpoint_id, actor=actor, event_id=body.event_id, since=body.since
     )
-    await session.commit()
     return ReplayOut(replayed=count)

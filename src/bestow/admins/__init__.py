@@ -1,0 +1,1 @@
+"""The deployment's administrators: the bearer tokens of the Admin API."""
