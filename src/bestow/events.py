@@ -8,6 +8,6 @@ that records events adds its module here.
 from bestow.campaigns import operator_enrollments as operator
 from bestow.issuance import events as issuance
 from bestow.loyalty import ledger as loyalty
-from bestow.vouchers import service as vouchers
+from bestow.vouchers import events as vouchers
 
 __all__ = ["issuance", "loyalty", "operator", "vouchers"]

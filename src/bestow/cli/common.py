@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
 
     Work = Callable[[Runtime, AsyncSession], Awaitable[T]]
+    WriteWork = Callable[[Runtime, WriteSession], Awaitable[T]]
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON")]
 Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page")]
@@ -85,7 +87,7 @@ def print_json(value: Any) -> None:
     typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
 
 
-def write(work: Work[T]) -> T:
+def write(work: WriteWork[T]) -> T:
     """Run ``work`` in one write transaction, committed when it returns."""
 
     async def main() -> T:
