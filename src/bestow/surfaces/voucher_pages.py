@@ -14,15 +14,15 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
+from bestow.kit.errors import NotFound
 from bestow.models import Product, Voucher
 from bestow.surfaces.common import ErrorInfo
-from bestow.vouchers import codes, links
+from bestow.vouchers import links, lookup
 from bestow.vouchers.errors import PinLocked
 from bestow.vouchers.issuing import denomination
 from bestow.vouchers.status import status_of
@@ -90,10 +90,11 @@ async def _voucher_page(session: AsyncSession, voucher: Voucher) -> HTMLResponse
 
 @router.get("/v/{voucher_code}")
 async def voucher_by_code(voucher_code: str, session: SessionDep) -> HTMLResponse:
-    voucher = await session.scalar(
-        select(Voucher).where(Voucher.code == codes.normalise_code(voucher_code))
-    )
-    return not_found() if voucher is None else await _voucher_page(session, voucher)
+    try:
+        voucher = await lookup.by_code(session, voucher_code)
+    except NotFound:
+        return not_found()
+    return await _voucher_page(session, voucher)
 
 
 def _pin_form(short_code: str, wrong: bool = False) -> HTMLResponse:

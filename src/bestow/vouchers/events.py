@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from bestow.kit.db import WriteSession
 from bestow.kit.outbox import EventType, event_row, event_type
 from bestow.models import Voucher, VoucherRedemption
 from bestow.vouchers.status import status_of
@@ -50,7 +49,7 @@ def redemption_view(redemption: VoucherRedemption) -> dict[str, Any]:
 
 
 async def write_redemption_event(
-    session: AsyncSession,
+    session: WriteSession,
     event: EventType,
     voucher: Voucher,
     now: datetime,
