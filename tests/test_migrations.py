@@ -15,7 +15,7 @@ from bestow.kit.db import Base, Database
 from bestow.kit.migrate import upgrade_async
 from bestow.models import Voucher
 from bestow.runtime import build_runtime
-from bestow.vouchers import service
+from bestow.vouchers import issuing, links
 from tests.conftest import make_settings
 from tests.vouchers.helpers import create, fixed
 
@@ -63,7 +63,7 @@ async def test_plain_voucher_pins_are_sealed_by_the_migration(
     try:
         product = await create(runtime, **fixed())
         async with runtime.db.write_session() as session:
-            issued = await service.issue(
+            issued = await issuing.issue(
                 session,
                 client_id="cli_migration",
                 key=str(uuid.uuid4()),
@@ -73,7 +73,7 @@ async def test_plain_voucher_pins_are_sealed_by_the_migration(
                 billable=False,
             )
             await session.commit()
-        pins = {v.id: service.pin_of(v, runtime.sealer) for v in issued.vouchers}
+        pins = {v.id: links.pin_of(v, runtime.sealer) for v in issued.vouchers}
         vouchers = text("SELECT id, pin FROM vouchers")
         await upgrade_down(fresh_database, "0009")
         async with runtime.db.engine.connect() as conn:
@@ -83,7 +83,7 @@ async def test_plain_voucher_pins_are_sealed_by_the_migration(
         await upgrade_async(fresh_database, "head")
         async with runtime.db.session() as session:
             stored = (await session.scalars(select(Voucher))).all()
-        assert {v.id: service.pin_of(v, runtime.sealer) for v in stored} == pins
+        assert {v.id: links.pin_of(v, runtime.sealer) for v in stored} == pins
         assert not {v.sealed_pin for v in stored} & set(pins.values())
     finally:
         await runtime.db.dispose()

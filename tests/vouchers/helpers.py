@@ -16,7 +16,7 @@ from bestow.models import (
     RewardTemplate,
     Voucher,
 )
-from bestow.vouchers import products, service
+from bestow.vouchers import issuing, lookup, products
 from tests.campaigns import kind_template
 from tests.conftest import ACTOR, ADMIN_TOKEN, unique
 from tests.oauth.helpers import (
@@ -147,7 +147,7 @@ async def issue_vouchers(
 ) -> list[Voucher]:
     """Vouchers issued through the service, as the Voucher API does."""
     async with runtime.db.write_session() as session:
-        issued = await service.issue(
+        issued = await issuing.issue(
             session,
             client_id=client_id or f"cli_{uuid.uuid4().hex[:20]}",
             key=str(uuid.uuid4()),
@@ -170,7 +170,7 @@ async def issued_at(
     client_id: str | None = None,
 ) -> list[str]:
     """Vouchers as if issued at ``when`` (month of usage, expiry from the product): their codes."""
-    rows = service.voucher_rows(
+    rows = issuing.voucher_rows(
         product,
         sealer=runtime.sealer,
         count=count,
@@ -188,7 +188,7 @@ async def issued_at(
 
 async def stored(runtime: Runtime, code: str) -> Voucher:
     async with runtime.db.session() as session:
-        return await service.by_code(session, code)
+        return await lookup.by_code(session, code)
 
 
 def dashed(code: str) -> str:

@@ -22,7 +22,7 @@ from bestow.deps import Runtime
 from bestow.issuance import tasks
 from bestow.kit.errors import Invalid
 from bestow.models import IssuedReward, OutboxEvent, Product, Voucher
-from bestow.vouchers import service
+from bestow.vouchers import issuing, redemption
 from tests.campaigns import failures, issue_campaign, revoke_job, small_chunks
 from tests.conftest import ADMIN_TOKEN
 from tests.surfaces.partner.helpers import (
@@ -146,7 +146,7 @@ async def test_a_voucher_campaign_issues_one_voucher_per_rewarded_member(
         assert voucher.valid_from == reward.valid_from
         assert voucher.valid_from is not None
         assert voucher.valid_from.isoformat() == campaign["redeemable_from"].replace("Z", "+00:00")
-        assert voucher.expires_at == service.expiry(product, voucher.issued_at)
+        assert voucher.expires_at == issuing.expiry(product, voucher.issued_at)
         assert voucher.status == "active"
 
 
@@ -256,7 +256,7 @@ async def test_revoking_the_job_voids_its_vouchers_but_not_a_used_one(
         )
         used = (await vouchers_of(runtime, job["id"]))[0][1]
         async with runtime.db.write_session() as session:
-            await service.redeem(session, code=used.code, amount=None, actor="till")
+            await redemption.redeem(session, code=used.code, amount=None, actor="till")
             await session.commit()
         await revoke_job(client, partner, job["id"])
 

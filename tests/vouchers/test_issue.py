@@ -20,8 +20,9 @@ from bestow.deps import Runtime
 from bestow.kit.errors import Invalid, NotFound
 from bestow.models import Product, Voucher, VoucherOrder
 from bestow.oauth import tokens
+from bestow.surfaces.vouchers import errors as vendor
 from bestow.surfaces.vouchers import vouchers as api
-from bestow.vouchers import products, service
+from bestow.vouchers import errors, issuing, lookup, products, redemption, status, usage
 from tests.conftest import ACTOR, app_on, make_settings
 from tests.oauth.helpers import (
     VOUCHER_SCOPES,
@@ -161,10 +162,10 @@ async def test_the_idempotency_key_is_required_and_a_uuid(
         response = await app_client.post(
             f"/v3/products/{product.code}", json={"quantity": 1}, headers=sent
         )
-        vendor_error(response, 400, "400-9A0", api.MISSING_KEY)
+        vendor_error(response, 400, "400-9A0", vendor.MISSING_KEY)
     for key in ("not-a-uuid", "1234", str(uuid.uuid4())[:-1], str(uuid.uuid4()) + "0"):
         response = await post(app_client, headers, product.code, key=key)
-        vendor_error(response, 400, "400-BB4", api.KEY_NOT_UUID)
+        vendor_error(response, 400, "400-BB4", vendor.KEY_NOT_UUID)
     # The key is checked before the body.
     vendor_error(
         await post(app_client, headers, product.code, content=b"{", key=""), 400, "400-9A0"
@@ -186,7 +187,7 @@ async def test_a_body_that_is_not_a_json_object_is_400_4c3(
     product = await create(runtime, **fixed())
     client_id, headers = await login(app_client, runtime, "issue_vouchers")
     response = await post(app_client, headers, product.code, content=content)
-    vendor_error(response, 400, "400-4C3", api.BAD_BODY)
+    vendor_error(response, 400, "400-4C3", vendor.BAD_BODY)
     assert await voucher_count(runtime, client_id) == 0
 
 
@@ -212,7 +213,7 @@ async def test_a_quantity_outside_1_to_20_is_400_5dc(
     product = await create(runtime, **fixed())
     client_id, headers = await login(app_client, runtime, "issue_vouchers")
     response = await post(app_client, headers, product.code, body)
-    vendor_error(response, 400, "400-5DC", api.BAD_QUANTITY)
+    vendor_error(response, 400, "400-5DC", vendor.BAD_QUANTITY)
     assert await voucher_count(runtime, client_id) == 0
 
 
@@ -326,7 +327,7 @@ async def test_checks_run_key_body_product_face_value_then_stock(
     vendor_error(await post(app_client, headers, empty.code, {"quantity": 1}), 400, "400-056")
     body = {"quantity": 1, "face_value": 1051}
     vendor_error(
-        await post(app_client, headers, empty.code, body), 400, "400-0C6", api.NOT_ENOUGH_STOCK
+        await post(app_client, headers, empty.code, body), 400, "400-0C6", vendor.NOT_ENOUGH_STOCK
     )
 
 
@@ -506,7 +507,7 @@ async def test_a_replay_reports_the_vouchers_as_they_are_now(
     key = new_key()
     [voucher] = issued(await post(app_client, headers, product.code, {"quantity": 1}, key=key), 1)
     async with runtime.db.write_session() as session:
-        await service.redeem(session, code=voucher["voucher_code"], amount=None, actor="test")
+        await redemption.redeem(session, code=voucher["voucher_code"], amount=None, actor="test")
         await session.commit()
 
     again = await post(app_client, headers, product.code, {"quantity": 1}, key=key)
@@ -540,29 +541,29 @@ async def test_concurrent_service_calls_with_one_key_overlap_and_issue_once(
     database_url: str, var_dir: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Twenty transactions open at once (a barrier holds them on PostgreSQL, where each has
-    its own connection), all calling ``service.issue`` with one key: one order, one set."""
+    its own connection), all calling ``issuing.issue`` with one key: one order, one set."""
     product = await create(runtime, **fixed(stock=50))
     client_id, _ = await voucher_client(runtime)
     key = new_key()
     lookups: list[bool] = []  # whether each look-up of the key's order found it
-    find_order = service._order
+    find_order = issuing._order
 
     async def counted(session: Any, client: str, wanted: str) -> Any:
         found = await find_order(session, client, wanted)
         lookups.append(found is not None)
         return found
 
-    monkeypatch.setattr(service, "_order", counted)
+    monkeypatch.setattr(issuing, "_order", counted)
     wide = build_runtime(make_settings(database_url, var_dir, db_pool_size=25))
     overlap = not wide.settings.is_sqlite
     barrier = asyncio.Barrier(20)
 
-    async def one() -> service.Issued:
+    async def one() -> issuing.Issued:
         async with wide.db.write_session() as session:
             if overlap:  # SQLite's BEGIN IMMEDIATE would wait here: its writers never overlap.
                 await session.execute(select(1))
                 await barrier.wait()
-            result = await service.issue(
+            result = await issuing.issue(
                 session,
                 client_id=client_id,
                 key=key,
@@ -609,7 +610,7 @@ async def test_a_key_reused_for_another_request_is_422(
     ]
     for code, sent in changed:
         response = await post(app_client, headers, code, sent, key=key)
-        vendor_error(response, 422, "422-000", api.KEY_REUSED)
+        vendor_error(response, 422, "422-000", vendor.KEY_REUSED)
     # allow_partial false is the default: the same request.
     same = await post(app_client, headers, opened.code, {**body, "allow_partial": False}, key=key)
     assert issued(same, 2) == vouchers
@@ -668,7 +669,7 @@ async def test_the_exact_stock_is_issued_then_400_0c6(
 
     assert await stock_of(runtime, product.code) == 0
     refused = await post(app_client, headers, product.code, {"quantity": 1})
-    vendor_error(refused, 400, "400-0C6", api.NOT_ENOUGH_STOCK)
+    vendor_error(refused, 400, "400-0C6", vendor.NOT_ENOUGH_STOCK)
     catalogue = await app_client.get(f"/v3/products/{product.code}", headers=headers)
     assert catalogue.json()["in_stock"] is False
     assert await voucher_count(runtime, client_id) == 5
@@ -683,7 +684,7 @@ async def test_beyond_the_stock_nothing_is_issued(
 
     refused = await post(app_client, headers, product.code, {"quantity": 4}, key=key)
 
-    vendor_error(refused, 400, "400-0C6", api.NOT_ENOUGH_STOCK)
+    vendor_error(refused, 400, "400-0C6", vendor.NOT_ENOUGH_STOCK)
     assert await stock_of(runtime, product.code) == 3
     assert await voucher_count(runtime, client_id) == 0
     # Nothing was recorded under the key: a smaller request may use it.
@@ -717,7 +718,7 @@ async def test_allow_partial_issues_what_is_left_with_207_762(
     assert "idempotency-record" in again.headers
 
     empty = await post(app_client, headers, product.code, body)
-    vendor_error(empty, 400, "400-0C6", api.NOT_ENOUGH_STOCK)
+    vendor_error(empty, 400, "400-0C6", vendor.NOT_ENOUGH_STOCK)
     assert await voucher_count(runtime, client_id) == 2
 
 
@@ -776,7 +777,7 @@ async def test_concurrent_service_issuance_never_oversells(
                 await session.execute(select(1))
                 await barrier.wait()
             try:
-                result = await service.issue(
+                result = await issuing.issue(
                     session,
                     client_id=client_id,
                     key=new_key(),
@@ -785,7 +786,7 @@ async def test_concurrent_service_issuance_never_oversells(
                     face_value=None,
                     billable=False,
                 )
-            except service.OutOfStock:
+            except errors.OutOfStock:
                 return 0
             await session.commit()
             return len(result.vouchers)
@@ -998,7 +999,7 @@ async def test_without_status_a_voucher_reports_active_and_its_full_value(
             (whole["voucher_code"], None),
             (cups["voucher_code"], 2),
         ):
-            await service.redeem(session, code=code, amount=amount, actor="merchant")
+            await redemption.redeem(session, code=code, amount=amount, actor="merchant")
         await session.commit()
 
     ids = ids_of([partner, card, whole, cups])
@@ -1014,9 +1015,9 @@ async def test_without_status_a_voucher_reports_active_and_its_full_value(
     one = await app_client.get(f"/v3/vouchers/{partner['voucher_id']}", headers=headers)
     assert one.json() == partner
     async with runtime.db.session() as session:
-        stored = await service.by_code(session, partner["voucher_code"])
+        stored = await lookup.by_code(session, partner["voucher_code"])
         assert (stored.status, stored.remaining_amount) == ("used", 0)
-        assert service.merchant_status(stored) == "used"
+        assert status.merchant_status(stored) == "used"
 
 
 async def test_a_voided_voucher_reports_voided_unless_status_is_unavailable(
@@ -1029,7 +1030,7 @@ async def test_a_voided_voucher_reports_voided_unless_status_is_unavailable(
     [shown] = issued(await post(app_client, headers, known.code), 1)
     async with runtime.db.write_session() as session:
         for voucher in (hidden, shown):
-            await service.void(session, code=voucher["voucher_code"], actor="merchant")
+            await redemption.void(session, code=voucher["voucher_code"], actor="merchant")
         await session.commit()
     listed = await retrieve(app_client, headers, ids_of([hidden, shown]))
     assert [(v["status"], v["remaining_amount"]) for v in listed.json()] == [
@@ -1067,17 +1068,17 @@ async def test_vouchers_are_billable_in_production_only(
 
 async def usage_lines(runtime: Runtime, client_id: str) -> list[tuple[str, int, int]]:
     async with runtime.db.session() as session:
-        lines = await service.usage(session, client_id=client_id)
+        lines = await usage.usage(session, client_id=client_id)
     return [(line.product_code, line.count, line.face_value_total) for line in lines]
 
 
 async def test_the_service_refuses_what_the_route_checks_first(runtime: Runtime) -> None:
-    """``service.issue`` keeps its own guards for callers other than the route."""
+    """``issuing.issue`` keeps its own guards for callers other than the route."""
     product = await create(runtime, **fixed())
     client_id, _ = await voucher_client(runtime)
     async with runtime.db.write_session() as session:
         with pytest.raises(NotFound):
-            await service.issue(
+            await issuing.issue(
                 session,
                 client_id=client_id,
                 key=new_key(),
@@ -1088,7 +1089,7 @@ async def test_the_service_refuses_what_the_route_checks_first(runtime: Runtime)
             )
         for quantity in (0, 21):
             with pytest.raises(Invalid, match="quantity"):
-                await service.issue(
+                await issuing.issue(
                     session,
                     client_id=client_id,
                     key=new_key(),

@@ -9,7 +9,7 @@ import httpx
 
 from bestow.deps import Runtime
 from bestow.models import Voucher
-from bestow.vouchers import products, service
+from bestow.vouchers import issuing, links, products, redemption
 from tests.conftest import ACTOR, unique
 
 
@@ -28,7 +28,7 @@ async def _voucher(runtime: Runtime, **product: Any) -> Voucher:
     }
     async with runtime.db.write_session() as session:
         made = await products.create_product(session, actor=ACTOR, **fields)
-        issued = await service.issue(
+        issued = await issuing.issue(
             session,
             client_id=unique("cli"),
             key=str(uuid.uuid4()),
@@ -43,7 +43,7 @@ async def _voucher(runtime: Runtime, **product: Any) -> Voucher:
 
 async def _redeem(runtime: Runtime, code: str, amount: int) -> None:
     async with runtime.db.write_session() as session:
-        await service.redeem(session, code=code, amount=amount, actor="test")
+        await redemption.redeem(session, code=code, amount=amount, actor="test")
         await session.commit()
 
 
@@ -80,7 +80,7 @@ async def test_the_short_url_needs_the_pin(app_client: httpx.AsyncClient, runtim
     form = await app_client.get(f"/s/{voucher.short_code}")
     assert form.status_code == 200 and 'name="pin"' in form.text
     assert voucher.code not in form.text
-    pin = service.pin_of(voucher, runtime.sealer)
+    pin = links.pin_of(voucher, runtime.sealer)
     wrong = "000000" if pin != "000000" else "111111"
     refused = await app_client.post(f"/s/{voucher.short_code}", data={"pin": wrong})
     assert refused.status_code == 403 and voucher.code not in refused.text

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from bestow.deps import Runtime
-from bestow.kit import housekeeping
 from bestow.kit.db import utcnow
 from bestow.kit.errors import InvalidState
 from bestow.models import AuditEntry, OutboxEvent, Product, Voucher, VoucherRedemption
-from bestow.vouchers import service
+from bestow.vouchers import expiry, lookup, redemption
+from bestow.worker import housekeeping
 from tests.vouchers.helpers import (
     ADMIN,
     MERCHANT,
@@ -290,8 +290,8 @@ ATTEMPTS, PART, BALANCE = 30, 100, 1000
 
 async def _settled(runtime: Runtime, code: str) -> tuple[Voucher, list[VoucherRedemption]]:
     async with runtime.db.session() as session:
-        voucher = await service.by_code(session, code)
-        return voucher, await service.redemptions(session, voucher.id)
+        voucher = await lookup.by_code(session, code)
+        return voucher, await lookup.redemptions(session, voucher.id)
 
 
 def _assert_spent_exactly(voucher: Voucher, redemptions: list[VoucherRedemption]) -> None:
@@ -309,7 +309,7 @@ async def test_concurrent_partial_redemptions_never_take_more_than_the_balance(
     async def attempt(n: int) -> bool:
         async with runtime.db.write_session() as session:
             try:
-                await service.redeem(
+                await redemption.redeem(
                     session, code=voucher.code, amount=PART, actor="test", reference=f"r{n}"
                 )
             except InvalidState:
@@ -372,7 +372,7 @@ async def test_the_sweep_expires_past_due_vouchers_in_bounded_batches(
         await session.execute(update(Voucher).where(Voucher.code == spent).values(status="used"))
         await session.commit()
 
-    monkeypatch.setattr(service, "EXPIRY_BATCH", 2)
+    monkeypatch.setattr(expiry, "EXPIRY_BATCH", 2)
     assert await housekeeping.expire_vouchers(runtime.db, max_batches=1) == 2
     assert await housekeeping.expire_vouchers(runtime.db, max_batches=None) == 3
     assert await housekeeping.expire_vouchers(runtime.db, max_batches=None) == 0
@@ -457,7 +457,7 @@ async def test_admin_lists_vouchers_by_client_product_and_true_status(
     live = await issue_vouchers(runtime, product, quantity=3, client_id=client_id)
     [past] = await issued_at(runtime, product, utcnow() - timedelta(days=4), client_id=client_id)
     async with runtime.db.write_session() as session:
-        await service.void(session, code=live[0].code, actor="test")
+        await redemption.void(session, code=live[0].code, actor="test")
         await session.commit()
 
     async def codes(**params: str) -> list[str]:

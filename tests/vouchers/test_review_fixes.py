@@ -16,7 +16,7 @@ from bestow.deps import Runtime
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.models import Product, Voucher
-from bestow.vouchers import service
+from bestow.vouchers import issuing, links, redemption
 from tests.vouchers.helpers import (
     MERCHANT,
     create,
@@ -101,7 +101,7 @@ async def test_the_service_refuses_long_references_and_locations(runtime: Runtim
     for field in ("reference", "location"):
         async with runtime.db.write_session() as session:
             with pytest.raises(Invalid) as refused:
-                await service.redeem(
+                await redemption.redeem(
                     session, code=voucher.code, amount=None, actor="cli", **{field: "x" * 101}
                 )
         assert refused.value.field == field
@@ -113,7 +113,7 @@ async def test_ten_wrong_pins_lock_the_short_link_and_the_count_is_atomic(
 ) -> None:
     [voucher] = await issue_vouchers(runtime, await create(runtime, **fixed()))
     path = f"/s/{voucher.short_code}"
-    pin = service.pin_of(voucher, runtime.sealer)
+    pin = links.pin_of(voucher, runtime.sealer)
     wrong = "000000" if pin != "000000" else "111111"
     burst = await asyncio.gather(*(app_client.post(path, data={"pin": wrong}) for _ in range(25)))
     statuses = sorted(r.status_code for r in burst)
@@ -147,7 +147,7 @@ async def test_a_long_open_value_name_is_cut_not_a_server_error(
     )
     assert issued.status_code == 200, issued.text
     name = issued.json()["vouchers"][0]["name"]
-    assert len(name) == service.MAX_NAME and name.startswith("$1,000.00$1,000.00")
+    assert len(name) == issuing.MAX_NAME and name.startswith("$1,000.00$1,000.00")
 
 
 def test_driver_data_errors_are_a_400_not_a_500() -> None:

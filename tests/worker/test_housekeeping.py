@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.kit.db import utcnow
-from bestow.kit.housekeeping import FINISHED_JOB_RETENTION, sweep
 from bestow.models import Job
+from bestow.worker.housekeeping import FINISHED_JOB_RETENTION, sweep
 from tests.worker.support import enqueue_one
 
 

@@ -9,12 +9,13 @@ import typer
 
 from bestow.cli.common import AsJson, cli_actor, dump, fail, read, show, show_list, write
 
-# The service, the models and the Admin API's views are imported by the commands that use them
-# (see cli.common).
+# The service, the models and the views are imported by the commands that use them (see
+# cli.common).
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
+    from bestow.kit.db import WriteSession
     from bestow.models import Product
 
 app = typer.Typer(help="Voucher catalogue products.", no_args_is_help=True)
@@ -30,7 +31,7 @@ ValidUntil = Annotated[
 
 
 def _out(product: Product) -> dict[str, Any]:
-    from bestow.surfaces.admin.products import ProductOut, product_out
+    from bestow.views.products import ProductOut, product_out
 
     return dump(ProductOut, product_out(product))
 
@@ -80,7 +81,7 @@ def create(
 
     until = _when(valid_until)
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         product = await service.create_product(
             session,
             code=code,
@@ -140,7 +141,7 @@ def show_product(code: str, as_json: AsJson = False) -> None:
 def _update(code: str, changes: dict[str, Any], as_json: bool) -> None:
     from bestow.vouchers import products as service
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         product = await service.update_product(session, code=code, actor=cli_actor(), **changes)
         return _out(product)
 

@@ -1,5 +1,6 @@
 """``bestow vouchers``: issued vouchers, redemption on a holder's behalf, the usage report and
-the expiry sweep, through the Admin API's services (audited as the CLI's user)."""
+the expiry sweep, through the vouchers domain and the views the Admin API shows (audited as the
+CLI's user)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ from bestow.cli.common import (
     write,
 )
 
-# The services and the Admin API's views are imported by the commands that use them (see
-# cli.common).
+# The domain and the views are imported by the commands that use them (see cli.common).
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bestow.deps import Runtime
-    from bestow.vouchers import service
+    from bestow.kit.db import WriteSession
+    from bestow.vouchers.usage import UsageLine
 
 app = typer.Typer(
     help="Issued vouchers: look up, redeem, void, usage report, expiry.", no_args_is_help=True
@@ -67,17 +68,25 @@ def list_vouchers(
     as_json: AsJson = False,
 ) -> None:
     """Issued vouchers, in id order; filtered by client, product and (true) status."""
-    from bestow.surfaces.admin.vouchers import AdminVoucherOut, page, query, voucher_out
-    from bestow.vouchers import service
+    from bestow.views.vouchers import AdminVoucherOut, voucher_list
+    from bestow.vouchers import lookup
+    from bestow.vouchers.status import STATUSES
 
-    if status is not None and status not in service.STATUSES:
-        fail(f"--status is one of {', '.join(service.STATUSES)}")
+    if status is not None and status not in STATUSES:
+        fail(f"--status is one of {', '.join(STATUSES)}")
 
     async def work(_: Runtime, session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
-        stmt = query(client_id=client_id, product_code=product_code, status=status)
-        found = await page(session, stmt, cursor=cursor, limit=limit)
-        rows = [dump(AdminVoucherOut, voucher_out(v)) for v in found.items]
-        return rows, found.next_cursor
+        found = voucher_list(
+            await lookup.filtered_page(
+                session,
+                client_id=client_id,
+                product_code=product_code,
+                status=status,
+                cursor=cursor,
+                limit=limit,
+            )
+        )
+        return [dump(AdminVoucherOut, row) for row in found["data"]], found["next_cursor"]
 
     rows, next_cursor = read(work)
     show_list(rows, COLUMNS, as_json=as_json, empty="no vouchers", next_cursor=next_cursor)
@@ -86,11 +95,11 @@ def list_vouchers(
 @app.command("show")
 def show_voucher(code: str, as_json: AsJson = False) -> None:
     """One voucher by its code (any case, hyphens and spaces allowed), with its redemptions."""
-    from bestow.surfaces.admin.vouchers import AdminVoucherDetailOut, voucher_detail
-    from bestow.vouchers import service
+    from bestow.views.vouchers import AdminVoucherDetailOut, voucher_detail
+    from bestow.vouchers import lookup
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
-        voucher = await service.by_code(session, code)
+        voucher = await lookup.by_code(session, code)
         return dump(AdminVoucherDetailOut, await voucher_detail(session, voucher))
 
     _show_detail(read(work), as_json)
@@ -119,9 +128,10 @@ def redeem(
     as_json: AsJson = False,
 ) -> None:
     """Redeem a voucher on its holder's behalf (audited)."""
-    from bestow.surfaces.admin.vouchers import AdminRedeemedOut, redeem_as, redeemed_out
+    from bestow.views.vouchers import AdminRedeemedOut, redeemed_out
+    from bestow.vouchers.redemption import redeem_as
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         done = await redeem_as(session, cli_actor(), code=code, amount=amount, reference=reference)
         return dump(AdminRedeemedOut, await redeemed_out(session, done))
 
@@ -135,9 +145,10 @@ def void(
     as_json: AsJson = False,
 ) -> None:
     """Void a voucher: what is left can no longer be used (audited)."""
-    from bestow.surfaces.admin.vouchers import AdminRedeemedOut, redeemed_out, void_as
+    from bestow.views.vouchers import AdminRedeemedOut, redeemed_out
+    from bestow.vouchers.redemption import void_as
 
-    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
         done = await void_as(session, cli_actor(), code=code, reason=reason)
         return dump(AdminRedeemedOut, await redeemed_out(session, done))
 
@@ -156,16 +167,17 @@ def usage(
 ) -> None:
     """Vouchers issued per month, client and product, with their total face value: the billable
     ones (issued in production) unless --all."""
-    from bestow.surfaces.admin.vouchers import MONTH, USAGE_COLUMNS, usage_csv
-    from bestow.vouchers import service
+    from bestow.views.vouchers import USAGE_COLUMNS, usage_csv, usage_rows
+    from bestow.vouchers.usage import MONTH
+    from bestow.vouchers.usage import usage as usage_lines
 
     if month is not None and not re.match(MONTH, month):
         fail("--month is YYYY-MM")
     if as_csv and as_json:
         fail("give --csv or --json, not both")
 
-    async def work(_: Runtime, session: AsyncSession) -> list[service.UsageLine]:
-        return await service.usage(
+    async def work(_: Runtime, session: AsyncSession) -> list[UsageLine]:
+        return await usage_lines(
             session, month=month, client_id=client_id, billable_only=not include_all
         )
 
@@ -173,14 +185,15 @@ def usage(
     if as_csv:
         typer.echo(usage_csv(lines), nl=False)
         return
-    rows = [{column: getattr(line, column) for column in USAGE_COLUMNS} for line in lines]
-    show_list(rows, USAGE_COLUMNS, as_json=as_json, empty="no vouchers", paginated=False)
+    show_list(
+        usage_rows(lines), USAGE_COLUMNS, as_json=as_json, empty="no vouchers", paginated=False
+    )
 
 
 @app.command("expire")
 def expire(as_json: AsJson = False) -> None:
     """Mark every voucher past its expiry `expired` now (workers do it every minute)."""
-    from bestow.kit.housekeeping import expire_vouchers
+    from bestow.worker.housekeeping import expire_vouchers
 
     async def main() -> int:
         async with runtime() as rt:

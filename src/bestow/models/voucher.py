@@ -16,7 +16,7 @@ class Voucher(Base):
     issue: later catalogue edits never change a voucher. ``face_value`` and ``remaining_amount``
     are cents of ``currency`` (value based) or items (product based). ``status`` holds ``active``,
     ``used``, ``voided`` or ``expired``; ``inactive`` (before ``valid_from``) and ``expired``
-    (past ``expires_at``) are also derived from time when read (``bestow.vouchers.service``).
+    (past ``expires_at``) are also derived from time when read (``bestow.vouchers.status``).
 
     ``order_id`` and ``position`` place the voucher in what issued it: a ``VoucherOrder`` (its
     position in the answer), or a campaign's issuance job (the identifier's index). The id is a
@@ -34,7 +34,7 @@ class Voucher(Base):
     code: Mapped[str] = mapped_column(String(24), unique=True)
     short_code: Mapped[str] = mapped_column(String(16), unique=True)
     sealed_pin: Mapped[str] = mapped_column(Text)
-    """The short link's PIN, sealed under the deployment's key (``vouchers.service.pin_of``)."""
+    """The short link's PIN, sealed under the deployment's key (``vouchers.links.pin_of``)."""
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client_id: Mapped[str | None] = mapped_column(String(40))

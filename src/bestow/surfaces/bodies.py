@@ -31,7 +31,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from bestow.kit.errors import Invalid
-from bestow.surfaces.common import documented_body, json_object, refuse_unknown
+from bestow.surfaces.common import NOT_JSON, documented_body, load_json, refuse_unknown
 
 
 class _Missing:
@@ -60,11 +60,16 @@ class Body(BaseModel):
     refuse_unknown_fields: ClassVar[bool] = True
     unknown_fields_last: ClassVar[bool] = False
     """Refuse a field the model does not name only once its own fields are read."""
+    refusal: ClassVar[type[Invalid]] = Invalid
+    """What a body that cannot be read at all raises (not a JSON object, a number out of range,
+    an unknown field), so that a surface may give it a code of its own."""
+    not_json: ClassVar[str] = NOT_JSON
+    """The message for a body that is not a JSON object."""
 
     @classmethod
     def read(cls, data: dict[str, Any], prefix: str = "") -> Self:
         if cls.refuse_unknown_fields and not cls.unknown_fields_last:
-            refuse_unknown(data, cls, prefix)
+            cls._refuse_unknown(data, prefix)
         values: dict[str, Any] = {}
         for name, info in cls.model_fields.items():
             key = info.alias or name
@@ -83,10 +88,17 @@ class Body(BaseModel):
             else:
                 values[name] = _validated(info.annotation, raw, prefix + key)
         if cls.refuse_unknown_fields and cls.unknown_fields_last:
-            refuse_unknown(data, cls, prefix)
+            cls._refuse_unknown(data, prefix)
         body = cast(Self, cls.model_construct(**values))
         body.check(prefix)
         return body
+
+    @classmethod
+    def _refuse_unknown(cls, data: dict[str, Any], prefix: str) -> None:
+        try:
+            refuse_unknown(data, cls, prefix)
+        except Invalid as exc:
+            raise cls.refusal(exc.message, field=exc.field) from None
 
     def check(self, prefix: str) -> None:
         """Rules across fields, once every field is read; raise ``Invalid`` to refuse."""
@@ -99,7 +111,16 @@ class Body(BaseModel):
     @classmethod
     async def from_request(cls, request: Request) -> Self:
         """The request's JSON object read as this body."""
-        return cls.read(await json_object(request))
+        not_json = cls.refusal(cls.not_json)
+        try:
+            data = load_json(await request.body(), not_json)
+        except Invalid as exc:
+            if exc is not_json:
+                raise
+            raise cls.refusal(exc.message, field=exc.field) from None
+        if not isinstance(data, dict):
+            raise not_json
+        return cls.read(data)
 
 
 def _body_type(annotation: Any) -> type[Body] | None:

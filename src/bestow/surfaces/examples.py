@@ -414,22 +414,6 @@ RESPONSES: dict[tuple[str, str, str], Any] = {
     ("get", "/partner/issuance_jobs/{job_id}", "200"): {"issuance_job": _JOB},
 }
 
-UNDOCUMENTED_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    # The route reads its body itself (to answer the vendor's error codes); documented here.
-    ("post", "/v3/products/{code}"): {
-        "type": "object",
-        "required": ["quantity"],
-        "properties": {
-            "quantity": {"type": "integer", "minimum": 1, "maximum": 20},
-            "face_value": {
-                "type": "integer",
-                "description": "In cents; required for an open-value product",
-            },
-            "allow_partial": {"type": "boolean"},
-        },
-    },
-}
-
 
 def parameters(ids: DemoIds) -> dict[tuple[str, str], str | int]:
     """Parameter examples by (path prefix, name); the longest matching prefix wins."""
@@ -616,11 +600,6 @@ def apply(
     for path, operations in openapi.get("paths", {}).items():
         for method, operation in operations.items():
             key = (method, path)
-            if key in UNDOCUMENTED_BODIES and "requestBody" not in operation:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": UNDOCUMENTED_BODIES[key]}},
-                }
             body = operation.get("requestBody")
             if body is not None:
                 operation["requestBody"] = body = copy.deepcopy(body)

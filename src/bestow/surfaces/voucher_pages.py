@@ -14,15 +14,18 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
+from bestow.kit.errors import NotFound
 from bestow.models import Product, Voucher
 from bestow.surfaces.common import ErrorInfo
-from bestow.vouchers import codes, service
+from bestow.vouchers import links, lookup
+from bestow.vouchers.errors import PinLocked
+from bestow.vouchers.issuing import denomination
+from bestow.vouchers.status import status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,7 +66,7 @@ def render_error(info: ErrorInfo, exc: Exception) -> Response:
 
 def _amount(voucher: Voucher, cents: int) -> str:
     if voucher.is_value_based:
-        return service.denomination(voucher.currency, cents)
+        return denomination(voucher.currency, cents)
     return f"{cents} item{'s' if cents != 1 else ''}"
 
 
@@ -72,7 +75,7 @@ async def _voucher_page(session: AsyncSession, voucher: Voucher) -> HTMLResponse
     now = utcnow()
     rows = [("Value", _amount(voucher, voucher.face_value))]
     if voucher.is_status_available:
-        rows.append(("Status", service.status_of(voucher, now)))
+        rows.append(("Status", status_of(voucher, now)))
         rows.append(("Remaining", _amount(voucher, voucher.remaining_amount)))
     rows.append(("Valid until", voucher.expires_at.strftime("%d %b %Y, %H:%M UTC")))
     details = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
@@ -87,10 +90,11 @@ async def _voucher_page(session: AsyncSession, voucher: Voucher) -> HTMLResponse
 
 @router.get("/v/{voucher_code}")
 async def voucher_by_code(voucher_code: str, session: SessionDep) -> HTMLResponse:
-    voucher = await session.scalar(
-        select(Voucher).where(Voucher.code == codes.normalise_code(voucher_code))
-    )
-    return not_found() if voucher is None else await _voucher_page(session, voucher)
+    try:
+        voucher = await lookup.by_code(session, voucher_code)
+    except NotFound:
+        return not_found()
+    return await _voucher_page(session, voucher)
 
 
 def _pin_form(short_code: str, wrong: bool = False) -> HTMLResponse:
@@ -105,14 +109,10 @@ def _pin_form(short_code: str, wrong: bool = False) -> HTMLResponse:
     return page("Open your voucher", body, 403 if wrong else 200)
 
 
-async def _by_short_code(session: AsyncSession, short_code: str) -> Voucher | None:
-    return await session.scalar(select(Voucher).where(Voucher.short_code == short_code.lower()))
-
-
 @router.get("/s/{short_code}")
 async def short_link(short_code: str, session: SessionDep) -> HTMLResponse:
     """The PIN form, for a short code that exists."""
-    if await _by_short_code(session, short_code) is None:
+    if await links.by_short_code(session, short_code) is None:
         return not_found()
     return _pin_form(short_code)
 
@@ -121,14 +121,17 @@ async def short_link(short_code: str, session: SessionDep) -> HTMLResponse:
 async def open_short_link(
     short_code: str, request: Request, session: WriteSessionDep
 ) -> HTMLResponse:
-    """The voucher, for its PIN. Ten wrong PINs lock the link for 15 minutes (429)."""
-    voucher = await _by_short_code(session, short_code)
+    """The voucher, for its PIN. Ten wrong PINs lock the link for 15 minutes (429).
+
+    A wrong PIN and a locked link are answered with a page, not raised: the attempt they counted
+    must commit with the request (``bestow.vouchers.links``)."""
+    voucher = await links.by_short_code(session, short_code)
     if voucher is None:
         return not_found()
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     try:
-        opened = await service.open_short_link(session, voucher, form.get("pin", "").strip())
-    except service.PinLocked as locked:
+        opened = await links.open_short_link(session, voucher, form.get("pin", "").strip())
+    except PinLocked as locked:
         wait = max(1, int((locked.until - utcnow()).total_seconds()))
         response = page(
             "Too many attempts",

@@ -20,8 +20,9 @@ from bestow.kit.db import bulk_insert, sealer_of
 from bestow.kit.errors import Invalid, NotFound
 from bestow.models import Voucher
 from bestow.rewards.kinds import Batch, RewardKind, Served, TemplateFields, register
+from bestow.vouchers.events import event_view
+from bestow.vouchers.issuing import check_face_value, take_stock, voucher_rows
 from bestow.vouchers.products import get_product, product_type
-from bestow.vouchers.service import check_face_value, event_view, take_stock, voucher_rows
 
 CONFIG_KEYS = ("product_code", "face_value")
 OUT_OF_STOCK = "Out of stock"

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.audit import service as audit
 from bestow.kit.actor import Actor
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.models import Product
 
@@ -79,7 +79,7 @@ def _check_validity(fields: dict[str, Any]) -> None:
 
 
 async def create_product(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     code: str,
     name: str,
@@ -133,7 +133,7 @@ async def get_product(session: AsyncSession, code: str, *, active_only: bool = F
 
 
 async def update_product(
-    session: AsyncSession, *, code: str, actor: Actor, **changes: Any
+    session: WriteSession, *, code: str, actor: Actor, **changes: Any
 ) -> Product:
     """Change what does not alter the vouchers already issued: texts, image, stock, validity of
     future vouchers, and the state (``active`` or ``archived``)."""

@@ -34,11 +34,11 @@ from sqlalchemy.engine import make_url
 from bestow.config import Settings
 from bestow.kit import jobs
 from bestow.kit.db import Database, is_unavailable
-from bestow.kit.housekeeping import sweep
 from bestow.kit.ids import new_id
 from bestow.models import Job
 from bestow.webhooks import fanout, retention
 from bestow.webhooks.dispatcher import Dispatcher
+from bestow.worker.housekeeping import sweep
 
 log = structlog.get_logger("bestow.worker")
 

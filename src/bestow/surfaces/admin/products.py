@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.fields import CleanStrings, IsoDateTime
@@ -14,6 +13,7 @@ from bestow.kit.pagination import cursor_paginate
 from bestow.models import Product
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import ListOut
+from bestow.views.products import ProductOut, product_out
 from bestow.vouchers import products
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
@@ -54,45 +54,12 @@ class ProductPatch(CleanStrings):
     state: str | None = Field(default=None, pattern="^(active|archived)$")
 
 
-class ProductOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    code: str
-    name: str
-    description: str
-    type: str
-    is_value_based: bool
-    is_open_value: bool
-    is_status_available: bool
-    is_multiple_use: bool
-    currency: str
-    face_value: int | None
-    min_face_value: int | None
-    max_face_value: int | None
-    item_quantity: int | None
-    validity_days: int | None
-    valid_until: datetime | None
-    stock: int | None
-    terms: str
-    image_url: str | None
-    state: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def product_out(product: Product) -> dict[str, Any]:
-    """The Admin API's view of a product (its columns and its type)."""
-    view = {name: getattr(product, name) for name in ProductOut.model_fields if name != "type"}
-    return {**view, "type": products.product_type(product)}
-
-
 @router.post("/products", status_code=201, response_model=ProductOut)
 async def create_product(
     body: ProductIn, actor: AdminActor, session: WriteSessionDep
 ) -> dict[str, Any]:
     """Add a product to the voucher catalogue."""
     product = await products.create_product(session, actor=actor, **body.model_dump())
-    await session.commit()
     return product_out(product)
 
 
@@ -126,5 +93,4 @@ async def update_product(
     product = await products.update_product(
         session, code=code, actor=actor, **body.model_dump(exclude_unset=True)
     )
-    await session.commit()
     return product_out(product)

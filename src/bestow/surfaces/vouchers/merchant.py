@@ -15,14 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.deps import SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
-from bestow.kit.errors import Invalid, InvalidState
+from bestow.kit.errors import Invalid
 from bestow.kit.fields import CleanStrings
 from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher, VoucherRedemption
 from bestow.surfaces.vouchers.auth import RedeemVouchers
-from bestow.surfaces.vouchers.errors import VoucherError
 from bestow.surfaces.vouchers.vouchers import ErrorOut
-from bestow.vouchers import service
+from bestow.vouchers import lookup, redemption
+from bestow.vouchers.events import redemption_view
+from bestow.vouchers.status import merchant_status
 
 router = APIRouter(prefix="/v3/merchant", tags=["Voucher API: merchant"])
 
@@ -101,10 +102,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def redemption_json(redemption: VoucherRedemption) -> dict[str, Any]:
-    return service.redemption_view(redemption) | {
-        "note": redemption.note,
-        "created_at": rfc3339(redemption.created_at),
+def redemption_json(row: VoucherRedemption) -> dict[str, Any]:
+    return redemption_view(row) | {
+        "note": row.note,
+        "created_at": rfc3339(row.created_at),
     }
 
 
@@ -116,34 +117,28 @@ async def merchant_json(session: AsyncSession, voucher: Voucher) -> dict[str, An
         "name": voucher.name,
         "product_code": voucher.product_code,
         "product_name": voucher.product_name,
-        "status": service.merchant_status(voucher, utcnow()),
+        "status": merchant_status(voucher, utcnow()),
         "currency": voucher.currency,
         "face_value": voucher.face_value,
         "remaining_amount": voucher.remaining_amount,
         "expiration": rfc3339(voucher.expires_at),
         "is_multiple_use": voucher.is_multiple_use,
         "is_value_based": voucher.is_value_based,
-        "redemptions": [redemption_json(r) for r in await service.redemptions(session, voucher.id)],
+        "redemptions": [redemption_json(r) for r in await lookup.redemptions(session, voucher.id)],
     }
 
 
-async def redeemed_json(session: AsyncSession, done: service.Redeemed) -> dict[str, Any]:
+async def redeemed_json(session: AsyncSession, done: redemption.Redeemed) -> dict[str, Any]:
     return {
         "voucher": await merchant_json(session, done.voucher),
         "redemption": redemption_json(done.redemption),
     }
 
 
-def _conflict(exc: InvalidState) -> VoucherError:
-    """A voucher that is not active or holds too little: the request was right, the voucher's
-    state refuses it (``classify`` would say 422)."""
-    return VoucherError(409, "409-000", exc.message[:1].upper() + exc.message[1:])
-
-
 @router.get("/vouchers/{voucher_code}", response_model=MerchantVoucherOut, responses=RESPONSES)
 async def look_up(voucher_code: str, _: RedeemVouchers, session: SessionDep) -> dict[str, Any]:
     """A voucher by its code (any case; hyphens and spaces are ignored), with its redemptions."""
-    return await merchant_json(session, await service.by_code(session, voucher_code))
+    return await merchant_json(session, await lookup.by_code(session, voucher_code))
 
 
 @router.post("/vouchers/{voucher_code}/redeem", response_model=RedeemedOut, responses=RESPONSES)
@@ -158,20 +153,16 @@ async def redeem(
     is required). A `reference` this client used before on the voucher returns the first
     redemption with the `Idempotency-Record` header (its time)."""
     body = required(body)
-    try:
-        done = await service.redeem(
-            session,
-            code=voucher_code,
-            amount=body.amount,
-            actor=f"client:{client.id}",
-            client_id=client.id,
-            reference=body.reference,
-            location=body.location,
-        )
-    except InvalidState as exc:
-        raise _conflict(exc) from None
+    done = await redemption.redeem(
+        session,
+        code=voucher_code,
+        amount=body.amount,
+        actor=f"client:{client.id}",
+        client_id=client.id,
+        reference=body.reference,
+        location=body.location,
+    )
     view = await redeemed_json(session, done)
-    await session.commit()
     if done.replayed:
         response.headers[REPLAY_HEADER] = rfc3339(done.redemption.created_at)
     return view
@@ -185,16 +176,11 @@ async def void(
     body: VoidIn | None = None,
 ) -> dict[str, Any]:
     """Take the voucher out of circulation (`voided`); what is left can no longer be used."""
-    try:
-        done = await service.void(
-            session,
-            code=voucher_code,
-            actor=f"client:{client.id}",
-            client_id=client.id,
-            reason=(body or VoidIn()).reason,
-        )
-    except InvalidState as exc:
-        raise _conflict(exc) from None
-    view = await redeemed_json(session, done)
-    await session.commit()
-    return view
+    done = await redemption.void(
+        session,
+        code=voucher_code,
+        actor=f"client:{client.id}",
+        client_id=client.id,
+        reason=(body or VoidIn()).reason,
+    )
+    return await redeemed_json(session, done)

@@ -1,41 +1,32 @@
 """``POST /v3/products/{code}`` (issue vouchers), ``GET /v3/vouchers/{id}`` and
-``GET /v3/vouchers?id=a,b`` (retrieve vouchers), with the vendor's error codes."""
+``GET /v3/vouchers?id=a,b`` (retrieve vouchers). The vendor's error codes are given in one place,
+``bestow.surfaces.vouchers.errors``."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
-from bestow.deps import RuntimeDep, SessionDep
-from bestow.kit import fields
+from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
-from bestow.kit.errors import Invalid, NotFound
+from bestow.kit.errors import Invalid
 from bestow.kit.security import Sealer
 from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher
-from bestow.surfaces.common import load_json
+from bestow.surfaces.bodies import MISSING, Body, Read
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
-from bestow.surfaces.vouchers.errors import VoucherError
-from bestow.vouchers import service
+from bestow.surfaces.vouchers.errors import BAD_BODY, UnreadableIssue
+from bestow.vouchers import issuing, links, lookup
+from bestow.vouchers.status import remaining_of, status_of
 
 router = APIRouter(prefix="/v3", tags=["Voucher API"])
 
-MAX_IDS = 20
-MISSING_KEY = "The Idempotency-Key header is required for this route"
-KEY_NOT_UUID = "The Idempotency-Key header must be in UUID format"
-BAD_BODY = "The request body could not be parsed"
-BAD_QUANTITY = "quantity must be an integer between 1 and 20"
 PARTIAL = "Voucher issuance was only partially successful"
-NOT_ENOUGH_STOCK = "The quantity requested exceeds the available stock of this product"
-KEY_REUSED = (
-    "This Idempotency-Key was already used with a different product, quantity or face_value"
-)
 
 
 class VoucherOut(BaseModel):
@@ -75,10 +66,10 @@ def voucher_json(voucher: Voucher, base_url: str, now: datetime, sealer: Sealer)
         "voucher_code": voucher.code,
         "voucher_id": voucher.id,
         "name": voucher.name,
-        "status": service.status_of(voucher, now),
+        "status": status_of(voucher, now),
         "expiration": rfc3339(voucher.expires_at),
         "currency": voucher.currency,
-        "remaining_amount": service.remaining_of(voucher),
+        "remaining_amount": remaining_of(voucher),
         "product_code": voucher.product_code,
         "product_name": voucher.product_name,
         "is_value_based": voucher.is_value_based,
@@ -86,50 +77,45 @@ def voucher_json(voucher: Voucher, base_url: str, now: datetime, sealer: Sealer)
         "is_multiple_use": voucher.is_multiple_use,
         "url": f"{base}/v/{voucher.code}",
         "short_url": f"{base}/s/{voucher.short_code}",
-        "short_url_pin": service.pin_of(voucher, sealer),
+        "short_url_pin": links.pin_of(voucher, sealer),
     }
 
 
-def _idempotency_key(value: str | None) -> str:
-    if value is None or not value.strip():
-        raise VoucherError(400, "400-9A0", MISSING_KEY)
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise VoucherError(400, "400-BB4", KEY_NOT_UUID) from None
+def _quantity(value: Any, name: str) -> int:
+    return issuing.check_quantity(value)
 
 
-ISSUE_FIELDS = ("quantity", "face_value", "allow_partial")
+def _face_value(value: Any, name: str) -> int | None:
+    return issuing.face_value_asked(None if value is MISSING else value)
 
 
-def _issue_request(body: bytes) -> tuple[int, int | None, bool]:
-    try:
-        data = load_json(body, VoucherError(400, "400-4C3", BAD_BODY))
-    except Invalid as exc:  # a number out of range: the body parses, its value does not fit
-        raise VoucherError(400, "400-4C3", exc.message) from None
-    if not isinstance(data, dict):
-        raise VoucherError(400, "400-4C3", BAD_BODY)
-    unknown = sorted(set(data) - set(ISSUE_FIELDS))
-    if unknown:
-        # Refused, not ignored: a misspelt allow_partial would silently issue nothing.
-        raise VoucherError(400, "400-4C3", f"{unknown[0]} is not a known field")
-    quantity = data.get("quantity")
-    if type(quantity) is not int or not 1 <= quantity <= service.MAX_QUANTITY:
-        raise VoucherError(400, "400-5DC", BAD_QUANTITY)
-    face_value = data.get("face_value")
-    if face_value is not None:
-        try:
-            fields.integer(face_value)
-        except fields.OutOfRange:
-            raise VoucherError(400, "400-056", "face_value is out of range") from None
-        except fields.FieldError:
-            raise VoucherError(
-                400, "400-056", "face_value must be an integer number of cents"
-            ) from None
-    allow_partial = data.get("allow_partial", False)
-    if type(allow_partial) is not bool:
-        raise VoucherError(400, "400-000", "allow_partial must be true or false")
-    return quantity, face_value, allow_partial
+def _allow_partial(value: Any, name: str) -> bool:
+    if value is MISSING:
+        return False
+    if type(value) is not bool:
+        raise Invalid(f"{name} must be true or false", field=name)
+    return value
+
+
+class IssueIn(Body):
+    refusal = UnreadableIssue
+    not_json = BAD_BODY
+
+    quantity: Annotated[
+        int,
+        Read(_quantity),
+        WithJsonSchema({"type": "integer", "minimum": 1, "maximum": issuing.MAX_QUANTITY}),
+    ]
+    face_value: Annotated[
+        int | None,
+        Read(_face_value),
+        WithJsonSchema(
+            {"type": "integer", "description": "In cents; required for an open-value product"}
+        ),
+    ] = None
+    allow_partial: Annotated[bool, Read(_allow_partial), WithJsonSchema({"type": "boolean"})] = (
+        False
+    )
 
 
 ISSUE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -147,12 +133,14 @@ ISSUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model=IssuedOut,
     response_model_exclude_none=True,
     responses=ISSUE_RESPONSES,
+    openapi_extra=IssueIn.openapi(),
 )
 async def issue_vouchers(
     code: str,
     request: Request,
     client: IssueVouchers,
     runtime: RuntimeDep,
+    session: WriteSessionDep,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", description="A UUID; a repeat returns the same vouchers"),
@@ -165,31 +153,18 @@ async def issue_vouchers(
 
     A repeat with the same `Idempotency-Key` returns the vouchers issued the first time, with the
     `Idempotency-Record` header, however long after and however many times."""
-    key = _idempotency_key(idempotency_key)
-    quantity, face_value, allow_partial = _issue_request(await request.body())
-    try:
-        async with runtime.db.write_session() as session:
-            issued = await service.issue(
-                session,
-                client_id=client.id,
-                key=key,
-                product_code=code,
-                quantity=quantity,
-                face_value=face_value,
-                billable=runtime.settings.is_production,
-                allow_partial=allow_partial,
-            )
-            await session.commit()
-    except service.KeyReused:
-        raise VoucherError(422, "422-000", KEY_REUSED) from None
-    except service.OutOfStock:
-        raise VoucherError(400, "400-0C6", NOT_ENOUGH_STOCK) from None
-    except Invalid as exc:
-        if exc.field == "face_value":
-            raise VoucherError(400, "400-056", exc.message) from None
-        if exc.field == "quantity":
-            raise VoucherError(400, "400-5DC", BAD_QUANTITY) from None
-        raise
+    key = issuing.idempotency_key(idempotency_key)
+    asked = await IssueIn.from_request(request)
+    issued = await issuing.issue(
+        session,
+        client_id=client.id,
+        key=key,
+        product_code=code,
+        quantity=asked.quantity,
+        face_value=asked.face_value,
+        billable=runtime.settings.is_production,
+        allow_partial=asked.allow_partial,
+    )
     now = utcnow()
     body: dict[str, Any] = {
         "vouchers": [
@@ -214,25 +189,6 @@ async def issue_vouchers(
     )
 
 
-def _voucher_ids(raw: str | None) -> list[str]:
-    if raw is None or not raw.strip():
-        raise VoucherError(400, "400-67B", "id must be a comma-separated list of UUIDs")
-    parts = [p.strip() for p in raw.split(",")]
-    if len(parts) > MAX_IDS:
-        raise VoucherError(400, "400-B32", f"id accepts at most {MAX_IDS} values")
-    ids = []
-    for part in parts:
-        try:
-            ids.append(str(uuid.UUID(part)))
-        except ValueError:
-            raise VoucherError(
-                400, "400-67B", "id must be a comma-separated list of UUIDs"
-            ) from None
-    if len(set(ids)) != len(ids):
-        raise VoucherError(400, "400-215", "id values must be unique")
-    return ids
-
-
 @router.get(
     "/vouchers",
     response_model=list[VoucherOut],
@@ -247,13 +203,10 @@ async def retrieve_vouchers(
     ] = None,
 ) -> list[dict[str, Any]]:
     """Several vouchers by id, in the order asked; 404 when one of them is unknown."""
-    ids = _voucher_ids(id)
-    found = await service.client_vouchers(session, client.id, ids)
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotFound(f"voucher {missing[0]} not found")
+    ids = lookup.check_ids((id or "").split(","))
+    found = await lookup.client_vouchers_in_order(session, client.id, ids)
     now = utcnow()
-    return [voucher_json(found[i], runtime.settings.public_url, now, runtime.sealer) for i in ids]
+    return [voucher_json(v, runtime.settings.public_url, now, runtime.sealer) for v in found]
 
 
 @router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
@@ -261,11 +214,5 @@ async def retrieve_voucher(
     voucher_id: str, client: ReadVouchers, session: SessionDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """One voucher's details and current state; 404 when unknown (or another client's)."""
-    try:
-        wanted = str(uuid.UUID(voucher_id))
-    except ValueError:
-        raise NotFound(f"voucher {voucher_id} not found") from None
-    found = await service.client_vouchers(session, client.id, [wanted])
-    if wanted not in found:
-        raise NotFound(f"voucher {voucher_id} not found")
-    return voucher_json(found[wanted], runtime.settings.public_url, utcnow(), runtime.sealer)
+    voucher = await lookup.client_voucher(session, client.id, voucher_id)
+    return voucher_json(voucher, runtime.settings.public_url, utcnow(), runtime.sealer)

@@ -1,4 +1,10 @@
-"""Periodic clean-up run by every worker; each statement is safe to run concurrently."""
+"""Periodic clean-up run by every worker; each statement is safe to run concurrently.
+
+A worker pipeline, so it commits itself: the clean-up of idempotency records and finished jobs in
+one transaction, then the voucher expiry a batch per transaction (``expire_vouchers``), so that
+each batch holds its row locks briefly and a long backlog makes progress even if a later batch
+fails.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from sqlalchemy import delete
 from bestow.config import Settings
 from bestow.kit.db import Database, utcnow
 from bestow.models import IdempotencyRecord, Job
-from bestow.vouchers import service as vouchers
+from bestow.vouchers import expiry
 
 FINISHED_JOB_RETENTION = timedelta(days=7)
 EXPIRY_BATCHES_PER_SWEEP = 20
@@ -40,10 +46,10 @@ async def expire_vouchers(
     batches = 0
     while max_batches is None or batches < max_batches:
         async with db.write_session() as session:
-            count = await vouchers.expire_due(session)
+            count = await expiry.expire_due(session)
             await session.commit()
         total += count
         batches += 1
-        if count < vouchers.EXPIRY_BATCH:
+        if count < expiry.EXPIRY_BATCH:
             break
     return total
