@@ -5,9 +5,9 @@ process that only manages endpoints (the CLI) imports this module to know them a
 that records events adds its module here.
 """
 
-from bestow.campaigns import operator_enrollments as operator
+from bestow.freebets import events as freebets
 from bestow.issuance import events as issuance
 from bestow.loyalty import ledger as loyalty
 from bestow.vouchers import service as vouchers
 
-__all__ = ["issuance", "loyalty", "operator", "vouchers"]
+__all__ = ["freebets", "issuance", "loyalty", "vouchers"]

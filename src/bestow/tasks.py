@@ -1,6 +1,6 @@
 """Imports every module that registers worker tasks, so a worker knows them all."""
 
-from bestow.campaigns import operator_enrollments
+from bestow.freebets import bulks as freebets_bulks
 from bestow.issuance import tasks as issuance_tasks
 
-__all__ = ["issuance_tasks", "operator_enrollments"]
+__all__ = ["freebets_bulks", "issuance_tasks"]
