@@ -1,11 +1,13 @@
 """Bulk enrollment: up to ``MAX_BULK`` players of one reward, enrolled by the worker.
 
 The request only records the batch and enqueues ``operator.enrol_bulk`` (in the caller's
-transaction). The task is a worker pipeline that commits on purpose, once per chunk
-(``process_batch``): a batch of 10,000 players is too big for one transaction (lock time, memory,
-a retry redoing everything), and the batch's counts advance with each committed chunk, so a retry
-after a crash or a lost lease resumes at ``processed_count``. ``fail_batch`` commits the final
-``Failed`` state on its own for the same reason. Nothing else in the domain commits.
+transaction, which the route commits). The task is a worker pipeline that commits on purpose,
+once per chunk of ``issuance_chunk_size`` players (``process_batch``): each chunk holds the
+reward in share mode, so a cancel of the reward waits for one chunk rather than for 10,000
+players; the batch's counts advance with each committed chunk, so a retry after a crash or a
+lost lease resumes at ``processed_count`` instead of starting over. ``fail_batch`` commits the
+final ``Failed`` state in a transaction of its own, after the failed attempt's was rolled back.
+Nothing else in the free-bets domain commits.
 """
 
 from __future__ import annotations
