@@ -79,7 +79,7 @@ def test_the_real_tree_keeps_every_contract() -> None:
     [
         (
             "src/bestow/kit/injected.py",
-            "from bestow.vouchers import service",
+            "from bestow.vouchers import lookup",
             LAYERS,
             "bestow.kit is not allowed to import bestow.vouchers",
         ),

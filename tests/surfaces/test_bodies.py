@@ -87,3 +87,20 @@ def test_the_same_declaration_is_the_openapi_request_body() -> None:
     assert schema["required"] == ["name", "details"]
     details = schema["$defs"]["Details"]["properties"]
     assert details["amount"]["type"] == "number"
+
+
+class Prize(Body):
+    kind: str
+    amount: Annotated[
+        int | None,
+        Read(
+            lambda v, n, earlier: cents(v, n) if earlier["kind"] == "cash" else None, earlier=True
+        ),
+    ] = None
+
+
+def test_a_reader_may_depend_on_the_fields_read_before_it() -> None:
+    assert Prize.read({"kind": "cash", "amount": 2}).amount == 200
+    assert Prize.read({"kind": "points", "amount": "ignored"}).amount is None
+    with pytest.raises(Invalid, match="amount is mandatory"):
+        Prize.read({"kind": "cash"})

@@ -13,10 +13,10 @@ import orjson
 from sqlalchemy import insert, select
 
 from bestow.admins import tokens as admin_tokens
-from bestow.campaigns import operator as operator_campaigns
-from bestow.campaigns import operator_rewards
 from bestow.clients import service as clients
 from bestow.deps import Runtime
+from bestow.freebets import campaigns as operator_campaigns
+from bestow.freebets import rewards as operator_rewards
 from bestow.kit.actor import Actor
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_guid, new_id

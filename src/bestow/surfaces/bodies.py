@@ -48,9 +48,14 @@ MISSING: Any = _Missing()
 class Read:
     """How a field is read: ``reader(value, name)`` returns the field's value or raises
     ``Invalid``; ``value`` is ``MISSING`` when the body leaves the field out, ``name`` the field's
-    name as the vendor prints it (with its parents', ``freeBetDetails.betValue``)."""
+    name as the vendor prints it (with its parents', ``freeBetDetails.betValue``).
 
-    reader: Callable[[Any, str], Any]
+    ``earlier=True``: the reader is called ``reader(value, name, earlier)`` with the values of
+    the fields read before it (by field name), for a rule that depends on them and must refuse
+    before the fields that follow (a Fixed reward reads ``betValue``, a Ranged one does not)."""
+
+    reader: Callable[..., Any]
+    earlier: bool = False
 
 
 class Body(BaseModel):
@@ -75,7 +80,9 @@ class Body(BaseModel):
             key = info.alias or name
             raw = data.get(key, MISSING)
             reader = next((m for m in info.metadata if isinstance(m, Read)), None)
-            if reader is not None:
+            if reader is not None and reader.earlier:
+                values[name] = reader.reader(raw, prefix + key, dict(values))
+            elif reader is not None:
                 values[name] = reader.reader(raw, prefix + key)
             elif (nested := _body_type(info.annotation)) is not None and raw is not MISSING:
                 if not isinstance(raw, dict):

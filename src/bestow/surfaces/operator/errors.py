@@ -1,7 +1,9 @@
 """The Operator API's envelope: every response is ``{"message", "data", "responseCode"}``.
 
 Success is ``200`` with ``responseCode`` ``OK``; errors carry ``data: {}`` and the code of their
-status (``docs/operator-api.md``).
+status (``docs/operator-api.md``). This is the one place where errors become the vendor's codes:
+handlers and the free-bets domain raise domain errors (``bestow.freebets.errors`` are kinds of
+``bestow.kit.errors``), ``surfaces.common.classify`` gives each its status, ``render`` its code.
 """
 
 from __future__ import annotations

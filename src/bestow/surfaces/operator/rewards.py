@@ -1,134 +1,109 @@
 """Operator API rewards: ``FreeBets`` rewards of a campaign (Gamnify-compatible;
 ``docs/operator-api.md``, "Rewards").
 
-Bodies are read by hand, as campaigns' are, so each rule refuses with its own message. Bet values
-are read as decimals (at most two places) and kept as integer hundredths: never a float.
+The rules are the free-bets domain's (``bestow.freebets.rewards``); this module reads bodies in
+the vendor's words (``readers``) and answers in its casing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from bestow.campaigns import operator_rewards as rewards
 from bestow.clients.service import AuthenticatedClient
-from bestow.deps import RuntimeDep
+from bestow.deps import ReadSessionDep, RuntimeDep, WriteSessionDep
+from bestow.freebets import rewards
+from bestow.freebets.events import money
+from bestow.freebets.lifecycle import reward_status
 from bestow.kit import fields
 from bestow.kit.errors import Invalid
-from bestow.kit.fields import FieldError, OutOfRange
 from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import OperatorReward
-from bestow.surfaces.common import documented_body, json_object, refuse_unknown
+from bestow.surfaces.bodies import MISSING, Body, Read
 from bestow.surfaces.operator.auth import OperatorClient
-from bestow.surfaces.operator.campaigns import (
+from bestow.surfaces.operator.errors import ok
+from bestow.surfaces.operator.readers import (
     CANCELLED_BY_REQUIRED,
     CREATED_BY_REQUIRED,
-    ERRORS,
+    DECIMAL,
+    END_REQUIRED,
     NAME_REQUIRED,
-    EnvelopeOut,
-    _date_time,
-    _optional,
-    _required,
+    START_REQUIRED,
+    Reader,
+    bet_count,
+    bet_value,
+    required,
+    required_date_time,
+    text,
 )
-from bestow.surfaces.operator.errors import ok
-from bestow.surfaces.operator.routing import OperatorRouter
+from bestow.surfaces.operator.routing import EnvelopeOut, conflict
+from bestow.surfaces.operator.routing import router as operator_router
 
 REWARD_TYPE = "rewardType must be FreeBets"
 PRODUCTS = "products must be an array of at least one non-empty string"
 PRODUCT_TOO_LONG = "each of products must be at most 200 characters"
 TOO_MANY_PRODUCTS = "products must have at most 1000 items"
-START_REQUIRED = "startTimeUtc is required"
-END_REQUIRED = "endTimeUtc is required"
 DETAILS = "freeBetDetails is required and must be an object"
 DETAILS_TYPE = "freeBetDetails.freeBetDetailsType must be Fixed or Ranged"
-VALUE = "{field} must be a number greater than 0 with at most 2 decimal places"
-VALUE_TOO_LARGE = "{field} must be at most 1000000000"
-COUNT = "{field} must be an integer from 1 to 1000000"
 CURRENCY = "freeBetDetails.currencyIsoCode must be an ISO 4217 code of three uppercase letters"
 MIN_MAX = "freeBetDetails.{low} must not be greater than freeBetDetails.{high}"
 WALLET = "freeBetDetails.creditWalletType must be a non-empty string of at most 40 characters"
 STAKE = "freeBetDetails.stakeNotReturned must be a boolean"
-MAX_VALUE = Decimal(1_000_000_000)
-MAX_COUNT = 1_000_000
 MAX_PRODUCTS = 1000
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 DEFAULT_WALLET = "FreeBet"
 
 
-class FreeBetDetailsIn(BaseModel):
-    freeBetDetailsType: str = Field(description="Fixed or Ranged")
-    betValue: Decimal | None = Field(default=None, description="Fixed: > 0, at most 2 decimals")
-    betCount: int | None = Field(default=None, description="Fixed: >= 1")
-    minBetValue: Decimal | None = Field(default=None, description="Ranged")
-    maxBetValue: Decimal | None = Field(default=None, description="Ranged")
-    minBetCount: int | None = Field(default=None, description="Ranged")
-    maxBetCount: int | None = Field(default=None, description="Ranged")
-    currencyIsoCode: str = Field(description="ISO 4217, three uppercase letters")
-    creditWalletType: str = "FreeBet"
-    stakeNotReturned: bool = True
+def _reward_type(value: Any, name: str) -> str:
+    if value != rewards.FREE_BETS:
+        raise Invalid(REWARD_TYPE, field=name)
+    return rewards.FREE_BETS
 
 
-class CreateRewardIn(BaseModel):
-    rewardType: str = Field(description="FreeBets")
-    name: str
-    description: str | None = None
-    operatorReference: str | None = None
-    products: list[str] = Field(description="Game identifiers; at least one")
-    startTimeUtc: Any
-    endTimeUtc: Any = Field(description="After startTimeUtc, within the campaign")
-    createdBy: str
-    freeBetDetails: FreeBetDetailsIn
-
-
-class CancelRewardIn(BaseModel):
-    cancelledBy: str
-
-
-router = OperatorRouter(prefix="/v1", tags=["Operator API"], responses=ERRORS)
-
-
-def _products(body: dict[str, Any]) -> list[str]:
-    value = body.get("products")
+def _products(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise Invalid(PRODUCTS, field="products")
+        raise Invalid(PRODUCTS, field=name)
     if len(value) > MAX_PRODUCTS:
-        raise Invalid(TOO_MANY_PRODUCTS, field="products")
+        raise Invalid(TOO_MANY_PRODUCTS, field=name)
     products = []
     for item in value:
         if not isinstance(item, str) or not item.strip() or not fields.is_clean(item.strip()):
-            raise Invalid(PRODUCTS, field="products")
+            raise Invalid(PRODUCTS, field=name)
         if len(item) > 200:
-            raise Invalid(PRODUCT_TOO_LONG, field="products")
+            raise Invalid(PRODUCT_TOO_LONG, field=name)
         products.append(item.strip())
     return products
 
 
-def bet_value(details: dict[str, Any], field: str, prefix: str = "freeBetDetails.") -> int:
-    """A bet value in hundredths: a JSON number or numeric string > 0 with at most 2 places."""
-    name = prefix + field
-    try:
-        amount = fields.decimal(details.get(field), low=Decimal(0), high=MAX_VALUE, places=2)
-    except OutOfRange as exc:
-        message = VALUE_TOO_LARGE if exc.above else VALUE
-        raise Invalid(message.format(field=name), field=name) from None
-    except FieldError:
-        raise Invalid(VALUE.format(field=name), field=name) from None
-    if amount == 0:
-        raise Invalid(VALUE.format(field=name), field=name)
-    return int(amount * 100)
+def _details_type(value: Any, name: str) -> str:
+    if value not in (rewards.FIXED, rewards.RANGED):
+        raise Invalid(DETAILS_TYPE, field=name)
+    return str(value)
 
 
-def bet_count(details: dict[str, Any], field: str, prefix: str = "freeBetDetails.") -> int:
-    value = details.get(field)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
-        raise Invalid(COUNT.format(field=prefix + field), field=prefix + field)
-    return value
+def _of(kind: str, reader: Reader[int]) -> Callable[[Any, str, dict[str, Any]], int | None]:
+    """``reader`` for a field that only a ``kind`` reward reads; the other kind ignores it."""
+
+    def read(value: Any, name: str, earlier: dict[str, Any]) -> int | None:
+        return reader(value, name) if earlier["freeBetDetailsType"] == kind else None
+
+    return read
+
+
+def _max_bet_count(value: Any, name: str, earlier: dict[str, Any]) -> int | None:
+    """A Ranged reward's last bound; then each minimum must not exceed its maximum (before the
+    currency is read, as the rules refuse in this order)."""
+    high_count = _of(rewards.RANGED, bet_count)(value, name, earlier)
+    if high_count is not None:
+        _min_max(earlier["minBetValue"], earlier["maxBetValue"], "minBetValue", "maxBetValue")
+        _min_max(earlier["minBetCount"], high_count, "minBetCount", "maxBetCount")
+    return high_count
 
 
 def _min_max(low: int, high: int, low_field: str, high_field: str) -> None:
@@ -136,53 +111,117 @@ def _min_max(low: int, high: int, low_field: str, high_field: str) -> None:
         raise Invalid(MIN_MAX.format(low=low_field, high=high_field), field=low_field)
 
 
-def _free_bets(body: dict[str, Any]) -> rewards.FreeBets:
-    details = body.get("freeBetDetails")
-    if not isinstance(details, dict):
-        raise Invalid(DETAILS, field="freeBetDetails")
-    refuse_unknown(details, FreeBetDetailsIn, "freeBetDetails.")
-    kind = details.get("freeBetDetailsType")
-    if kind == rewards.FIXED:
-        low_value = high_value = bet_value(details, "betValue")
-        low_count = high_count = bet_count(details, "betCount")
-    elif kind == rewards.RANGED:
-        low_value = bet_value(details, "minBetValue")
-        high_value = bet_value(details, "maxBetValue")
-        low_count = bet_count(details, "minBetCount")
-        high_count = bet_count(details, "maxBetCount")
-        _min_max(low_value, high_value, "minBetValue", "maxBetValue")
-        _min_max(low_count, high_count, "minBetCount", "maxBetCount")
-    else:
-        raise Invalid(DETAILS_TYPE, field="freeBetDetails.freeBetDetailsType")
-    currency = details.get("currencyIsoCode")
-    if not isinstance(currency, str) or not CURRENCY_CODE.fullmatch(currency):
-        raise Invalid(CURRENCY, field="freeBetDetails.currencyIsoCode")
-    wallet = details.get("creditWalletType", DEFAULT_WALLET)
+def _currency(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not CURRENCY_CODE.fullmatch(value):
+        raise Invalid(CURRENCY, field=name)
+    return value
+
+
+def _wallet(value: Any, name: str) -> str:
+    wallet = DEFAULT_WALLET if value is MISSING else value
     if not isinstance(wallet, str) or not wallet.strip() or len(wallet) > 40:
-        raise Invalid(WALLET, field="freeBetDetails.creditWalletType")
-    stake = details.get("stakeNotReturned", True)
+        raise Invalid(WALLET, field=name)
+    return wallet.strip()
+
+
+def _stake(value: Any, name: str) -> bool:
+    stake = True if value is MISSING else value
     if not isinstance(stake, bool):
-        raise Invalid(STAKE, field="freeBetDetails.stakeNotReturned")
-    return rewards.FreeBets(
-        details_type=kind,
-        currency=currency,
-        min_bet_value_minor=low_value,
-        max_bet_value_minor=high_value,
-        min_bet_count=low_count,
-        max_bet_count=high_count,
-        credit_wallet_type=wallet.strip(),
-        stake_not_returned=stake,
+        raise Invalid(STAKE, field=name)
+    return stake
+
+
+class FreeBetDetailsIn(Body):
+    """Fixed: betValue and betCount; Ranged: minBetValue, maxBetValue, minBetCount and
+    maxBetCount (the other kind's fields are ignored)."""
+
+    freeBetDetailsType: Annotated[str, Read(_details_type)] = Field(description="Fixed or Ranged")
+    betValue: Annotated[int | None, Read(_of(rewards.FIXED, bet_value), earlier=True), DECIMAL] = (
+        Field(default=None, description="Fixed: > 0, at most 2 decimals")
     )
+    betCount: Annotated[int | None, Read(_of(rewards.FIXED, bet_count), earlier=True)] = Field(
+        default=None, description="Fixed: >= 1"
+    )
+    minBetValue: Annotated[
+        int | None, Read(_of(rewards.RANGED, bet_value), earlier=True), DECIMAL
+    ] = Field(default=None, description="Ranged")
+    maxBetValue: Annotated[
+        int | None, Read(_of(rewards.RANGED, bet_value), earlier=True), DECIMAL
+    ] = Field(default=None, description="Ranged")
+    minBetCount: Annotated[int | None, Read(_of(rewards.RANGED, bet_count), earlier=True)] = Field(
+        default=None, description="Ranged"
+    )
+    maxBetCount: Annotated[int | None, Read(_max_bet_count, earlier=True)] = Field(
+        default=None, description="Ranged"
+    )
+    currencyIsoCode: Annotated[str, Read(_currency)] = Field(
+        description="ISO 4217, three uppercase letters"
+    )
+    creditWalletType: Annotated[str, Read(_wallet)] = DEFAULT_WALLET
+    stakeNotReturned: Annotated[bool, Read(_stake)] = True
+
+    def free_bets(self) -> rewards.FreeBets:
+        """The domain's free bets: a Fixed reward's value and count are both bounds."""
+        if self.freeBetDetailsType == rewards.FIXED:
+            bounds = (self.betValue, self.betValue, self.betCount, self.betCount)
+        else:
+            bounds = (self.minBetValue, self.maxBetValue, self.minBetCount, self.maxBetCount)
+        low_value, high_value, low_count, high_count = map(_read, bounds)
+        return rewards.FreeBets(
+            details_type=self.freeBetDetailsType,
+            currency=self.currencyIsoCode,
+            min_bet_value_minor=low_value,
+            max_bet_value_minor=high_value,
+            min_bet_count=low_count,
+            max_bet_count=high_count,
+            credit_wallet_type=self.creditWalletType,
+            stake_not_returned=self.stakeNotReturned,
+        )
+
+
+def _read(bound: int | None) -> int:
+    assert bound is not None, "the reader of the reward's kind refuses a missing bound"
+    return bound
+
+
+def _free_bet_details(value: Any, name: str) -> FreeBetDetailsIn:
+    if not isinstance(value, dict):
+        raise Invalid(DETAILS, field=name)
+    return FreeBetDetailsIn.read(value, f"{name}.")
+
+
+# The fields in the order their rules refuse: the first refusal is the one answered.
+class CreateRewardIn(Body):
+    rewardType: Annotated[str, Read(_reward_type)] = Field(description="FreeBets")
+    name: Annotated[str, Read(required(NAME_REQUIRED))]
+    createdBy: Annotated[str, Read(required(CREATED_BY_REQUIRED))]
+    products: Annotated[list[str], Read(_products)] = Field(
+        description="Game identifiers; at least one"
+    )
+    startTimeUtc: Annotated[datetime, Read(required_date_time(START_REQUIRED))]
+    endTimeUtc: Annotated[datetime, Read(required_date_time(END_REQUIRED))] = Field(
+        description="After startTimeUtc, within the campaign"
+    )
+    description: Annotated[str | None, Read(text)] = None
+    operatorReference: Annotated[str | None, Read(text)] = None
+    freeBetDetails: Annotated[FreeBetDetailsIn, Read(_free_bet_details)]
+
+
+class CancelRewardIn(Body):
+    cancelledBy: Annotated[str, Read(required(CANCELLED_BY_REQUIRED))]
+
+
+router = operator_router()
 
 
 def details_json(reward: OperatorReward) -> dict[str, Any]:
     details: dict[str, Any] = {"freeBetDetailsType": reward.details_type}
     if reward.details_type == rewards.FIXED:
-        details["betValue"] = rewards.money(reward.min_bet_value_minor)
+        details["betValue"] = money(reward.min_bet_value_minor)
         details["betCount"] = reward.min_bet_count
     else:
-        details["minBetValue"] = rewards.money(reward.min_bet_value_minor)
-        details["maxBetValue"] = rewards.money(reward.max_bet_value_minor)
+        details["minBetValue"] = money(reward.min_bet_value_minor)
+        details["maxBetValue"] = money(reward.max_bet_value_minor)
         details["minBetCount"] = reward.min_bet_count
         details["maxBetCount"] = reward.max_bet_count
     details["currencyIsoCode"] = reward.currency
@@ -203,7 +242,7 @@ def reward_json(reward: OperatorReward, operator_id: int | None, now: datetime) 
         "products": list(reward.products),
         "startTimeUtc": iso(reward.start_at),
         "endTimeUtc": iso(reward.end_at),
-        "status": rewards.reward_status(reward, now).value,
+        "status": reward_status(reward, now).value,
         "freeBetDetails": details_json(reward),
         "createdAtUtc": iso(reward.created_at),
         "createdBy": reward.created_by,
@@ -222,87 +261,76 @@ def _out(reward: OperatorReward, client: AuthenticatedClient, now: datetime) -> 
 @router.post(
     "/campaigns/{campaign_id}/rewards",
     response_model=EnvelopeOut,
-    openapi_extra=documented_body(CreateRewardIn),
-    responses={409: {"model": EnvelopeOut, "description": "Conflict: campaign Ended or Cancelled"}},
+    openapi_extra=CreateRewardIn.openapi(),
+    responses=conflict("Conflict: campaign Ended or Cancelled"),
 )
 async def create_reward(
-    campaign_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
+    campaign_id: str,
+    request: Request,
+    client: OperatorClient,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
 ) -> JSONResponse:
     """Create a FreeBets reward in a Scheduled or Active campaign; 200 with it."""
-    body = await json_object(request, CreateRewardIn)
-    if body.get("rewardType") != rewards.FREE_BETS:
-        raise Invalid(REWARD_TYPE, field="rewardType")
-    name = _required(body, "name", NAME_REQUIRED)
-    created_by = _required(body, "createdBy", CREATED_BY_REQUIRED)
-    products = _products(body)
-    start_at = _date_time(body, "startTimeUtc")
-    if start_at is None:
-        raise Invalid(START_REQUIRED, field="startTimeUtc")
-    end_at = _date_time(body, "endTimeUtc")
-    if end_at is None:
-        raise Invalid(END_REQUIRED, field="endTimeUtc")
-    description = _optional(body, "description")
-    reference = _optional(body, "operatorReference")
-    details = _free_bets(body)
+    body = await CreateRewardIn.from_request(request)
     now = runtime.clock()
-    async with runtime.db.write_session() as session:
-        reward = await rewards.create(
-            session,
-            client_id=client.id,
-            campaign_id=campaign_id,
-            name=name,
-            description=description,
-            operator_reference=reference,
-            products=products,
-            start_at=start_at,
-            end_at=end_at,
-            created_by=created_by,
-            details=details,
-            now=now,
-        )
-        await session.commit()
+    reward = await rewards.create(
+        session,
+        client_id=client.id,
+        campaign_id=campaign_id,
+        name=body.name,
+        description=body.description,
+        operator_reference=body.operatorReference,
+        products=body.products,
+        start_at=body.startTimeUtc,
+        end_at=body.endTimeUtc,
+        created_by=body.createdBy,
+        details=body.freeBetDetails.free_bets(),
+        now=now,
+    )
     return _out(reward, client, now)
 
 
 @router.get("/campaigns/{campaign_id}/rewards", response_model=EnvelopeOut)
 async def list_rewards(
-    campaign_id: str, client: OperatorClient, runtime: RuntimeDep
+    campaign_id: str, client: OperatorClient, runtime: RuntimeDep, session: ReadSessionDep
 ) -> JSONResponse:
     """The rewards of one of the operator's campaigns, oldest first."""
-    async with runtime.db.session() as session:
-        found = await rewards.list_for(session, client_id=client.id, campaign_id=campaign_id)
+    found = await rewards.list_for(session, client_id=client.id, campaign_id=campaign_id)
     now = runtime.clock()
     return ok([reward_json(r, client.operator_id, now) for r in found])
 
 
 @router.get("/rewards/{reward_id}", response_model=EnvelopeOut)
-async def get_reward(reward_id: str, client: OperatorClient, runtime: RuntimeDep) -> JSONResponse:
+async def get_reward(
+    reward_id: str, client: OperatorClient, runtime: RuntimeDep, session: ReadSessionDep
+) -> JSONResponse:
     """One of the operator's rewards; another operator's is NotFound."""
-    async with runtime.db.session() as session:
-        reward = await rewards.get(session, client_id=client.id, reward_id=reward_id)
+    reward = await rewards.get(session, client_id=client.id, reward_id=reward_id)
     return _out(reward, client, runtime.clock())
 
 
 @router.post(
     "/rewards/{reward_id}/cancel",
     response_model=EnvelopeOut,
-    openapi_extra=documented_body(CancelRewardIn),
-    responses={409: {"model": EnvelopeOut, "description": "Conflict: Ended or Cancelled"}},
+    openapi_extra=CancelRewardIn.openapi(),
+    responses=conflict("Conflict: Ended or Cancelled"),
 )
 async def cancel_reward(
-    reward_id: str, request: Request, client: OperatorClient, runtime: RuntimeDep
+    reward_id: str,
+    request: Request,
+    client: OperatorClient,
+    runtime: RuntimeDep,
+    session: WriteSessionDep,
 ) -> JSONResponse:
     """Cancel a Scheduled or Active reward; 200 with `data: {}`."""
-    body = await json_object(request, CancelRewardIn)
-    cancelled_by = _required(body, "cancelledBy", CANCELLED_BY_REQUIRED)
-    async with runtime.db.write_session() as session:
-        await rewards.cancel(
-            session,
-            client_id=client.id,
-            reward_id=reward_id,
-            cancelled_by=cancelled_by,
-            now=runtime.clock(),
-            clock=runtime.clock,
-        )
-        await session.commit()
+    body = await CancelRewardIn.from_request(request)
+    await rewards.cancel(
+        session,
+        client_id=client.id,
+        reward_id=reward_id,
+        cancelled_by=body.cancelledBy,
+        now=runtime.clock(),
+        clock=runtime.clock,
+    )
     return ok()

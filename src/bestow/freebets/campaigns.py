@@ -1,8 +1,10 @@
-"""Operator API campaigns (Gamnify-compatible): the core ``Campaign`` with ``source="operator"``.
+"""Operator API campaigns: the shared ``Campaign`` (``bestow.campaigns``) with
+``source="operator"``.
 
 Every column the Operator API needs already exists on the core model (``description`` is kept in
 ``objective``, the Partner API's description of a campaign); operator campaigns have no merchant
 and no redemption window. Tenancy is the client: an operator sees only the campaigns it created.
+Cancelling one cancels its Scheduled and Active rewards and their open enrollments.
 """
 
 from __future__ import annotations
@@ -11,26 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.campaigns.service import Status, status
-from bestow.kit.db import utcnow
-from bestow.kit.errors import Conflict, Invalid, NotFound
-from bestow.kit.outbox import event_row, event_type
-from bestow.kit.timefmt import iso
+from bestow.campaigns.service import status
+from bestow.freebets import events
+from bestow.freebets.errors import CampaignNotFound, NotCancellable
+from bestow.freebets.lifecycle import CANCELLABLE, cancel_open_enrollments
+from bestow.kit.db import WriteSession, utcnow
+from bestow.kit.errors import Invalid
 from bestow.models import Campaign, OperatorEnrollment, OperatorReward
 from bestow.webhooks import fanout
 
 SOURCE = "operator"
-OPEN_ENROLLMENT = ("New", "Active")
-"""Enrollment statuses with free bets still to use (``bestow.campaigns.operator_enrollments``)."""
-
-CAMPAIGN_CANCELLED = event_type(
-    "campaign.cancelled",
-    "An Operator API campaign was cancelled, with its rewards and open enrollments",
-    surface="operator",
-)
+END_AFTER_START = "endTimeUtc must be strictly after startTimeUtc"
 
 
 @dataclass(frozen=True)
@@ -42,12 +38,8 @@ class Cancelled:
     enrollment_count: int
 
 
-CANCELLABLE = (Status.SCHEDULED, Status.ACTIVE)
-END_AFTER_START = "endTimeUtc must be strictly after startTimeUtc"
-
-
 async def create(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     name: str,
@@ -92,12 +84,12 @@ async def get(session: AsyncSession, *, client_id: str, campaign_id: str) -> Cam
     """The operator's campaign; another operator's (or another surface's) is not found."""
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None or campaign.client_id != client_id or campaign.source != SOURCE:
-        raise NotFound(f"Campaign {campaign_id} was not found")
+        raise CampaignNotFound(f"Campaign {campaign_id} was not found")
     return campaign
 
 
 async def cancel(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     campaign_id: str,
@@ -112,7 +104,7 @@ async def cancel(
     campaign = await get(session, client_id=client_id, campaign_id=campaign_id)
     current = status(campaign, now)
     if current not in CANCELLABLE:
-        raise Conflict(
+        raise NotCancellable(
             f"Campaign {campaign_id} is {current.value}: only a Scheduled or Active campaign "
             "can be cancelled"
         )
@@ -129,7 +121,7 @@ async def cancel(
         .values(cancelled_at=now, cancelled_by=cancelled_by, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    enrollments = await cancel_enrollments(
+    enrollments = await cancel_open_enrollments(
         session,
         OperatorEnrollment.campaign_id == campaign.id,
         now=now,
@@ -137,54 +129,13 @@ async def cancel(
         clock=clock,
     )
     result = Cancelled(campaign, rewards.rowcount, enrollments)  # type: ignore[attr-defined]
-    event = event_row(
-        CAMPAIGN_CANCELLED,
-        subject_type="campaign",
-        subject_id=campaign.id,
-        client_id=client_id,
+    event = events.campaign_cancelled(
+        campaign,
+        cancelled_by=cancelled_by,
+        reward_count=result.reward_count,
+        enrollment_count=result.enrollment_count,
         now=now,
-        data={
-            "campaignId": campaign.id,
-            "operatorReference": campaign.operator_reference,
-            "cancelledAtUtc": iso(now),
-            "cancelledBy": cancelled_by,
-            "cancelledRewardCount": result.reward_count,
-            "cancelledEnrollmentCount": result.enrollment_count,
-        },
     )
     await fanout.write_events(session, [event])
     await session.flush()
     return result
-
-
-async def cancel_enrollments(
-    session: AsyncSession,
-    which: ColumnElement[bool],
-    *,
-    now: datetime,
-    cancelled_by: str,
-    clock: Callable[[], datetime] = utcnow,
-) -> int:
-    """Cancel the open enrollments (``New`` or ``Active``, not yet expired) that ``which``
-    selects; the players lose their unused free bets. Returns how many. Their rows are locked
-    first (in id order) and only then stamped from ``clock`` (never before ``now``), so that a
-    bet that took an enrollment's lock first is stamped before its cancellation."""
-    is_open = (
-        which,
-        OperatorEnrollment.status.in_(OPEN_ENROLLMENT),
-        OperatorEnrollment.end_at > now,
-    )
-    await session.execute(
-        select(OperatorEnrollment.id)
-        .where(*is_open)
-        .order_by(OperatorEnrollment.id)
-        .with_for_update()
-    )
-    stamp = max(now, clock())
-    result = await session.execute(
-        update(OperatorEnrollment)
-        .where(*is_open)
-        .values(status="Cancelled", cancelled_at=stamp, cancelled_by=cancelled_by, updated_at=stamp)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,9 +1,9 @@
-"""Operator API rewards (Gamnify-compatible): ``FreeBets`` rewards of an operator campaign.
+"""Operator API rewards: the ``FreeBets`` rewards of an operator campaign.
 
 A reward inherits its operator from its campaign: another operator's reward is not found. Its
 window lies within the campaign's; its status is derived from time as a campaign's, except
-``Cancelled``. Cancelling the campaign cancels its Scheduled and Active rewards
-(``campaigns.operator.cancel``).
+``Cancelled`` (``lifecycle.reward_status``). Cancelling the campaign cancels its Scheduled and
+Active rewards (``campaigns.cancel``). Bet values are integer hundredths, never floats.
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.campaigns import operator as campaigns
-from bestow.campaigns.service import Status, status
-from bestow.kit.db import utcnow
-from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.campaigns.service import status
+from bestow.freebets import campaigns
+from bestow.freebets.errors import NotCancellable, NotEnrollable, RewardNotFound
+from bestow.freebets.lifecycle import CANCELLABLE, cancel_open_enrollments, reward_status
+from bestow.kit.db import WriteSession, utcnow
+from bestow.kit.errors import Invalid
 from bestow.kit.timefmt import iso
 from bestow.models import Campaign, OperatorEnrollment, OperatorReward
 
 FREE_BETS = "FreeBets"
 FIXED = "Fixed"
 RANGED = "Ranged"
-CANCELLABLE = (Status.SCHEDULED, Status.ACTIVE)
 END_AFTER_START = "endTimeUtc must be strictly after startTimeUtc"
 BEFORE_CAMPAIGN = "startTimeUtc must not be before the campaign's startTimeUtc ({start})"
 AFTER_CAMPAIGN = "endTimeUtc must not be after the campaign's endTimeUtc ({end})"
@@ -45,19 +46,8 @@ class FreeBets:
     stake_not_returned: bool
 
 
-def reward_status(reward: OperatorReward, now: datetime | None = None) -> Status:
-    now = now or utcnow()
-    if reward.cancelled_at is not None:
-        return Status.CANCELLED
-    if now < reward.start_at:
-        return Status.SCHEDULED
-    if now >= reward.end_at:
-        return Status.ENDED
-    return Status.ACTIVE
-
-
 async def create(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     campaign_id: str,
@@ -76,8 +66,8 @@ async def create(
         raise Invalid(END_AFTER_START, field="endTimeUtc")
     campaign = await campaigns.get(session, client_id=client_id, campaign_id=campaign_id)
     current = status(campaign, now)
-    if current not in campaigns.CANCELLABLE:
-        raise Conflict(
+    if current not in CANCELLABLE:
+        raise NotEnrollable(
             f"Campaign {campaign_id} is {current.value}: rewards can be added only to a "
             "Scheduled or Active campaign"
         )
@@ -147,13 +137,13 @@ async def get_with_campaign_reference(
         stmt = stmt.with_for_update(read=True, of=OperatorReward)
     row = (await session.execute(stmt)).first()
     if row is None or row[1] != client_id or row[2] != campaigns.SOURCE:
-        raise NotFound(f"Reward {reward_id} was not found")
+        raise RewardNotFound(f"Reward {reward_id} was not found")
     reward: OperatorReward = row[0]
     return reward, row[3]
 
 
 async def cancel(
-    session: AsyncSession,
+    session: WriteSession,
     *,
     client_id: str,
     reward_id: str,
@@ -167,14 +157,14 @@ async def cancel(
     reward = await get(session, client_id=client_id, reward_id=reward_id)
     current = reward_status(reward, now)
     if current not in CANCELLABLE:
-        raise Conflict(
+        raise NotCancellable(
             f"Reward {reward_id} is {current.value}: only a Scheduled or Active reward "
             "can be cancelled"
         )
     reward.cancelled_at = now
     reward.cancelled_by = cancelled_by
     reward.updated_at = now
-    await campaigns.cancel_enrollments(
+    await cancel_open_enrollments(
         session,
         OperatorEnrollment.reward_id == reward.id,
         now=now,
@@ -183,8 +173,3 @@ async def cancel(
     )
     await session.flush()
     return reward
-
-
-def money(minor: int) -> float:
-    """Hundredths as a JSON number: the shortest float text of n/100 has at most 2 places."""
-    return minor / 100
