@@ -36,10 +36,26 @@ SPAWNING_FIXTURES = frozenset({"served", "deployment"})
 leaves it out), as is every test that starts processes itself (marked by hand)."""
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start processes ``slow``, then run the modules holding them first
+    within each database's block, so that pytest-xdist's last tests are short ones and no
+    worker is left alone with a long tail. pytest's grouping by database (all SQLite tests,
+    then all PostgreSQL ones, then those without a database) is kept, so each database and
+    its shared server are set up once per worker."""
     for item in items:
         if SPAWNING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    blocks: dict[object, int] = {}
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}  # type: ignore[attr-defined]
+
+    def key(item: pytest.Item) -> tuple[int, bool]:
+        callspec = getattr(item, "callspec", None)
+        database = callspec.params.get("database_url") if callspec else None
+        block = blocks.setdefault(database, len(blocks))
+        return block, getattr(item, "module", None) not in slow_modules
+
+    items.sort(key=key)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from bestow.app import create_app
 from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.fixtures import databases
 from tests.fuzz.document import COUNTS, document
 from tests.loyalty.helpers import REWARD, UNIT
 from tests.operator.helpers import Operator, sign
@@ -207,13 +208,30 @@ async def _seed(world: World) -> None:
 
 
 @pytest.fixture(scope="session")
-async def fuzz_session(database_url: str, var_dir: Path) -> AsyncIterator[requests.Session]:
-    """A session on an application of its own on the database, its lifespan run by
-    schemathesis, with valid credentials for every surface and real objects to reach."""
+def fuzz_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of the fuzzing's own, of the kind of ``database_url``: the explicit
+    examples it sends create the documented objects (merchant handles, product codes), which
+    the live server's examples test must still be able to create on the shared database."""
     if FULL_RUN is None and not database_url.startswith("sqlite"):
         pytest.skip("bounded fuzzing runs on SQLite; make fuzz runs both databases")
-    settings = make_settings(database_url, var_dir)
-    async with open_world(database_url, var_dir, max_body_bytes=settings.max_body_bytes) as world:
+    if database_url.startswith("sqlite"):
+        yield from databases.migrated(databases.sqlite_url(tmp_path_factory.mktemp("fuzz")))
+        return
+    base = databases.postgres_url()
+    assert base is not None
+    url = databases.create_postgres_database(base)
+    try:
+        yield from databases.migrated(url)
+    finally:
+        databases.drop_postgres_database(base, url)
+
+
+@pytest.fixture(scope="session")
+async def fuzz_session(fuzz_database: str, var_dir: Path) -> AsyncIterator[requests.Session]:
+    """A session on an application of its own on the database, its lifespan run by
+    schemathesis, with valid credentials for every surface and real objects to reach."""
+    settings = make_settings(fuzz_database, var_dir)
+    async with open_world(fuzz_database, var_dir, max_body_bytes=settings.max_body_bytes) as world:
         credentials = Credentials(
             world.partner_a.headers(), world.voucher_a[2], world.loyalty_a.headers, world.operator_a
         )
@@ -221,7 +239,7 @@ async def fuzz_session(database_url: str, var_dir: Path) -> AsyncIterator[reques
     app = create_app(settings)
     with asgi.get_client(app) as client:
         client.auth = credentials
-        client.bestow_database = database_url.split(":", 1)[0].split("+", 1)[0]  # type: ignore[attr-defined]
+        client.bestow_database = fuzz_database.split(":", 1)[0].split("+", 1)[0]  # type: ignore[attr-defined]
         yield client
     asgi.shutdown_lifespans()
 

@@ -1,6 +1,5 @@
 """The integrator's UAT script (``examples/uat_vouchers.py``) against a real ``bestow serve``:
-the session's shared server (``served``) on the SQLite test database, seeded with the demo by
-the CLI. The counts are read straight from that file, so the UAT runs on SQLite only."""
+a fresh SQLite database, migrated and seeded with the demo by the CLI, on a free port."""
 
 from __future__ import annotations
 
@@ -9,17 +8,15 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url
 
 from tests.fixtures import servers
-from tests.fixtures.deployment import Serving
-from tests.fixtures.servers import TIMEOUT_SECONDS
+from tests.fixtures.servers import TIMEOUT_SECONDS, bestow
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "uat_vouchers.py"
 
@@ -35,16 +32,25 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(
-    database_url: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Deployment:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the UAT's counts are read from the SQLite file: it runs on SQLite only")
-    served: Serving = request.getfixturevalue("served")
-    demo_path = tmp_path_factory.mktemp("uat") / "demo.json"
-    demo_path.write_text(served.demo_json)
-    database = Path(str(make_url(database_url).database))
-    return Deployment(served.server, database, demo_path, json.loads(served.demo_json))
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """A server of the module's own: the UAT counts the whole catalogue, so the shared server's
+    database, where other tests add products, cannot serve."""
+    root = tmp_path_factory.mktemp("uat")
+    database = root / "bestow.db"
+    port = servers.free_port()
+    env = {
+        "BESTOW_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "BESTOW_VAR_DIR": str(root / "var"),
+        "BESTOW_SECRET_KEY": "uat-secret-key",
+        "BESTOW_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "BESTOW_LOG_LEVEL": "WARNING",
+    }
+    bestow(env, "db", "upgrade")
+    demo_path = root / "demo.json"
+    demo_path.write_text(bestow(env, "demo", "--json"))
+    demo = json.loads(demo_path.read_text())
+    with servers.running(env, port, log_dir=root) as server:
+        yield Deployment(server, database, demo_path, demo)
 
 
 def uat(
