@@ -6,6 +6,8 @@ with ``scope="function"``, so the commit happens before the response is sent and
 sees a success whose commit failed. Routes never call ``commit()`` themselves. The one exception is
 ``surfaces.common.idempotent(work=...)``, which commits the work together with its idempotency
 record. A refusal is raised (a ``DomainError``), never returned, so that nothing it wrote commits.
+A read session is closed as soon as the endpoint returns too: its connection goes back to the
+pool before the response is sent, not after.
 """
 
 from __future__ import annotations
@@ -48,6 +50,6 @@ async def get_write_session(request: Request) -> AsyncIterator[WriteSession]:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ReadSessionDep = Annotated[ReadSession, Depends(get_session)]
+ReadSessionDep = Annotated[ReadSession, Depends(get_session, scope="function")]
 SessionDep = ReadSessionDep
 WriteSessionDep = Annotated[WriteSession, Depends(get_write_session, scope="function")]
