@@ -138,16 +138,17 @@ def members_list(
     as_json: AsJson = False,
 ) -> None:
     """A merchant's members, oldest first."""
-    from bestow.kit.pagination import cursor_paginate
     from bestow.members import service as members
-    from bestow.merchants import service as merchants
-    from bestow.models import Member
     from bestow.views.members import MemberOut
 
     async def work(_: Runtime, session: AsyncSession) -> CursorPage[Member]:
-        await merchants.get_merchant(session, merchant_id)
-        stmt = members.list_query(merchant_id=merchant_id, status=status.value if status else None)
-        return await cursor_paginate(session, stmt, Member.id, cursor=cursor, limit=limit)
+        return await members.list_members(
+            session,
+            merchant_id=merchant_id,
+            status=status.value if status else None,
+            cursor=cursor,
+            limit=limit,
+        )
 
     show_page(read(work), MemberOut, MEMBER_COLUMNS, as_json=as_json, empty="no members")
 

@@ -20,6 +20,7 @@ from bestow.kit.actor import Actor
 from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.ids import new_id
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.merchants.service import get_merchant
 from bestow.models import LoyaltyReward
 
@@ -128,6 +129,15 @@ def query(*, merchant_id: str | None = None) -> Select[LoyaltyReward]:
     if merchant_id:
         stmt = stmt.where(LoyaltyReward.merchant_id == merchant_id)
     return stmt
+
+
+async def list_rewards(
+    session: AsyncSession, *, merchant_id: str, cursor: str | None, limit: int
+) -> CursorPage[LoyaltyReward]:
+    """A merchant's ad hoc reward definitions, enabled and disabled."""
+    await get_merchant(session, merchant_id)
+    stmt = query(merchant_id=merchant_id)
+    return await cursor_paginate(session, stmt, LoyaltyReward.id, cursor=cursor, limit=limit)
 
 
 async def set_adhoc_feature(

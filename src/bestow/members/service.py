@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.audit import service as audit
 from bestow.kit.actor import Actor
 from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.members.identifiers import check_guid, normalise_email, normalise_phone
 from bestow.merchants.service import get_merchant
 from bestow.models import Member, MemberExternalId
@@ -129,3 +130,17 @@ def list_query(*, merchant_id: str | None = None, status: str | None = None) -> 
     if status:
         stmt = stmt.where(Member.status == status)
     return stmt
+
+
+async def list_members(
+    session: AsyncSession,
+    *,
+    merchant_id: str,
+    status: str | None = None,
+    cursor: str | None,
+    limit: int,
+) -> CursorPage[Member]:
+    """A merchant's members, oldest first (an unknown merchant is ``NotFound``)."""
+    await get_merchant(session, merchant_id)
+    stmt = list_query(merchant_id=merchant_id, status=status)
+    return await cursor_paginate(session, stmt, Member.id, cursor=cursor, limit=limit)

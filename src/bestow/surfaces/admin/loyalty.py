@@ -12,9 +12,7 @@ from pydantic import Field
 
 from bestow.clients import service as clients
 from bestow.deps import SessionDep, WriteSessionDep
-from bestow.kit.pagination import cursor_paginate
 from bestow.loyalty import ledger, rewards
-from bestow.merchants import service as merchants
 from bestow.models import LoyaltyReward
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import ListOut, Strict
@@ -25,6 +23,7 @@ from bestow.views.loyalty import (
     adhoc_feature,
     member_points,
 )
+from bestow.views.pages import listing
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
 
@@ -78,15 +77,8 @@ async def list_loyalty_rewards(
     merchant_id: str, _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Any:
     """A merchant's ad hoc reward definitions, enabled and disabled."""
-    await merchants.get_merchant(session, merchant_id)
-    page = await cursor_paginate(
-        session,
-        rewards.query(merchant_id=merchant_id),
-        LoyaltyReward.id,
-        cursor=cursor,
-        limit=limit,
-    )
-    return {"data": page.items, "next_cursor": page.next_cursor}
+    page = await rewards.list_rewards(session, merchant_id=merchant_id, cursor=cursor, limit=limit)
+    return listing(page)
 
 
 @router.get("/loyalty_rewards/{reward_id}", response_model=LoyaltyRewardOut)

@@ -11,10 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
 from bestow.kit.idempotency import StoredResponse
-from bestow.kit.pagination import cursor_paginate
 from bestow.members import importer
 from bestow.members import service as members
-from bestow.merchants import service as merchants
 from bestow.models import Member
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import (
@@ -98,9 +96,10 @@ async def list_members(
     status: Annotated[str | None, Query(pattern="^(active|inactive)$")] = None,
 ) -> Any:
     """A merchant's members."""
-    await merchants.get_merchant(session, merchant_id)
-    stmt = members.list_query(merchant_id=merchant_id, status=status)
-    return listing(await cursor_paginate(session, stmt, Member.id, cursor=cursor, limit=limit))
+    page = await members.list_members(
+        session, merchant_id=merchant_id, status=status, cursor=cursor, limit=limit
+    )
+    return listing(page)
 
 
 @router.get("/members/{member_id}", response_model=MemberOut)
