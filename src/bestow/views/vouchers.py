@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.pagination import CursorPage
 from bestow.models import Voucher
+from bestow.views.pages import listing
 from bestow.vouchers import lookup
 from bestow.vouchers.redemption import Redeemed
 from bestow.vouchers.status import merchant_status
@@ -92,7 +93,7 @@ def voucher_out(voucher: Voucher) -> dict[str, Any]:
 
 def voucher_list(found: CursorPage[Voucher]) -> dict[str, Any]:
     """A page of vouchers: ``data`` and the ``next_cursor``."""
-    return {"data": [voucher_out(v) for v in found.items], "next_cursor": found.next_cursor}
+    return listing(found, voucher_out)
 
 
 async def voucher_detail(session: AsyncSession, voucher: Voucher) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from bestow.kit.pagination import cursor_paginate
 from bestow.models import Product
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import ListOut
+from bestow.views.pages import listing
 from bestow.views.products import ProductOut, product_out
 from bestow.vouchers import products
 
@@ -75,7 +76,7 @@ async def list_products(
     page = await cursor_paginate(
         session, products.query(state=state), Product.id, cursor=cursor, limit=limit
     )
-    return {"data": [product_out(p) for p in page.items], "next_cursor": page.next_cursor}
+    return listing(page, product_out)
 
 
 @router.get("/products/{code}", response_model=ProductOut)
