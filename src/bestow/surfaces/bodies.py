@@ -31,7 +31,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from bestow.kit.errors import Invalid
-from bestow.surfaces.common import NOT_JSON, documented_body, load_json, refuse_unknown
+from bestow.surfaces.common import NOT_JSON, documented_body, json_object, refuse_unknown
 
 
 class _Missing:
@@ -118,16 +118,7 @@ class Body(BaseModel):
     @classmethod
     async def from_request(cls, request: Request) -> Self:
         """The request's JSON object read as this body."""
-        not_json = cls.refusal(cls.not_json)
-        try:
-            data = load_json(await request.body(), not_json)
-        except Invalid as exc:
-            if exc is not_json:
-                raise
-            raise cls.refusal(exc.message, field=exc.field) from None
-        if not isinstance(data, dict):
-            raise not_json
-        return cls.read(data)
+        return cls.read(await json_object(request, cls.refusal, cls.not_json))
 
 
 def _body_type(annotation: Any) -> type[Body] | None:

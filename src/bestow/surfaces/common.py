@@ -229,16 +229,19 @@ def load_json(body: bytes, not_json: Exception) -> Any:
 
 
 async def json_object(
-    request: Request, documented: type[BaseModel] | None = None
+    request: Request, refusal: type[Invalid] = Invalid, not_json: str = NOT_JSON
 ) -> dict[str, Any]:
     """The body of a route that reads it itself (to word its refusals as its vendor does): a
-    JSON object, or ``Invalid`` (``NOT_JSON``, or ``NUMBER_OUT_OF_RANGE``). With the model that
-    ``documented`` the body, a field it does not name is refused."""
-    data = load_json(await request.body(), Invalid(NOT_JSON))
+    JSON object, or ``refusal`` (``not_json``, or ``NUMBER_OUT_OF_RANGE``)."""
+    unreadable = refusal(not_json)
+    try:
+        data = load_json(await request.body(), unreadable)
+    except Invalid as exc:
+        if exc is unreadable:
+            raise
+        raise refusal(exc.message, field=exc.field) from None
     if not isinstance(data, dict):
-        raise Invalid(NOT_JSON)
-    if documented is not None:
-        refuse_unknown(data, documented)
+        raise unreadable
     return data
 
 
