@@ -51,5 +51,4 @@ async def get_write_session(request: Request) -> AsyncIterator[WriteSession]:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ReadSessionDep = Annotated[ReadSession, Depends(get_session, scope="function")]
-SessionDep = ReadSessionDep
 WriteSessionDep = Annotated[WriteSession, Depends(get_write_session, scope="function")]

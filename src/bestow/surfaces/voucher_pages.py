@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
 from bestow.kit.errors import NotFound
 from bestow.models import Product, Voucher
@@ -89,7 +89,7 @@ async def _voucher_page(session: AsyncSession, voucher: Voucher) -> HTMLResponse
 
 
 @router.get("/v/{voucher_code}")
-async def voucher_by_code(voucher_code: str, session: SessionDep) -> HTMLResponse:
+async def voucher_by_code(voucher_code: str, session: ReadSessionDep) -> HTMLResponse:
     try:
         voucher = await lookup.by_code(session, voucher_code)
     except NotFound:
@@ -110,7 +110,7 @@ def _pin_form(short_code: str, wrong: bool = False) -> HTMLResponse:
 
 
 @router.get("/s/{short_code}")
-async def short_link(short_code: str, session: SessionDep) -> HTMLResponse:
+async def short_link(short_code: str, session: ReadSessionDep) -> HTMLResponse:
     """The PIN form, for a short code that exists."""
     if await links.by_short_code(session, short_code) is None:
         return not_found()

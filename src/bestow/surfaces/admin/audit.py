@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from bestow.audit import service as audit
-from bestow.deps import SessionDep
+from bestow.deps import ReadSessionDep
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import Cursor, Limit
 from bestow.views.audit import AuditOut
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/admin", tags=["Admin API"])
 @router.get("/audit", response_model=ListOut[AuditOut])
 async def list_audit(
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     target_type: Annotated[str | None, Query(max_length=40)] = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from bestow.clients import service as clients
-from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, RuntimeDep, WriteSessionDep
 from bestow.models import Client
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import (
@@ -44,7 +44,7 @@ async def create_client(
 @router.get("/clients", response_model=ListOut[ClientOut])
 async def list_clients(
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Annotated[str | None, Query(pattern="^(active|suspended)$")] = None,
@@ -54,7 +54,7 @@ async def list_clients(
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut)
-async def get_client(client_id: str, _: AdminActor, session: SessionDep) -> Client:
+async def get_client(client_id: str, _: AdminActor, session: ReadSessionDep) -> Client:
     """One client."""
     return await clients.get_client(session, client_id)
 
@@ -78,7 +78,7 @@ async def update_client(
 
 
 @router.get("/clients/{client_id}/credentials", response_model=list[CredentialOut])
-async def list_credentials(client_id: str, _: AdminActor, session: SessionDep) -> Any:
+async def list_credentials(client_id: str, _: AdminActor, session: ReadSessionDep) -> Any:
     """A client's credentials (never their secrets)."""
     return await clients.credentials(session, client_id)
 
@@ -138,7 +138,7 @@ async def revoke_credential(
 
 
 @router.get("/clients/{client_id}/merchants", response_model=list[str])
-async def list_grants(client_id: str, _: AdminActor, session: SessionDep) -> list[str]:
+async def list_grants(client_id: str, _: AdminActor, session: ReadSessionDep) -> list[str]:
     """Ids of the merchants the client may act for."""
     await clients.get_client(session, client_id)
     return await clients.granted_merchant_ids(session, client_id)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from bestow.clients import service as clients
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.loyalty import ledger, rewards
 from bestow.models import LoyaltyReward
 from bestow.surfaces.admin.auth import AdminActor
@@ -74,7 +74,11 @@ async def create_loyalty_reward(
 
 @router.get("/merchants/{merchant_id}/loyalty_rewards", response_model=ListOut[LoyaltyRewardOut])
 async def list_loyalty_rewards(
-    merchant_id: str, _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    merchant_id: str,
+    _: AdminActor,
+    session: ReadSessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Any:
     """A merchant's ad hoc reward definitions, enabled and disabled."""
     page = await rewards.list_rewards(session, merchant_id=merchant_id, cursor=cursor, limit=limit)
@@ -82,7 +86,9 @@ async def list_loyalty_rewards(
 
 
 @router.get("/loyalty_rewards/{reward_id}", response_model=LoyaltyRewardOut)
-async def get_loyalty_reward(reward_id: str, _: AdminActor, session: SessionDep) -> LoyaltyReward:
+async def get_loyalty_reward(
+    reward_id: str, _: AdminActor, session: ReadSessionDep
+) -> LoyaltyReward:
     """One reward definition, by its Bestow id (`lrw_...`)."""
     return await rewards.get_reward(session, reward_id)
 
@@ -102,7 +108,7 @@ async def update_loyalty_reward(
 
 
 @router.get(f"/clients/{{client_id}}/features/{ADHOC_REWARD}", response_model=FeatureOut)
-async def get_adhoc_feature(client_id: str, _: AdminActor, session: SessionDep) -> FeatureOut:
+async def get_adhoc_feature(client_id: str, _: AdminActor, session: ReadSessionDep) -> FeatureOut:
     """Whether the client may issue ad hoc rewards through the Loyalty API."""
     client = await clients.get_client(session, client_id)
     return adhoc_feature(client.id, enabled=client.adhoc_reward_enabled)
@@ -125,7 +131,7 @@ async def set_adhoc_feature(
 async def get_member_points(
     member_id: str,
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_TRANSACTIONS)] = LATEST_TRANSACTIONS,
 ) -> Any:
     """A member's points balance and latest transactions (`limit`, newest first)."""

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, RuntimeDep, WriteSessionDep
 from bestow.kit.idempotency import StoredResponse
 from bestow.members import importer
 from bestow.members import service as members
@@ -90,7 +90,7 @@ async def import_members(
 async def list_members(
     merchant_id: str,
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Annotated[str | None, Query(pattern="^(active|inactive)$")] = None,
@@ -103,7 +103,7 @@ async def list_members(
 
 
 @router.get("/members/{member_id}", response_model=MemberOut)
-async def get_member(member_id: str, _: AdminActor, session: SessionDep) -> Member:
+async def get_member(member_id: str, _: AdminActor, session: ReadSessionDep) -> Member:
     """One member."""
     return await members.get_member(session, member_id)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.merchants import service as merchants
 from bestow.models import BusinessUnit, Location, Merchant
 from bestow.surfaces.admin.auth import AdminActor
@@ -34,14 +34,14 @@ async def create_merchant(
 
 @router.get("/merchants", response_model=ListOut[MerchantOut])
 async def list_merchants(
-    _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    _: AdminActor, session: ReadSessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Any:
     """List merchants."""
     return listing(await merchants.list_merchants(session, cursor=cursor, limit=limit))
 
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantOut)
-async def get_merchant(merchant_id: str, _: AdminActor, session: SessionDep) -> Merchant:
+async def get_merchant(merchant_id: str, _: AdminActor, session: ReadSessionDep) -> Merchant:
     """One merchant."""
     return await merchants.get_merchant(session, merchant_id)
 
@@ -68,7 +68,11 @@ async def create_location(
 
 @router.get("/merchants/{merchant_id}/locations", response_model=ListOut[LocationOut])
 async def list_locations(
-    merchant_id: str, _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    merchant_id: str,
+    _: AdminActor,
+    session: ReadSessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Any:
     """A merchant's locations."""
     return listing(
@@ -90,7 +94,11 @@ async def create_business_unit(
 
 @router.get("/merchants/{merchant_id}/business_units", response_model=ListOut[BusinessUnitOut])
 async def list_business_units(
-    merchant_id: str, _: AdminActor, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    merchant_id: str,
+    _: AdminActor,
+    session: ReadSessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Any:
     """A merchant's business units."""
     return listing(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
 
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.kit.fields import CleanStrings, IsoDateTime
 from bestow.kit.pagination import cursor_paginate
 from bestow.models import Product
@@ -67,7 +67,7 @@ async def create_product(
 @router.get("/products", response_model=ListOut[ProductOut])
 async def list_products(
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     state: Annotated[str | None, Query(pattern="^(active|archived)$")] = None,
@@ -80,7 +80,7 @@ async def list_products(
 
 
 @router.get("/products/{code}", response_model=ProductOut)
-async def get_product(code: str, _: AdminActor, session: SessionDep) -> dict[str, Any]:
+async def get_product(code: str, _: AdminActor, session: ReadSessionDep) -> dict[str, Any]:
     """One product, active or archived."""
     return product_out(await products.get_product(session, code))
 

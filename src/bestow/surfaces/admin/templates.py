@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import ConfigDict, Field
 
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.kit.fields import CleanStrings, JsonObject, LongText, Text
 from bestow.models import RewardTemplate
 from bestow.rewards import kinds, templates
@@ -59,7 +59,7 @@ async def create_template(
 async def list_templates(
     merchant_id: str,
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     state: Annotated[str | None, Query(pattern="^(draft|published|unpublished)$")] = None,
@@ -73,7 +73,7 @@ async def list_templates(
 
 
 @router.get("/reward_templates/{template_id}", response_model=TemplateOut)
-async def get_template(template_id: str, _: AdminActor, session: SessionDep) -> RewardTemplate:
+async def get_template(template_id: str, _: AdminActor, session: ReadSessionDep) -> RewardTemplate:
     """One reward template."""
     return await templates.get_template(session, template_id)
 

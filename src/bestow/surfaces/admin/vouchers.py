@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import ListOut
 from bestow.surfaces.vouchers.merchant import RedeemIn, VoidIn, required
@@ -34,7 +34,7 @@ STATUS = "^(" + "|".join(STATUSES) + ")$"
 @router.get("/vouchers", response_model=ListOut[AdminVoucherOut])
 async def list_vouchers(
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     client_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -54,7 +54,7 @@ async def list_vouchers(
 
 
 @router.get("/vouchers/{code}", response_model=AdminVoucherDetailOut)
-async def get_voucher(code: str, _: AdminActor, session: SessionDep) -> dict[str, Any]:
+async def get_voucher(code: str, _: AdminActor, session: ReadSessionDep) -> dict[str, Any]:
     """One voucher by its code (as typed: any case, hyphens and spaces), with its redemptions."""
     return await voucher_detail(session, await lookup.by_code(session, code))
 
@@ -91,7 +91,7 @@ async def void_voucher(
 )
 async def voucher_usage(
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     month: Annotated[str | None, Query(pattern=usage.MONTH, description="YYYY-MM")] = None,
     client_id: Annotated[str | None, Query(max_length=40)] = None,
     include_all: Annotated[

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, RuntimeDep, WriteSessionDep
 from bestow.kit.fields import IsoDateTime
 from bestow.kit.outbox import event_types
 from bestow.models import WebhookEndpoint
@@ -111,7 +111,7 @@ async def create_endpoint(
 async def list_endpoints(
     client_id: str,
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Any:
@@ -122,7 +122,7 @@ async def list_endpoints(
 
 
 @router.get("/webhook_endpoints/{endpoint_id}", response_model=EndpointOut)
-async def get_endpoint(endpoint_id: str, _: AdminActor, session: SessionDep) -> WebhookEndpoint:
+async def get_endpoint(endpoint_id: str, _: AdminActor, session: ReadSessionDep) -> WebhookEndpoint:
     """One endpoint."""
     return await endpoints.get_endpoint(session, endpoint_id)
 
@@ -185,7 +185,7 @@ async def rotate_secret(
 async def list_deliveries(
     endpoint_id: str,
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
@@ -202,7 +202,7 @@ async def list_deliveries(
 async def list_attempts(
     endpoint_id: str,
     _: AdminActor,
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     event_id: Annotated[str | None, Query(max_length=40)] = None,

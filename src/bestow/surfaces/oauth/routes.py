@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from bestow.clients import service as clients
-from bestow.deps import RuntimeDep, SessionDep
+from bestow.deps import ReadSessionDep, RuntimeDep
 from bestow.kit.errors import Invalid, Unauthenticated
 from bestow.kit.responses import JSONResponse
 from bestow.oauth import grant, tokens
@@ -119,7 +119,7 @@ def _credentials(request: Request, params: dict[str, str]) -> tuple[str, str, bo
         }
     },
 )
-async def token(request: Request, runtime: RuntimeDep, session: SessionDep) -> JSONResponse:
+async def token(request: Request, runtime: RuntimeDep, session: ReadSessionDep) -> JSONResponse:
     """Exchange client credentials for an access token (OAuth 2.0 client credentials grant)."""
     params = await _parameters(request)
     grant.check_grant_type(params.get("grant_type"))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.clients.service import AuthenticatedClient
-from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, RuntimeDep, WriteSessionDep
 from bestow.issuance import campaigns
 from bestow.issuance import service as issuance
 from bestow.kit.db import WriteSession
@@ -106,7 +106,7 @@ async def job_json(session: AsyncSession, job: IssuanceJob) -> dict[str, Any]:
 @router.get("/reward_templates", response_model=RewardTemplatesOut)
 async def list_reward_templates(
     client: IssueScope,
-    session: SessionDep,
+    session: ReadSessionDep,
     merchant_id: MerchantId,
     page: Page = 1,
     per_page: PerPage = 10,
@@ -123,7 +123,7 @@ async def list_reward_templates(
 
 @router.get("/reward_templates/{template_id}", response_model=RewardTemplateEnvelope)
 async def get_reward_template(
-    template_id: str, client: IssueScope, session: SessionDep, merchant_id: MerchantId
+    template_id: str, client: IssueScope, session: ReadSessionDep, merchant_id: MerchantId
 ) -> Any:
     """One published reward template of the merchant."""
     await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
@@ -158,7 +158,7 @@ async def create_campaign(
 @router.get("/campaigns", response_model=CampaignsOut)
 async def list_campaigns(
     client: IssueScope,
-    session: SessionDep,
+    session: ReadSessionDep,
     merchant_id: MerchantId,
     page: Page = 1,
     per_page: PerPage = 10,
@@ -174,7 +174,7 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignEnvelope)
-async def get_campaign(campaign_id: str, client: IssueScope, session: SessionDep) -> Any:
+async def get_campaign(campaign_id: str, client: IssueScope, session: ReadSessionDep) -> Any:
     """One campaign this client created."""
     view = await campaigns.get_partner_campaign(
         session, client_id=client.id, campaign_id=campaign_id
@@ -238,7 +238,7 @@ async def issue_rewards(
     response_model_exclude_unset=True,
 )
 async def get_issuance_job(
-    job_id: str, client: IssueScope, session: SessionDep, merchant_id: MerchantId
+    job_id: str, client: IssueScope, session: ReadSessionDep, merchant_id: MerchantId
 ) -> Any:
     """An issuance job's state, counts and, once finished, its failures."""
     job = await issuance.client_job(

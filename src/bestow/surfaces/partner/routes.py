@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import bindparam
 
-from bestow.deps import SessionDep, runtime_of
+from bestow.deps import ReadSessionDep, runtime_of
 from bestow.kit.auth_cache import AuthCache
 from bestow.kit.pagination import paginate
 from bestow.merchants import service as merchants
@@ -68,7 +68,7 @@ async def get_merchants(client: PartnerClient, request: Request) -> Any:
 @router.get("/locations", response_model=LocationsOut)
 async def get_locations(
     client: PartnerClient,
-    session: SessionDep,
+    session: ReadSessionDep,
     merchant_id: Annotated[str | None, Query(max_length=64)] = None,
     page: Page = 1,
     per_page: PerPage = 10,

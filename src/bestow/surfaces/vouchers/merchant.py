@@ -13,7 +13,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.deps import SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, WriteSessionDep
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.fields import CleanStrings
@@ -136,7 +136,7 @@ async def redeemed_json(session: AsyncSession, done: redemption.Redeemed) -> dic
 
 
 @router.get("/vouchers/{voucher_code}", response_model=MerchantVoucherOut, responses=RESPONSES)
-async def look_up(voucher_code: str, _: RedeemVouchers, session: SessionDep) -> dict[str, Any]:
+async def look_up(voucher_code: str, _: RedeemVouchers, session: ReadSessionDep) -> dict[str, Any]:
     """A voucher by its code (any case; hyphens and spaces are ignored), with its redemptions."""
     return await merchant_json(session, await lookup.by_code(session, voucher_code))
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from bestow.deps import SessionDep
+from bestow.deps import ReadSessionDep
 from bestow.kit.timefmt import iso
 from bestow.models import Product
 from bestow.surfaces.vouchers.auth import ReadCatalogue
@@ -63,13 +63,13 @@ def product_view(product: Product) -> dict[str, Any]:
 
 
 @router.get("/products", response_model=list[ProductOut])
-async def list_products(_: ReadCatalogue, session: SessionDep) -> list[dict[str, Any]]:
+async def list_products(_: ReadCatalogue, session: ReadSessionDep) -> list[dict[str, Any]]:
     """Every product configured for issuance (an array of product objects)."""
     rows = await session.scalars(products.query(issuable=True).order_by(Product.code))
     return [product_view(p) for p in rows]
 
 
 @router.get("/products/{code}", response_model=ProductOut)
-async def get_product(code: str, _: ReadCatalogue, session: SessionDep) -> dict[str, Any]:
+async def get_product(code: str, _: ReadCatalogue, session: ReadSessionDep) -> dict[str, Any]:
     """One product; 404 when the code is unknown (or the product archived)."""
     return product_view(await products.get_product(session, code, active_only=True))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from bestow.deps import RuntimeDep, SessionDep, WriteSessionDep
+from bestow.deps import ReadSessionDep, RuntimeDep, WriteSessionDep
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.security import Sealer
@@ -196,7 +196,7 @@ async def issue_vouchers(
 )
 async def retrieve_vouchers(
     client: ReadVouchers,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: RuntimeDep,
     id: Annotated[
         str | None, Query(description="Up to 20 unique voucher ids, comma separated")
@@ -211,7 +211,7 @@ async def retrieve_vouchers(
 
 @router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
 async def retrieve_voucher(
-    voucher_id: str, client: ReadVouchers, session: SessionDep, runtime: RuntimeDep
+    voucher_id: str, client: ReadVouchers, session: ReadSessionDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     """One voucher's details and current state; 404 when unknown (or another client's)."""
     voucher = await lookup.client_voucher(session, client.id, voucher_id)
