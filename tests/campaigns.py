@@ -4,6 +4,7 @@ addresses and processed, its revocation, and the job's failures."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -54,7 +55,7 @@ async def issue_campaign(
     identifiers = [{"type": "email", "value": a} for a in addresses]
     accepted = await client.post(
         ISSUE,
-        headers=partner.headers(),
+        headers={**partner.headers(), "X-Idempotency-Key": str(uuid.uuid4())},
         json=issue_body(partner, campaign, identifiers, "Treatment"),
     )
     assert accepted.status_code == 202, accepted.text

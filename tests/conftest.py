@@ -200,9 +200,14 @@ def unique(prefix: str) -> str:
 
 
 async def make_partner(
-    runtime: Runtime, *, tier: str = "default", scopes: tuple[str, ...] = ("rewards.issue",)
+    runtime: Runtime,
+    *,
+    tier: str = "default",
+    scopes: tuple[str, ...] = ("rewards.issue",),
+    environment: str | None = None,
 ) -> tuple[str, str, str]:
-    """A client with a partner token and one granted merchant: (client_id, token, merchant_id)."""
+    """A client with a partner token and one granted merchant: (client_id, token, merchant_id);
+    of ``environment`` (unset: the deployment's pin, else demo)."""
     async with runtime.db.write_session() as session:
         merchant = await merchants.create_merchant(
             session,
@@ -220,6 +225,8 @@ async def make_partner(
             scopes=list(scopes),
             rate_limit_tier=tier,
             known_tiers=runtime.rate_limiter.tier_names(),
+            environment=environment,
+            pinned=runtime.settings.environment,
             actor=ACTOR,
         )
         issued = await clients.issue_credential(

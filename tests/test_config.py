@@ -25,4 +25,5 @@ def test_keys_are_required_by_default_in_production_only(
     # Production refuses to start without strong secrets; these keep that rule out of the way.
     strong = {"secret_key": secrets.token_urlsafe(32), "admin_token": secrets.token_urlsafe(32)}
     values = {"environment": environment, "require_idempotency_keys": setting, **strong}
-    assert Settings.model_validate(values).requires_idempotency_keys is required
+    settings = Settings.model_validate(values)
+    assert settings.requires_idempotency_keys(str(settings.environment)) is required

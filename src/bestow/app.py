@@ -163,7 +163,7 @@ def _document_surface_headers(app: FastAPI) -> None:
 async def _demo_ids(runtime: Any, settings: Settings) -> examples.DemoIds:
     """The demo's ids for the OpenAPI document's examples ("Try it out" on the demo data); the
     stand-ins in production, without a demo, or when the database cannot be read now."""
-    if settings.environment == "production":
+    if settings.is_production:
         return examples.DemoIds()
     from bestow.demo import seed
 

@@ -13,9 +13,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Environment(StrEnum):
-    SANDBOX = "sandbox"
+    """Where a client's traffic belongs (``docs/environments.md``): the demo (evaluation
+    credentials, faults on request), UAT (the integration under test) or production."""
+
+    DEMO = "demo"
     UAT = "uat"
     PRODUCTION = "production"
+
+
+ENVIRONMENT_ALIASES = {"sandbox": Environment.DEMO}
+"""Earlier names still accepted in ``BESTOW_ENVIRONMENT``."""
 
 
 MIN_SECRET_BITS = 256
@@ -63,7 +70,12 @@ class Settings(BaseSettings):
         env_prefix="BESTOW_", extra="ignore", hide_input_in_errors=True
     )
 
-    environment: Environment = Environment.SANDBOX
+    environment: Environment | None = Field(
+        default=None,
+        description="Pins the deployment to one environment (`demo`, `uat`, `production`): "
+        "every client is of it. Unset: clients of every environment side by side, each "
+        "following its own (docs/environments.md).",
+    )
     database_url: str = "sqlite+aiosqlite:///./var/bestow.db"
     redis_url: str | None = None
     redis_prefix: str = "bestow"
@@ -172,6 +184,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_alias(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if not value:
+                return None
+            return ENVIRONMENT_ALIASES.get(value, value)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -210,12 +232,15 @@ class Settings(BaseSettings):
 
     @property
     def is_production(self) -> bool:
+        """The deployment is pinned to production: its own secrets are held to production's
+        rules. A client's environment-dependent behaviour follows the client
+        (``bestow.lab.environments``), not this."""
         return self.environment is Environment.PRODUCTION
 
-    @property
-    def requires_idempotency_keys(self) -> bool:
+    def requires_idempotency_keys(self, environment: str) -> bool:
+        """Whether a reward-issuing write of a client of ``environment`` needs its key."""
         if self.require_idempotency_keys is None:
-            return self.is_production
+            return environment == Environment.PRODUCTION
         return self.require_idempotency_keys
 
     @property

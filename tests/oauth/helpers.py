@@ -28,9 +28,10 @@ async def oauth_client(
     *,
     tier: str = "default",
     name: str = "oauth",
+    environment: str | None = None,
 ) -> tuple[str, str, str]:
-    """A client with an OAuth secret on ``tier``, named ``name-<random>``: (client id, secret,
-    credential id)."""
+    """A client with an OAuth secret on ``tier``, named ``name-<random>``, of ``environment``
+    (unset: the deployment's pin, else demo): (client id, secret, credential id)."""
     async with runtime.db.write_session() as session:
         client = await clients.create_client(
             session,
@@ -38,6 +39,8 @@ async def oauth_client(
             scopes=list(scopes),
             rate_limit_tier=tier,
             known_tiers=runtime.rate_limiter.tier_names(),
+            environment=environment,
+            pinned=runtime.settings.environment,
             actor=ACTOR,
         )
         issued = await clients.issue_credential(

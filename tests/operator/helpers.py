@@ -46,8 +46,14 @@ def headers(operator: Operator, url: str, body: bytes = b"", *, key: str | None 
 
 
 async def make_operator(
-    runtime: Runtime, *, scopes: tuple[str, ...] = (SCOPE,), secondary: bool = True
+    runtime: Runtime,
+    *,
+    scopes: tuple[str, ...] = (SCOPE,),
+    secondary: bool = True,
+    environment: str | None = None,
 ) -> Operator:
+    """An operator client with its shared keys, of ``environment`` (unset: the deployment's pin,
+    else demo)."""
     operator_id = random.randint(1, 2_000_000_000)
     async with runtime.db.write_session() as session:
         client = await clients.create_client(
@@ -57,6 +63,8 @@ async def make_operator(
             rate_limit_tier="unlimited",
             known_tiers=runtime.rate_limiter.tier_names(),
             operator_id=operator_id,
+            environment=environment,
+            pinned=runtime.settings.environment,
             actor=ACTOR,
         )
         keys = []

@@ -184,7 +184,7 @@ async def test_bypass_accepted_in_sandbox(app_client: httpx.AsyncClient, runtime
 async def test_bypass_refused_in_production(
     database_url: str, var_dir: Path, runtime: Runtime
 ) -> None:
-    operator = await make_operator(runtime)
+    operator = await make_operator(runtime, environment="production")
     settings = make_settings(database_url, var_dir, environment="production")
     assert settings.is_production
     async with app_on(settings) as http:

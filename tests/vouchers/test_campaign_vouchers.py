@@ -17,9 +17,8 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from bestow.cli.main import app
-from bestow.config import Environment, Settings, get_settings
+from bestow.config import Settings, get_settings
 from bestow.deps import Runtime
-from bestow.issuance import tasks
 from bestow.kit.errors import Invalid
 from bestow.models import IssuedReward, OutboxEvent, Product, Voucher
 from bestow.vouchers import issuing, redemption
@@ -61,11 +60,12 @@ async def issue_to_members(
     addresses: list[str],
     *,
     members: list[str] | None = None,
+    environment: str | None = None,
 ) -> tuple[Partner, list[str], dict[str, Any], dict[str, Any]]:
-    """A new partner whose merchant has members at ``members`` (by default every address), and
-    a voucher campaign issued to ``addresses`` and processed by a worker: (partner, member ids,
-    campaign, job)."""
-    partner = await new_partner(runtime)
+    """A new partner of ``environment`` whose merchant has members at ``members`` (by default
+    every address), and a voucher campaign issued to ``addresses`` and processed by a worker:
+    (partner, member ids, campaign, job)."""
+    partner = await new_partner(runtime, environment=environment)
     member_ids = await make_members(
         runtime, partner.merchant_id, emails=addresses if members is None else members
     )
@@ -90,13 +90,6 @@ async def rewards_of(runtime: Runtime, job_id: str) -> list[IssuedReward]:
     async with runtime.db.session() as session:
         rows = await session.scalars(select(IssuedReward).where(IssuedReward.job_id == job_id))
         return list(rows)
-
-
-@pytest.fixture
-def production(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker's issuance task runs as in production (vouchers are billable)."""
-    changed = settings.model_copy(update={"environment": Environment.PRODUCTION})
-    monkeypatch.setattr(tasks, "get_settings", lambda: changed)
 
 
 # --- Issuance ---------------------------------------------------------------------------------
@@ -186,16 +179,16 @@ async def test_each_reward_issued_event_carries_its_voucher(
         assert event.payload["data"]["reward_id"] == event.subject_id
 
 
-@pytest.mark.usefixtures("production")
 async def test_an_open_value_campaign_issues_the_configured_face_value(
     settings: Settings, runtime: Runtime
 ) -> None:
+    """Of a production client: its vouchers are billable."""
     product = await make_product(
         runtime, name="Coffee Voucher", is_open_value=True, face_value=None
     )
     addresses = [email("o0"), email("o1")]
     config = {"product_code": product.code, "face_value": 1234}
-    *_, job = await issue_to_members(settings, runtime, config, addresses)
+    *_, job = await issue_to_members(settings, runtime, config, addresses, environment="production")
 
     issued = await vouchers_of(runtime, job["id"])
     assert [(v.face_value, v.name, v.billable) for _, v in issued] == [

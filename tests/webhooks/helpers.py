@@ -42,7 +42,6 @@ async def create_endpoint(
             client_id=client_id,
             url=url,
             actor=ACTOR,
-            production=runtime.settings.is_production,
             **options,
         )
         await session.commit()
@@ -95,9 +94,10 @@ async def endpoint_row(runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
 # Added for the retry and fault tests ---------------------------------------------------------
 
 
-async def make_client(runtime: Runtime) -> str:
-    """A fresh client (with a partner token and a merchant) that only this test uses."""
-    client_id, _, _ = await make_partner(runtime)
+async def make_client(runtime: Runtime, environment: str = "demo") -> str:
+    """A fresh client (with a partner token and a merchant) that only this test uses, of
+    ``environment``: a production client's endpoints follow production's URL rules."""
+    client_id, _, _ = await make_partner(runtime, environment=environment)
     return client_id
 
 

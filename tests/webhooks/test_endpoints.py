@@ -57,7 +57,7 @@ def with_id(*event_ids: str) -> Callable[[Received], bool]:
 async def update(runtime: Runtime, endpoint_id: str, **changes: Any) -> WebhookEndpoint:
     async with runtime.db.write_session() as session:
         endpoint = await endpoints.update_endpoint(
-            session, endpoint_id=endpoint_id, actor=ACTOR, production=False, **changes
+            session, endpoint_id=endpoint_id, actor=ACTOR, **changes
         )
         await session.commit()
     return endpoint
@@ -129,9 +129,7 @@ async def test_an_unknown_client_or_endpoint_is_not_found(runtime: Runtime) -> N
     with pytest.raises(NotFound):
         await create_endpoint(runtime, "cli_does_not_exist", NOWHERE)
     for call in (
-        lambda s: endpoints.update_endpoint(
-            s, endpoint_id="ep_nope", actor=ACTOR, production=False, description="x"
-        ),
+        lambda s: endpoints.update_endpoint(s, endpoint_id="ep_nope", actor=ACTOR, description="x"),
         lambda s: endpoints.rotate_secret(
             s, runtime.sealer, endpoint_id="ep_nope", actor=ACTOR, overlap=timedelta(0)
         ),

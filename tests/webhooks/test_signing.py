@@ -197,7 +197,7 @@ async def test_reserved_and_malformed_headers_are_refused(
     async with runtime.db.write_session() as session:
         with pytest.raises(Invalid):
             await endpoints.update_endpoint(
-                session, endpoint_id=endpoint_id, actor=ACTOR, production=False, headers=headers
+                session, endpoint_id=endpoint_id, actor=ACTOR, headers=headers
             )
     assert (await endpoint_row(runtime, endpoint_id)).headers == {}
 
@@ -246,7 +246,6 @@ async def test_unknown_event_types_are_refused(runtime: Runtime) -> None:
                 session,
                 endpoint_id=endpoint_id,
                 actor=ACTOR,
-                production=False,
                 event_types=["nope"],
             )
     assert (await endpoint_row(runtime, endpoint_id)).event_types == [REWARD_ISSUED.name]

@@ -286,7 +286,7 @@ async def test_a_stored_name_of_a_local_address_is_refused_at_send_time(
 async def test_an_ssrf_attempt_in_production_mode_is_refused_when_saved(
     runtime: Runtime,
 ) -> None:
-    client_id = await make_client(runtime)
+    client_id = await make_client(runtime, "production")
     for url in (
         "http://127.0.0.1:9000/hooks",
         "https://127.0.0.1:9000/hooks",
@@ -300,7 +300,6 @@ async def test_an_ssrf_attempt_in_production_mode_is_refused_when_saved(
                     client_id=client_id,
                     url=url,
                     actor=ACTOR,
-                    production=True,
                 )
     made, _ = await create_endpoint(runtime, client_id, "https://hooks.example.com/x")
     async with runtime.db.write_session() as session:
@@ -309,7 +308,6 @@ async def test_an_ssrf_attempt_in_production_mode_is_refused_when_saved(
                 session,
                 endpoint_id=made,
                 actor=ACTOR,
-                production=True,
                 url="https://169.254.169.254/latest/meta-data/",
             )
 
@@ -334,7 +332,7 @@ async def test_a_name_public_when_saved_and_internal_when_sent_is_refused_and_re
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
     async with Receiver() as receiver:
-        client_id = await make_client(runtime)
+        client_id = await make_client(runtime, "production")
         url = f"https://rebind.example.com:{receiver.port}/hooks"
         async with runtime.db.write_session() as session:
             made = await endpoints.create_endpoint(
@@ -343,7 +341,6 @@ async def test_a_name_public_when_saved_and_internal_when_sent_is_refused_and_re
                 client_id=client_id,
                 url=url,
                 actor=ACTOR,
-                production=True,
                 max_attempts=1,
             )
             await session.commit()

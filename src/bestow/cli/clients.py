@@ -45,7 +45,16 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-CLIENT_COLUMNS = ("id", "name", "status", "scopes", "rate_limit_tier", "operator_id")
+CLIENT_COLUMNS = (
+    "id",
+    "name",
+    "environment",
+    "organization",
+    "status",
+    "scopes",
+    "rate_limit_tier",
+    "operator_id",
+)
 CREDENTIAL_COLUMNS = ("id", "kind", "label", "hint", "created_at", "expires_at", "revoked_at")
 SCOPE_HELP = f"A scope; repeat for more. Known: {', '.join(SCOPES)}"
 
@@ -53,6 +62,12 @@ SCOPE_HELP = f"A scope; repeat for more. Known: {', '.join(SCOPES)}"
 class ClientStatus(StrEnum):
     active = "active"
     suspended = "suspended"
+
+
+class ClientEnvironment(StrEnum):
+    demo = "demo"
+    uat = "uat"
+    production = "production"
 
 
 def _issued(issued: clients.IssuedSecret, as_json: bool) -> None:
@@ -74,6 +89,13 @@ def clients_create(
     operator_id: Annotated[
         int | None, typer.Option(help="Integer id of an Operator API client")
     ] = None,
+    environment: Annotated[
+        ClientEnvironment | None,
+        typer.Option(help="Unset: the deployment's pinned environment, else demo"),
+    ] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="The partner organisation (its clients share it)")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Create a client (an integrating partner)."""
@@ -88,6 +110,9 @@ def clients_create(
             rate_limit_tier=tier,
             known_tiers=rt.rate_limiter.tier_names(),
             operator_id=operator_id,
+            environment=environment.value if environment else None,
+            organization=organization,
+            pinned=rt.settings.environment,
             actor=cli_actor(),
         )
 
@@ -97,6 +122,12 @@ def clients_create(
 @app.command("list")
 def clients_list(
     status: Annotated[ClientStatus | None, typer.Option(help="Only clients in this status")] = None,
+    environment: Annotated[
+        ClientEnvironment | None, typer.Option(help="Only clients of this environment")
+    ] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="Only clients of this organisation")
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     as_json: AsJson = False,
@@ -107,7 +138,12 @@ def clients_list(
 
     async def work(_: Runtime, session: AsyncSession) -> CursorPage[Client]:
         return await clients.list_clients(
-            session, status=status.value if status else None, cursor=cursor, limit=limit
+            session,
+            status=status.value if status else None,
+            environment=environment.value if environment else None,
+            organization=organization,
+            cursor=cursor,
+            limit=limit,
         )
 
     show_page(read(work), ClientOut, CLIENT_COLUMNS, as_json=as_json, empty="no clients")
@@ -139,17 +175,23 @@ def clients_update(
     ] = False,
     tier: Annotated[str | None, typer.Option(help="Rate-limit tier")] = None,
     status: Annotated[ClientStatus | None, typer.Option(help="active or suspended")] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="The partner organisation it belongs to")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Rename a client, set its scopes, rate-limit tier or status."""
+    """Rename a client, set its scopes, rate-limit tier, status or organisation."""
     from bestow.clients import service as clients
     from bestow.views.clients import ClientOut
 
     if scope and clear_scopes:
         fail("--scope and --clear-scopes contradict each other")
     scopes = [] if clear_scopes else scope
-    if name is None and scopes is None and tier is None and status is None:
-        fail("nothing to change: give --name, --scope, --clear-scopes, --tier or --status")
+    if (name, scopes, tier, status, organization) == (None, None, None, None, None):
+        fail(
+            "nothing to change: give --name, --scope, --clear-scopes, --tier, --status or "
+            "--organization"
+        )
 
     async def work(rt: Runtime, session: WriteSession) -> Client:
         return await clients.update_client(
@@ -161,6 +203,7 @@ def clients_update(
             scopes=scopes,
             rate_limit_tier=tier,
             status=status.value if status else None,
+            organization=organization,
         )
 
     show(dump(ClientOut, write(work)), as_json)

@@ -262,7 +262,12 @@ def _intro(data: dict[str, object], created: bool) -> None:
     settings = get_settings()
     base = settings.public_url.rstrip("/")
     state = "seeded" if created else "already present"
-    typer.secho(f"\nBestow demo data {state} ({settings.environment}).", bold=True)
+    where = (
+        f"pinned to {settings.environment}"
+        if settings.environment
+        else "demo, uat and production side by side"
+    )
+    typer.secho(f"\nBestow demo data {state} ({where}).", bold=True)
     typer.echo(f"  admin token:           {admin['token']}")
     typer.echo(f"  partner X-ClientId:    {partner['client_id']}")
     typer.echo(f"  partner access token:  {partner['access_token']}")

@@ -144,7 +144,6 @@ def create(
             client_id=client_id,
             url=url,
             actor=cli_actor(),
-            production=rt.settings.is_production,
             description=description,
             event_types=_events(events),
             max_attempts=max_attempts,
@@ -197,7 +196,6 @@ def _update(endpoint_id: str, as_json: bool, **fields: Any) -> None:
             session,
             endpoint_id=endpoint_id,
             actor=cli_actor(),
-            production=rt.settings.is_production,
             **fields,
         )
         return dump(EndpointOut, endpoint)

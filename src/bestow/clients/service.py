@@ -17,11 +17,13 @@ from bestow.clients.kinds import OAUTH_SECRET as OAUTH_SECRET
 from bestow.clients.kinds import OPERATOR_KEY as OPERATOR_KEY
 from bestow.clients.kinds import PARTNER_TOKEN as PARTNER_TOKEN
 from bestow.clients.scopes import SCOPES
+from bestow.config import Environment
 from bestow.kit.actor import Actor
 from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.kit.security import Sealer, generate_secret, hash_secret, matches
+from bestow.lab import environments
 from bestow.models import Client, Credential
 
 OPERATOR_SLOTS = ("primary", "secondary")
@@ -43,6 +45,8 @@ class AuthenticatedClient:
     rate_limit_tier: str
     operator_id: int | None = None
     credential_id: str | None = None
+    environment: str = "demo"
+    """``demo``, ``uat`` or ``production``: what the client's requests are subject to."""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -66,19 +70,33 @@ async def get_client(session: AsyncSession, client_id: str) -> Client:
     return client
 
 
-def list_query(*, status: str | None = None) -> Select[Client]:
+def list_query(
+    *,
+    status: str | None = None,
+    environment: str | None = None,
+    organization: str | None = None,
+) -> Select[Client]:
     stmt = select(Client)
     if status:
         stmt = stmt.where(Client.status == status)
+    if environment:
+        stmt = stmt.where(Client.environment == environment)
+    if organization:
+        stmt = stmt.where(Client.organization == organization)
     return stmt
 
 
 async def list_clients(
-    session: AsyncSession, *, status: str | None = None, cursor: str | None, limit: int
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    environment: str | None = None,
+    organization: str | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> CursorPage[Client]:
-    return await cursor_paginate(
-        session, list_query(status=status), Client.id, cursor=cursor, limit=limit
-    )
+    query = list_query(status=status, environment=environment, organization=organization)
+    return await cursor_paginate(session, query, Client.id, cursor=cursor, limit=limit)
 
 
 async def create_client(
@@ -89,8 +107,13 @@ async def create_client(
     rate_limit_tier: str,
     known_tiers: list[str],
     operator_id: int | None = None,
+    environment: str | None = None,
+    organization: str | None = None,
+    pinned: Environment | None = None,
     actor: Actor,
 ) -> Client:
+    """Create a client of ``environment`` (unset: the deployment's ``pinned`` one, else
+    ``demo``), in the partner ``organization`` if given."""
     if not name.strip():
         raise Invalid("name must not be blank", field="name")
     if rate_limit_tier not in known_tiers:
@@ -100,12 +123,16 @@ async def create_client(
             raise Invalid("operator_id must be a positive integer", field="operator_id")
         if await repo.by_operator_id(session, operator_id):
             raise Conflict(f"operator id {operator_id} is already taken")
+    if organization is not None and not organization.strip():
+        raise Invalid("organization must not be blank", field="organization")
     client = Client(
         name=name.strip(),
         scopes=_check_scopes(scopes),
         rate_limit_tier=rate_limit_tier,
         operator_id=operator_id,
         status="active",
+        environment=environments.for_new_client(pinned, environment),
+        organization=organization.strip() if organization else None,
     )
     session.add(client)
     await session.flush()
@@ -115,7 +142,13 @@ async def create_client(
         action="client.created",
         target_type="client",
         target_id=client.id,
-        changes={"name": client.name, "scopes": client.scopes, "tier": rate_limit_tier},
+        changes={
+            "name": client.name,
+            "scopes": client.scopes,
+            "tier": rate_limit_tier,
+            "environment": client.environment,
+            "organization": client.organization,
+        },
     )
     return client
 
@@ -130,9 +163,15 @@ async def update_client(
     scopes: list[str] | None = None,
     rate_limit_tier: str | None = None,
     status: str | None = None,
+    organization: str | None = None,
 ) -> Client:
+    """Change what may change; a client's environment never does (its data is of it)."""
     client = await get_client(session, client_id)
     changes: dict[str, object] = {}
+    if organization is not None:
+        if not organization.strip():
+            raise Invalid("organization must not be blank", field="organization")
+        client.organization = changes["organization"] = organization.strip()
     if name is not None:
         if not name.strip():
             raise Invalid("name must not be blank", field="name")
@@ -325,6 +364,7 @@ def _authenticated(client: Client, credential: Credential) -> AuthenticatedClien
         rate_limit_tier=client.rate_limit_tier,
         operator_id=client.operator_id,
         credential_id=credential.id,
+        environment=client.environment,
     )
 
 

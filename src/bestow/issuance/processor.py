@@ -43,10 +43,12 @@ from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
 from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
+from bestow.lab import environments
 from bestow.members.identifiers import normalise_email, normalise_phone
 from bestow.models import (
     Campaign,
     CampaignVariant,
+    Client,
     Holdout,
     IssuanceFailure,
     IssuanceJob,
@@ -137,8 +139,11 @@ async def fence(session: WriteSession, lease: Lease) -> None:
         raise LeaseLost(lease.job_id)
 
 
-async def _context(session: AsyncSession, job: IssuanceJob, billable: bool) -> Context:
+async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
     merchant = await session.get(Merchant, job.merchant_id)
+    client = await session.get(Client, job.client_id)
+    # What a kind issues (e.g. vouchers) counts for billing when the job's client is production.
+    billable = client is not None and environments.is_billable(client.environment)
     campaign = await session.get(Campaign, job.campaign_id)
     variant = await session.get(CampaignVariant, job.variant_id)
     assert merchant and campaign and variant
@@ -174,10 +179,8 @@ async def process_job(
     job_id: str,
     lease: Lease,
     chunk_size: int = CHUNK_SIZE,
-    billable: bool = False,
 ) -> None:
-    """Process every remaining chunk of the job, then finish it. ``billable``: the deployment
-    runs in production (what a kind issues, e.g. vouchers, counts for billing)."""
+    """Process every remaining chunk of the job, then finish it."""
     judged: list[Judged] | None = None
     rewarded: set[str] | None = None
     while True:
@@ -194,7 +197,7 @@ async def process_job(
                 job.started_at = now
             start = job.processed_count
             if start < job.total_count:
-                ctx = await _context(session, job, billable)
+                ctx = await _context(session, job)
                 if judged is None:
                     judged = judge(job.identifiers)
                 if rewarded is None:

@@ -52,7 +52,6 @@ async def process(ctx: JobContext) -> None:
             job_id=job_id,
             lease=lease_for(ctx),
             chunk_size=settings.issuance_chunk_size,
-            billable=settings.is_production,
         )
     except processor.LeaseLost:
         raise

@@ -175,6 +175,10 @@ class PayloadTooLarge(HTTPException):
 
 ErrorResponder = Callable[[str, Exception], Response]
 BodyPolicy = Callable[[str, str], str | None]
+Recorder = Callable[[Scope, int, float], None]
+"""Called once a request is answered, with its scope (``scope["state"]`` holds what the
+request's handling noted: ``client_id``, ``environment``...), its status and its latency in
+seconds; it must not block (the request log buffers, ``bestow.lab.requestlog``)."""
 
 
 class RequestMiddleware:
@@ -187,11 +191,13 @@ class RequestMiddleware:
         max_body_bytes: int,
         error_response: ErrorResponder,
         body_policy: BodyPolicy,
+        recorder: Recorder | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.error_response = error_response
         self.body_policy = body_policy
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -209,7 +215,12 @@ class RequestMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message["headers"] = [*message.get("headers", []), id_header]
+                added = [id_header]
+                environment = state.get("environment")
+                if environment is not None:
+                    # The calling client's environment (``identify`` in the surfaces).
+                    added.append((b"x-bestow-environment", environment.encode()))
+                message["headers"] = [*message.get("headers", []), *added]
             await send(message)
 
         try:
@@ -235,6 +246,8 @@ class RequestMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+            if self.recorder is not None:
+                self.recorder(scope, status, elapsed)
 
     def _refuse(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
         path: str = scope["path"]

@@ -14,6 +14,7 @@ from bestow.models.issuance_failure import IssuanceFailure
 from bestow.models.issuance_job import IssuanceJob
 from bestow.models.issued_reward import IssuedReward
 from bestow.models.job import Job
+from bestow.models.lab import CatalogueItem, FaultRule, RequestLogEntry
 from bestow.models.location import Location
 from bestow.models.loyalty import (
     LoyaltyReward,
@@ -46,9 +47,11 @@ __all__ = [
     "BusinessUnit",
     "Campaign",
     "CampaignVariant",
+    "CatalogueItem",
     "Client",
     "ClientMerchant",
     "Credential",
+    "FaultRule",
     "Holdout",
     "IdempotencyRecord",
     "IssuanceFailure",
@@ -70,6 +73,7 @@ __all__ = [
     "PointsEntry",
     "PointsTransaction",
     "Product",
+    "RequestLogEntry",
     "RewardTemplate",
     "SystemValue",
     "Voucher",

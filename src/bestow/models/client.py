@@ -24,5 +24,10 @@ class Client(Base):
         Boolean, default=False, server_default=false()
     )
     """The Loyalty API's ad hoc reward feature."""
+    environment: Mapped[str] = mapped_column(String(16), default="demo", server_default="demo")
+    """``demo``, ``uat`` or ``production`` (``bestow.lab.environments``); never changes."""
+    organization: Mapped[str | None] = mapped_column(String(100), index=True)
+    """The partner organisation the client belongs to: its demo, UAT and production clients
+    share it (the go-live gate looks for the certified one)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

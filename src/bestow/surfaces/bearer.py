@@ -13,7 +13,7 @@ from bestow.deps import runtime_of
 from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Unauthenticated
 from bestow.oauth import bearer
-from bestow.surfaces import auth_throttle
+from bestow.surfaces import auth_throttle, common
 
 
 def _cache(request: Request) -> AuthCache[AuthenticatedClient]:
@@ -44,7 +44,7 @@ def require(scope: str) -> Callable[..., Awaitable[AuthenticatedClient]]:
         except Unauthenticated:
             await auth_throttle.failed(request)
             raise
-        request.state.client_id = client.id
+        common.identify(request, client)
         bearer.require_scope(client, scope)
         await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)
         return client

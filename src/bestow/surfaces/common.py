@@ -20,7 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from bestow.deps import Runtime
+from bestow.clients.service import AuthenticatedClient
+from bestow.config import Environment
+from bestow.deps import Runtime, runtime_of
 from bestow.kit import fields
 from bestow.kit.db import WriteSession, is_unavailable
 from bestow.kit.errors import (
@@ -156,6 +158,24 @@ def _is_data_exception(exc: Exception) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
+def identify(request: Request, client: AuthenticatedClient) -> None:
+    """Name the calling client on the request: the access log, the request log and the
+    ``X-Bestow-Environment`` answer header read it (``bestow.kit.logging``)."""
+    state = request.scope["state"]
+    state["client_id"] = client.id
+    state["environment"] = client.environment
+
+
+def environment_of(request: Request) -> str:
+    """The calling client's environment (``identify``); a request without a client is the
+    deployment's business and follows its pin, else the strictest."""
+    environment: str | None = request.scope["state"].get("environment")
+    if environment is None:
+        pinned = runtime_of(request).settings.environment
+        return str(pinned or Environment.PRODUCTION)
+    return environment
+
+
 @dataclass(frozen=True)
 class Unkeyed:
     """What a reward-issuing write sent without its idempotency key does when repeated, for a
@@ -168,9 +188,9 @@ class Unkeyed:
     consequence: str
 
 
-def unkeyed(runtime: Runtime, rule: Unkeyed) -> dict[str, str]:
+def unkeyed(request: Request, runtime: Runtime, rule: Unkeyed) -> dict[str, str]:
     """The headers of a write sent without its key, or ``Invalid`` naming the key."""
-    if runtime.settings.requires_idempotency_keys:
+    if runtime.settings.requires_idempotency_keys(environment_of(request)):
         raise Invalid(f"{rule.key} is required: {rule.consequence}", field=rule.key)
     return {"Warning": f'299 - "No {rule.key}: {rule.consequence}"'}
 
@@ -194,7 +214,7 @@ async def idempotent(
     extra: dict[str, str] = {}
     if key is None:
         if without_key is not None:
-            extra = unkeyed(runtime, without_key)
+            extra = unkeyed(request, runtime, without_key)
         async with runtime.db.write_session() as session:
             stored = await work(session)
             await session.commit()

@@ -19,6 +19,8 @@ class ClientOut(BaseModel):
     scopes: list[str]
     rate_limit_tier: str
     operator_id: int | None
+    environment: str
+    organization: str | None
     created_at: datetime
 
 

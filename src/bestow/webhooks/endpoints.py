@@ -23,6 +23,7 @@ from bestow.kit.ids import new_id
 from bestow.kit.outbox import lookup
 from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.kit.security import Sealer
+from bestow.lab import environments
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bestow.webhooks import signing, urls
 
@@ -85,6 +86,11 @@ def _headers(values: dict[str, str] | None) -> dict[str, str]:
     return dict(values)
 
 
+def _strict(environment: str) -> bool:
+    """Production's URL rules (https, public addresses) for a client of ``environment``."""
+    return not environments.allows_local_webhooks(environment)
+
+
 async def create_endpoint(
     session: WriteSession,
     sealer: Sealer,
@@ -92,20 +98,19 @@ async def create_endpoint(
     client_id: str,
     url: str,
     actor: Actor,
-    production: bool,
     description: str = "",
     event_types: list[str] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     headers: dict[str, str] | None = None,
     enabled: bool = True,
 ) -> WithSecret:
-    await get_client(session, client_id)
+    client = await get_client(session, client_id)
     secret = signing.new_secret()
     now = utcnow()
     endpoint = WebhookEndpoint(
         id=new_id("ep"),
         client_id=client_id,
-        url=await urls.check_url(url, production=production),
+        url=await urls.check_url(url, production=_strict(client.environment)),
         description=description.strip(),
         event_types=_event_types(event_types),
         enabled=enabled,
@@ -157,7 +162,6 @@ async def update_endpoint(
     *,
     endpoint_id: str,
     actor: Actor,
-    production: bool,
     url: str | None = None,
     description: str | None = None,
     event_types: list[str] | None = None,
@@ -169,7 +173,8 @@ async def update_endpoint(
     endpoint = await get_endpoint(session, endpoint_id, for_update=True)
     changes: dict[str, object] = {}
     if url is not None:
-        endpoint.url = await urls.check_url(url, production=production)
+        client = await get_client(session, endpoint.client_id)
+        endpoint.url = await urls.check_url(url, production=_strict(client.environment))
         changes["url"] = "changed"
     if description is not None:
         endpoint.description = description.strip()

@@ -48,8 +48,11 @@ async def new_partner(
     tier: str = "unlimited",
     scopes: tuple[str, ...] = ("rewards.issue",),
     enrol_unknown_members: bool = False,
+    environment: str | None = None,
 ) -> Partner:
-    partner = Partner(*await make_partner(runtime, tier=tier, scopes=scopes))
+    partner = Partner(
+        *await make_partner(runtime, tier=tier, scopes=scopes, environment=environment)
+    )
     if enrol_unknown_members:
         async with runtime.db.write_session() as session:
             await session.execute(

@@ -37,6 +37,9 @@ async def create_client(
         rate_limit_tier=body.rate_limit_tier,
         known_tiers=runtime.rate_limiter.tier_names(),
         operator_id=body.operator_id,
+        environment=body.environment,
+        organization=body.organization,
+        pinned=runtime.settings.environment,
         actor=actor,
     )
 
@@ -48,9 +51,19 @@ async def list_clients(
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Annotated[str | None, Query(pattern="^(active|suspended)$")] = None,
+    environment: Annotated[str | None, Query(pattern="^(demo|uat|production)$")] = None,
+    organization: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Any:
     """List clients."""
-    return listing(await clients.list_clients(session, status=status, cursor=cursor, limit=limit))
+    page = await clients.list_clients(
+        session,
+        status=status,
+        environment=environment,
+        organization=organization,
+        cursor=cursor,
+        limit=limit,
+    )
+    return listing(page)
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut)
@@ -67,7 +80,7 @@ async def update_client(
     runtime: RuntimeDep,
     session: WriteSessionDep,
 ) -> Client:
-    """Rename a client, set its scopes, rate-limit tier or status."""
+    """Rename a client, set its scopes, rate-limit tier, status or organisation."""
     return await clients.update_client(
         session,
         client_id=client_id,

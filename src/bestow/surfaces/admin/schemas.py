@@ -26,6 +26,17 @@ class ClientIn(Strict):
     scopes: list[str] = Field(default_factory=list, max_length=50)
     rate_limit_tier: str = "default"
     operator_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    environment: str | None = Field(
+        default=None,
+        pattern="^(demo|uat|production)$",
+        description="Unset: the deployment's pinned environment, else demo. Never changes.",
+    )
+    organization: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The partner organisation: its demo, UAT and production clients share it.",
+    )
 
 
 class ClientPatch(Strict):
@@ -33,6 +44,7 @@ class ClientPatch(Strict):
     scopes: list[str] | None = Field(default=None, max_length=50)
     rate_limit_tier: str | None = None
     status: str | None = Field(default=None, pattern="^(active|suspended)$")
+    organization: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class CredentialIn(Strict):

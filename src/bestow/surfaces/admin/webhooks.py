@@ -101,7 +101,6 @@ async def create_endpoint(
         runtime.sealer,
         client_id=client_id,
         actor=actor,
-        production=runtime.settings.is_production,
         **body.model_dump(),
     )
     return with_secret(made)
@@ -140,7 +139,6 @@ async def update_endpoint(
         session,
         endpoint_id=endpoint_id,
         actor=actor,
-        production=runtime.settings.is_production,
         **body.model_dump(exclude_unset=True),
     )
 

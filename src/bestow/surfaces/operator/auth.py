@@ -22,7 +22,8 @@ from bestow.deps import runtime_of
 from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Forbidden, Unauthenticated
 from bestow.kit.security import equal
-from bestow.surfaces import auth_throttle
+from bestow.lab import environments
+from bestow.surfaces import auth_throttle, common
 
 SCOPE = "operator.campaigns"
 OPERATOR_ID = "x-auth-operator-id"
@@ -108,13 +109,18 @@ async def operator_client(request: Request) -> AuthenticatedClient:
     headers = request.headers
     operator_id = _operator_id(headers.get(OPERATOR_ID))
     runtime = runtime_of(request)
-    bypass = (headers.get(BYPASS) or "").strip().lower() == "true"
-    bypass = bypass and not runtime.settings.is_production
+    asked = (headers.get(BYPASS) or "").strip().lower() == "true"
     presented = (headers.get(REQUEST_HASH) or "").strip().lower()
-    if not bypass and not presented:
+    if not asked and not presented:
         raise Unauthenticated(MISSING_HASH)
     await auth_throttle.check(request, f"operator:{operator_id}")
     client, keys = await _keys(request, operator_id)
+    # The bypass follows the operator's environment: a production client's request is judged
+    # by its hash, bypass header or not.
+    bypass = asked and client is not None and environments.allows_hash_bypass(client.environment)
+    if asked and not bypass and not presented:
+        await auth_throttle.failed(request, f"operator:{operator_id}")
+        raise Unauthenticated(MISSING_HASH)
     matched = bypass
     if not bypass:
         url = relative_url(request)
@@ -125,7 +131,7 @@ async def operator_client(request: Request) -> AuthenticatedClient:
         # An unknown operator reads like a wrong hash: which of the two is not said.
         await auth_throttle.failed(request, f"operator:{operator_id}")
         raise Unauthenticated(REFUSED)
-    request.state.client_id = client.id
+    common.identify(request, client)
     if SCOPE not in client.scopes:
         raise Forbidden(f"This operator lacks the {SCOPE} scope")
     await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)

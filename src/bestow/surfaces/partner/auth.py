@@ -13,7 +13,7 @@ from bestow.clients.service import AuthenticatedClient
 from bestow.deps import runtime_of
 from bestow.kit.auth_cache import AuthCache
 from bestow.kit.errors import Forbidden, Invalid, Unauthenticated
-from bestow.surfaces import auth_throttle
+from bestow.surfaces import auth_throttle, common
 
 API_VERSION = "v4.0"
 
@@ -77,7 +77,7 @@ async def partner_client(request: Request) -> AuthenticatedClient:
             await auth_throttle.failed(request, x_clientid)
             raise Unauthenticated("Missing or invalid credentials")
         cache.put(key, client)
-    request.state.client_id = client.id
+    common.identify(request, client)
     if accept_version is None:
         raise Invalid("Accept-Version header is required; send Accept-Version: v4.0")
     if accept_version.strip() != API_VERSION:

@@ -17,6 +17,7 @@ from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.security import Sealer
 from bestow.kit.timefmt import rfc3339
+from bestow.lab import environments
 from bestow.models import Voucher
 from bestow.surfaces.bodies import MISSING, Body, Read
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
@@ -162,7 +163,7 @@ async def issue_vouchers(
         product_code=code,
         quantity=asked.quantity,
         face_value=asked.face_value,
-        billable=runtime.settings.is_production,
+        billable=environments.is_billable(client.environment),
         allow_partial=asked.allow_partial,
     )
     now = utcnow()
