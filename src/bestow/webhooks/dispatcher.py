@@ -9,7 +9,11 @@
    sees the row; when a dispatcher dies mid-send the lease lapses and the delivery is sent again
    (at least once, with the same ``webhook-id``).
 3. **Send.** Up to ``webhook_concurrency`` requests in flight over pooled keep-alive connections,
-   each signed at send time, with a total timeout, never following redirects.
+   each signed at send time, with a total timeout, never following redirects. The URL rules follow
+   the environment of the endpoint's client, read at claim time: a production client's deliveries
+   go through the strict connection pool (https, public addresses only, checked by its resolver at
+   every new connection), the others' through the lax one, so that a connection opened for a demo
+   endpoint on a private address is never reused for a production delivery.
 4. **Record.** Outcomes are written in batches: one attempt row each, the delivery's next state
    (``succeeded``; ``pending`` with the next time of the schedule; ``failed``), and the endpoint's
    failure streak (410 Gone, or five days without a success, disables it).
@@ -45,7 +49,8 @@ from bestow.kit.db import Database, bulk_insert, dialect_of, for_update_skip_loc
 from bestow.kit.ids import new_id
 from bestow.kit.outbox import lookup
 from bestow.kit.security import Sealer, load_secret_key
-from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from bestow.lab import environments
+from bestow.models import Client, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bestow.webhooks import fanout, signing, urls
 from bestow.webhooks.endpoints import MAX_ATTEMPTS, RETRY_SCHEDULE, signing_secrets
 
@@ -77,6 +82,9 @@ class Target:
     headers: dict[str, str]
     secrets: list[str]
     vendor_secret: str
+    strict: bool = True
+    """The endpoint's client is a production one (or gone): https and public addresses only
+    (``bestow.lab.environments.allows_local_webhooks``)."""
 
 
 @dataclass(frozen=True)
@@ -213,11 +221,11 @@ async def claim(
             )
         }
         targets = {
-            endpoint.id: _target(endpoint, sealer, now)
-            for endpoint in await session.scalars(
-                select(WebhookEndpoint).where(
-                    WebhookEndpoint.id.in_({row.endpoint_id for row in rows})
-                )
+            endpoint.id: _target(endpoint, sealer, now, environment)
+            for endpoint, environment in await session.execute(
+                select(WebhookEndpoint, Client.environment)
+                .outerjoin(Client, Client.id == WebhookEndpoint.client_id)
+                .where(WebhookEndpoint.id.in_({row.endpoint_id for row in rows}))
             )
         }
     return [
@@ -236,7 +244,11 @@ async def claim(
     ]
 
 
-def _target(endpoint: WebhookEndpoint, sealer: Sealer, now: datetime) -> Target:
+def _target(
+    endpoint: WebhookEndpoint, sealer: Sealer, now: datetime, environment: str | None
+) -> Target:
+    """``environment``: the endpoint's client's; ``None`` (no such client) is held to the strict
+    rules."""
     secrets, vendor_secret = signing_secrets(endpoint, sealer, now)
     return Target(
         id=endpoint.id,
@@ -246,6 +258,7 @@ def _target(endpoint: WebhookEndpoint, sealer: Sealer, now: datetime) -> Target:
         headers=dict(endpoint.headers or {}),
         secrets=secrets,
         vendor_secret=vendor_secret,
+        strict=environment is None or not environments.allows_local_webhooks(environment),
     )
 
 
@@ -496,7 +509,6 @@ class Dispatcher:
         self.db = db
         self.worker_id = worker_id
         self.sealer = Sealer(load_secret_key(settings))
-        self.production = settings.is_production
         self.concurrency = settings.webhook_concurrency
         self.timeout = settings.webhook_timeout_seconds
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
@@ -520,19 +532,28 @@ class Dispatcher:
         self._new_work.set()
 
     async def run(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self.concurrency,
-            resolver=urls.resolver(self.production),
-            keepalive_timeout=30,
-        )
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
-        ) as http:
+        async with contextlib.AsyncExitStack() as stack:
+            # Two pools: production clients' endpoints (https, public addresses, the resolver
+            # checks every new connection) and the others' (any http or https URL). A pooled
+            # connection never crosses from one to the other.
+            pools = {}
+            for strict in (True, False):
+                connector = aiohttp.TCPConnector(
+                    limit=self.concurrency, resolver=urls.resolver(strict), keepalive_timeout=30
+                )
+                pools[strict] = await stack.enter_async_context(
+                    aiohttp.ClientSession(
+                        connector=connector,
+                        timeout=timeout,
+                        auto_decompress=False,
+                        trust_env=False,
+                    )
+                )
             recorder = asyncio.create_task(self._record_loop())
             fanning = asyncio.create_task(self._fan_out_loop())
             try:
-                await self._claim_loop(http)
+                await self._claim_loop(pools)
             finally:
                 await asyncio.gather(fanning, return_exceptions=True)
                 if self._in_flight:
@@ -555,7 +576,7 @@ class Dispatcher:
                 continue
             await self._pause(self._stopping)
 
-    async def _claim_loop(self, http: aiohttp.ClientSession) -> None:
+    async def _claim_loop(self, pools: dict[bool, aiohttp.ClientSession]) -> None:
         """Keeps the request slots busy: claims as soon as an eighth of them is free, and waits
         for the fan-out (or the next poll) once nothing due is left."""
         threshold = max(1, self.concurrency // 8)
@@ -580,7 +601,7 @@ class Dispatcher:
                 log.warning("webhooks.claim_failed", error=type(exc).__name__)
                 claimed = []
             for item in claimed:
-                self._start(http, item)
+                self._start(pools[item.target.strict], item)
             drained = len(claimed) < free
             if drained:
                 await self._pause(self._new_work)
@@ -596,7 +617,7 @@ class Dispatcher:
         task.add_done_callback(self._in_flight.discard)
 
     async def _deliver(self, http: aiohttp.ClientSession, item: Claimed) -> None:
-        outcome = await send(http, item, production=self.production, timeout=self.timeout)
+        outcome = await send(http, item, production=item.target.strict, timeout=self.timeout)
         self._outcomes.append(outcome)
         self._has_outcomes.set()
         self._slot_freed.set()

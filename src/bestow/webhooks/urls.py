@@ -1,11 +1,14 @@
 """Webhook URL safety: a webhook must not become a way into the internal network.
 
-In production an endpoint URL must be ``https`` on a public address. It is checked when the
+The rules follow the environment of the endpoint's client (``production`` below means a production
+client's endpoint, in any deployment; ``bestow.lab.environments.allows_local_webhooks``). A
+production client's endpoint URL must be ``https`` on a public address. It is checked when the
 endpoint is saved (literal addresses, internal names, and whatever the name resolves to then) and
-again at every send: the dispatcher's resolver refuses a name that resolves to a private, loopback,
-link-local (cloud metadata), shared, reserved or multicast address, and the connection goes to the
-address so checked, so a DNS answer that changes in between cannot slip through. Redirects are
-never followed. Outside production any ``http`` or ``https`` URL is allowed (local development).
+again at every send: the dispatcher's strict resolver refuses a name that resolves to a private,
+loopback, link-local (cloud metadata), shared, reserved or multicast address, and the connection
+goes to the address so checked, so a DNS answer that changes in between cannot slip through.
+Redirects are never followed. A demo or UAT client's endpoint may be any ``http`` or ``https`` URL
+(local development, a receiver on the integrator's machine).
 """
 
 from __future__ import annotations
