@@ -21,7 +21,8 @@ CLIENT_SURFACES = ("partner", "vouchers", "loyalty", "operator")
 SHARED: dict[tuple[str, str], str] = {
     ("vouchers", "code"): "the product catalogue is the deployment's, shared by every client",
     ("vouchers", "voucher_code"): "merchant redemption: the voucher code is the bearer secret "
-    "(80 random bits); any client holding redeem_vouchers may act on any voucher",
+    "(80 random bits); any client holding redeem_vouchers may act on any voucher of its own "
+    "environment (tests/lab/test_environments_isolation.py)",
 }
 """Routes where another client's object is legitimately reachable, with the reason."""
 

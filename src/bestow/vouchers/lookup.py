@@ -1,5 +1,9 @@
 """Finding vouchers: by code (the merchant's and the operator's key), by id for the client that
-issued them, and in pages of a filtered list for operators (Admin API, CLI)."""
+issued them, and in pages of a filtered list for operators (Admin API, CLI).
+
+A voucher belongs to the environment of the client that issued it. A merchant's look-up by code
+names its own environment: a voucher of another environment is not found, as an unknown code
+(``docs/environments.md``). A voucher without a known issuing client counts as production's."""
 
 from __future__ import annotations
 
@@ -8,13 +12,14 @@ import binascii
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import dialect_of, utcnow
 from bestow.kit.errors import Invalid, NotFound
 from bestow.kit.pagination import CursorPage, cursor_paginate
-from bestow.models import Voucher, VoucherRedemption
+from bestow.lab import environments
+from bestow.models import Client, Voucher, VoucherRedemption
 from bestow.vouchers import codes
 from bestow.vouchers.errors import BadIds, RepeatedIds, TooManyIds
 from bestow.vouchers.status import status_is
@@ -22,10 +27,24 @@ from bestow.vouchers.status import status_is
 MAX_IDS = 20
 
 
-async def by_code(session: AsyncSession, code: str, *, lock: bool = False) -> Voucher:
+def in_environment(environment: str) -> ColumnElement[bool]:
+    """Vouchers of ``environment``: issued by one of its clients (production: or by no client
+    still known)."""
+    if environments.is_production(environment):
+        elsewhere = select(Client.id).where(Client.environment != environment)
+        return or_(Voucher.client_id.is_(None), Voucher.client_id.not_in(elsewhere))
+    return Voucher.client_id.in_(select(Client.id).where(Client.environment == environment))
+
+
+async def by_code(
+    session: AsyncSession, code: str, *, lock: bool = False, environment: str | None = None
+) -> Voucher:
     """A voucher by its code as typed (any case, hyphens and spaces); ``lock``: held for update
-    till the end of the transaction (PostgreSQL; SQLite serialises writers)."""
+    till the end of the transaction (PostgreSQL; SQLite serialises writers). ``environment``:
+    the caller's (a client's); a voucher of another one is not found. Operators give none."""
     stmt = select(Voucher).where(Voucher.code == codes.normalise_code(code))
+    if environment is not None:
+        stmt = stmt.where(in_environment(environment))
     if lock and dialect_of(session) == "postgresql":
         stmt = stmt.with_for_update()
     voucher = await session.scalar(stmt)

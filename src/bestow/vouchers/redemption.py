@@ -39,6 +39,7 @@ async def redeem(
     amount: int | None,
     actor: str,
     client_id: str | None = None,
+    environment: str | None = None,
     reference: str | None = None,
     location: str | None = None,
 ) -> Redeemed:
@@ -47,13 +48,13 @@ async def redeem(
     A single-use voucher is redeemed whole. A multiple-use one, or a product-based one holding
     several items, may be redeemed in parts until nothing is left, when it becomes ``used``. A
     ``reference`` this actor used before on this voucher returns that redemption instead of
-    taking more.
-    The caller commits.
+    taking more. ``environment``: the calling client's; a voucher of another environment is not
+    found (``lookup.by_code``). The caller commits.
     """
     for name, text in (("reference", reference), ("location", location)):
         if text is not None and not 1 <= len(text) <= MAX_REFERENCE:
             raise Invalid(f"{name} is 1 to {MAX_REFERENCE} characters", field=name)
-    voucher = await by_code(session, code, lock=True)
+    voucher = await by_code(session, code, lock=True, environment=environment)
     if reference is not None:
         # A till's own transaction ids: another till's reference is another redemption.
         earlier = await session.scalar(
@@ -96,10 +97,12 @@ async def void(
     code: str,
     actor: str,
     client_id: str | None = None,
+    environment: str | None = None,
     reason: str = "",
 ) -> Redeemed:
-    """Take a voucher out of circulation: ``voided``, whatever is left stays unusable."""
-    voucher = await by_code(session, code, lock=True)
+    """Take a voucher out of circulation: ``voided``, whatever is left stays unusable.
+    ``environment``: as for ``redeem``."""
+    voucher = await by_code(session, code, lock=True, environment=environment)
     now = utcnow()
     current = merchant_status(voucher, now)
     if current not in ("active", "inactive"):

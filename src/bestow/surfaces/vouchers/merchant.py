@@ -1,8 +1,9 @@
 """The merchant side of the Voucher API: look a voucher up by its code, redeem it, void it.
 
-Any client holding ``redeem_vouchers`` may act on any voucher: the code is the bearer secret
-(80 random bits) and the catalogue is the deployment's, so a till needs no link to the client
-that issued the voucher (``docs/vouchers.md``, "Redemption").
+Any client holding ``redeem_vouchers`` may act on any voucher of its own environment: the code is
+the bearer secret (80 random bits), so a till needs no link to the client that issued the voucher
+(``docs/vouchers.md``, "Redemption"). A voucher of another environment (a production voucher's code
+typed at a demo till) is an unknown code (``docs/environments.md``).
 """
 
 from __future__ import annotations
@@ -136,9 +137,12 @@ async def redeemed_json(session: AsyncSession, done: redemption.Redeemed) -> dic
 
 
 @router.get("/vouchers/{voucher_code}", response_model=MerchantVoucherOut, responses=RESPONSES)
-async def look_up(voucher_code: str, _: RedeemVouchers, session: ReadSessionDep) -> dict[str, Any]:
+async def look_up(
+    voucher_code: str, client: RedeemVouchers, session: ReadSessionDep
+) -> dict[str, Any]:
     """A voucher by its code (any case; hyphens and spaces are ignored), with its redemptions."""
-    return await merchant_json(session, await lookup.by_code(session, voucher_code))
+    voucher = await lookup.by_code(session, voucher_code, environment=client.environment)
+    return await merchant_json(session, voucher)
 
 
 @router.post("/vouchers/{voucher_code}/redeem", response_model=RedeemedOut, responses=RESPONSES)
@@ -159,6 +163,7 @@ async def redeem(
         amount=body.amount,
         actor=f"client:{client.id}",
         client_id=client.id,
+        environment=client.environment,
         reference=body.reference,
         location=body.location,
     )
@@ -181,6 +186,7 @@ async def void(
         code=voucher_code,
         actor=f"client:{client.id}",
         client_id=client.id,
+        environment=client.environment,
         reason=(body or VoidIn()).reason,
     )
     return await redeemed_json(session, done)
