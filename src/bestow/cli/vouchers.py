@@ -160,7 +160,7 @@ def usage(
     month: Annotated[str | None, typer.Option(help="YYYY-MM (default: every month)")] = None,
     client_id: Annotated[str | None, typer.Option("--client-id")] = None,
     include_all: Annotated[
-        bool, typer.Option("--all", help="Count sandbox and UAT issuances too")
+        bool, typer.Option("--all", help="Count demo and UAT issuances too")
     ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV")] = False,
     as_json: AsJson = False,

@@ -1,5 +1,10 @@
 """The usage report that bills issued vouchers: how many, and their total face value, per month
-of issue, client and product."""
+of issue, client and product.
+
+Production only (``bestow.lab.environments.is_billable``): a voucher is marked billable at issue
+when its client is a production one, and the report also leaves out every voucher of a demo or
+UAT client whatever its mark, so that in a deployment holding all three environments a test
+client's vouchers never reach an invoice."""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.models import Voucher
+from bestow.lab.environments import ENVIRONMENTS, is_billable
+from bestow.models import Client, Voucher
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 """A month of the report: ``YYYY-MM``."""
@@ -32,8 +38,8 @@ async def usage(
     billable_only: bool = True,
 ) -> list[UsageLine]:
     """Vouchers issued per month, client and product: count and total face value (cents, or
-    items for product-based products). Billable ones only by default: those issued in
-    production."""
+    items for product-based products). Billable ones only by default: those issued by
+    production clients."""
     stmt = select(
         Voucher.usage_month,
         Voucher.client_id,
@@ -43,7 +49,12 @@ async def usage(
         func.coalesce(func.sum(Voucher.face_value), 0),
     ).group_by(Voucher.usage_month, Voucher.client_id, Voucher.product_code, Voucher.currency)
     if billable_only:
-        stmt = stmt.where(Voucher.billable.is_(True))
+        unbilled = [e for e in ENVIRONMENTS if not is_billable(e)]
+        stmt = stmt.where(
+            Voucher.billable.is_(True),
+            Voucher.client_id.is_(None)
+            | Voucher.client_id.not_in(select(Client.id).where(Client.environment.in_(unbilled))),
+        )
     if month is not None:
         stmt = stmt.where(Voucher.usage_month == month)
     if client_id is not None:

@@ -95,7 +95,7 @@ async def voucher_usage(
     month: Annotated[str | None, Query(pattern=usage.MONTH, description="YYYY-MM")] = None,
     client_id: Annotated[str | None, Query(max_length=40)] = None,
     include_all: Annotated[
-        bool, Query(alias="all", description="Count sandbox and UAT issuances too")
+        bool, Query(alias="all", description="Count demo and UAT issuances too")
     ] = False,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
