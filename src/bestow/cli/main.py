@@ -179,11 +179,21 @@ def demo(
         )
         raise typer.Exit(1)
 
-    async def main() -> tuple[dict[str, object], bool]:
+    async def main() -> tuple[dict[str, object], bool, bool]:
         async with runtime() as rt:
-            return await seed.ensure(rt)
+            beside = rt.settings.environment is None and await _holds_production_clients(rt)
+            return (*await seed.ensure(rt), beside)
 
-    data, created = run(main)
+    data, created, beside_production = run(main)
+    if beside_production:
+        # Unpinned: the demo's clients are demo and UAT ones, which cannot see or touch a
+        # production object (docs/environments.md); its admin token can.
+        typer.secho(
+            "warning: this deployment also serves production clients; the demo's admin token "
+            "reaches them too",
+            fg="yellow",
+            err=True,
+        )
     if as_json or not print_intro:
         print_json(data)
         return
@@ -251,6 +261,17 @@ def partner_walkthrough(base: str, partner: dict[str, Any], *, today: Any = None
         f'  sleep 1; curl "${{P[@]}}" $B/issuance_jobs/$JOB_ID/revoke \\\n'
         f'     -d \'{{"merchant_id": "{merchant}"}}\'\n'
     )
+
+
+async def _holds_production_clients(rt: Any) -> bool:
+    """Whether an unpinned deployment already serves production clients."""
+    from sqlalchemy import select
+
+    from bestow.clients import service as clients
+
+    async with rt.db.session() as session:
+        stmt = clients.list_query(environment="production").limit(1)
+        return bool((await session.execute(select(stmt.exists()))).scalar_one())
 
 
 def _intro(data: dict[str, object], created: bool) -> None:

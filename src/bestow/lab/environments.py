@@ -46,8 +46,8 @@ def for_new_client(pinned: Environment | None, asked: str | None) -> str:
         raise Invalid(f"environment must be one of {', '.join(ENVIRONMENTS)}", field="environment")
     if pinned is not None and asked != pinned:
         raise Invalid(
-            f"this deployment is pinned to {pinned} (BESTOW_ENVIRONMENT): its clients are all "
-            f"{pinned}",
+            f"environment must be {pinned}: this deployment is pinned to {pinned} "
+            f"(BESTOW_ENVIRONMENT), its clients are all {pinned}",
             field="environment",
         )
     return asked
