@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import update
 
 from bestow.app import build_runtime, create_app
 from bestow.config import Settings
 from bestow.deps import Runtime
-from bestow.models import Member
+from bestow.models import Client, Member
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.loyalty.helpers import Programme, make_member, make_programme, open_session
 from tests.oauth.helpers import VOUCHER_SCOPES, get_token, oauth_client
@@ -162,6 +163,9 @@ class World:
     """Client A's objects by name (``partner.campaign_id``, ``operator.reward_id``, ...)."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Every plaintext secret issued in the world, by kind."""
+    a_environment: str | None = None
+    b_environment: str | None = None
+    """The environments of A's and B's clients (``None``: the deployment's pin, else demo)."""
 
     async def as_b(
         self,
@@ -200,19 +204,44 @@ class World:
         return await self.http.request(method, url, json=body or {}, headers=sent)
 
 
-async def voucher_login(http: httpx.AsyncClient, runtime: Runtime) -> tuple[str, str, dict]:
+async def voucher_login(
+    http: httpx.AsyncClient, runtime: Runtime, environment: str | None = None
+) -> tuple[str, str, dict]:
     client_id, secret, _ = await oauth_client(
-        runtime, VOUCHER_CLIENT_SCOPES, tier="unlimited", name="security"
+        runtime, VOUCHER_CLIENT_SCOPES, tier="unlimited", name="security", environment=environment
     )
     response = await get_token(http, client_id, secret)
     assert response.status_code == 200, response.text
     return client_id, secret, {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+async def programme(
+    http: httpx.AsyncClient, runtime: Runtime, environment: str | None
+) -> Programme:
+    """A loyalty programme whose client is of ``environment`` (set before its first call)."""
+    made = await make_programme(http, runtime)
+    if environment is not None:
+        async with runtime.db.write_session() as session:
+            await session.execute(
+                update(Client).where(Client.id == made.client_id).values(environment=environment)
+            )
+            await session.commit()
+    return made
+
+
 @asynccontextmanager
 async def open_world(
-    database_url: str, var_dir: Path, *, with_worker: bool = False, **overrides: Any
+    database_url: str,
+    var_dir: Path,
+    *,
+    with_worker: bool = False,
+    a_environment: str | None = None,
+    b_environment: str | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
+    """The world; ``a_environment``, ``b_environment``: the environments of A's and B's clients
+    (unset: the deployment's pin, else demo), for the environment isolation checks."""
+    a_env, b_env = a_environment, b_environment
     settings = make_settings(
         database_url, var_dir, **{"max_body_bytes": MAX_BODY_BYTES, **overrides}
     )
@@ -229,14 +258,16 @@ async def open_world(
                     settings=settings,
                     runtime=runtime,
                     http=http,
-                    partner_a=await new_partner(runtime),
-                    partner_b=await new_partner(runtime),
-                    voucher_a=await voucher_login(http, runtime),
-                    voucher_b=await voucher_login(http, runtime),
-                    operator_a=await make_operator(runtime),
-                    operator_b=await make_operator(runtime),
-                    loyalty_a=await make_programme(http, runtime),
-                    loyalty_b=await make_programme(http, runtime),
+                    partner_a=await new_partner(runtime, environment=a_env),
+                    partner_b=await new_partner(runtime, environment=b_env),
+                    voucher_a=await voucher_login(http, runtime, a_env),
+                    voucher_b=await voucher_login(http, runtime, b_env),
+                    operator_a=await make_operator(runtime, environment=a_env),
+                    operator_b=await make_operator(runtime, environment=b_env),
+                    loyalty_a=await programme(http, runtime, a_env),
+                    loyalty_b=await programme(http, runtime, b_env),
+                    a_environment=a_env,
+                    b_environment=b_env,
                 )
                 await populate(world)
                 yield world
@@ -252,7 +283,7 @@ async def populate(world: World) -> None:
     campaign = await create_campaign(http, a, template.id)
     job = await http.post(
         "/partner/campaigns/issue",
-        headers=a.headers(),
+        headers=a.headers(**{"X-Idempotency-Key": str(uuid.uuid4())}),
         json={
             "campaign_id": campaign["id"],
             "merchant_id": a.merchant_id,
@@ -320,9 +351,14 @@ async def populate(world: World) -> None:
             "admin.client_id": a.client_id,
         }
     )
+    # A production client's endpoint must be https on a public address: created disabled, so
+    # that no dispatcher (of another test, on this database) ever calls it.
+    local = world.a_environment != "production"
     endpoint = await http.post(
         f"/admin/clients/{a.client_id}/webhook_endpoints",
-        json={"url": "http://127.0.0.1:9/hooks"},
+        json={"url": "http://127.0.0.1:9/hooks"}
+        if local
+        else {"url": "https://8.8.8.8/hooks", "enabled": False},
         headers=ADMIN,
     )
     assert endpoint.status_code == 201, endpoint.text
