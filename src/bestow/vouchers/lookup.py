@@ -3,7 +3,7 @@ issued them, and in pages of a filtered list for operators (Admin API, CLI).
 
 A voucher belongs to the environment of the client that issued it. A merchant's look-up by code
 names its own environment: a voucher of another environment is not found, as an unknown code
-(``docs/environments.md``). A voucher without a known issuing client counts as production's."""
+(``docs/environments.md``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.kit.db import dialect_of, utcnow
 from bestow.kit.errors import Invalid, NotFound
 from bestow.kit.pagination import CursorPage, cursor_paginate
-from bestow.lab import environments
 from bestow.models import Client, Voucher, VoucherRedemption
 from bestow.vouchers import codes
 from bestow.vouchers.errors import BadIds, RepeatedIds, TooManyIds
@@ -28,12 +27,11 @@ MAX_IDS = 20
 
 
 def in_environment(environment: str) -> ColumnElement[bool]:
-    """Vouchers of ``environment``: issued by one of its clients (production: or by no client
-    still known)."""
-    if environments.is_production(environment):
-        elsewhere = select(Client.id).where(Client.environment != environment)
-        return or_(Voucher.client_id.is_(None), Voucher.client_id.not_in(elsewhere))
-    return Voucher.client_id.in_(select(Client.id).where(Client.environment == environment))
+    """Vouchers a client of ``environment`` may reach by code: those not issued by a client of
+    another environment. Every voucher the APIs make has an issuing client (clients are never
+    deleted); one without a known client was made outside them and is tied to no environment."""
+    elsewhere = select(Client.id).where(Client.environment != environment)
+    return or_(Voucher.client_id.is_(None), Voucher.client_id.not_in(elsewhere))
 
 
 async def by_code(

@@ -13,7 +13,8 @@
    the environment of the endpoint's client, read at claim time: a production client's deliveries
    go through the strict connection pool (https, public addresses only, checked by its resolver at
    every new connection), the others' through the lax one, so that a connection opened for a demo
-   endpoint on a private address is never reused for a production delivery.
+   endpoint on a private address is never reused for a production delivery. A deployment pinned
+   to production sends every delivery the strict way (a client left from before the pin too).
 4. **Record.** Outcomes are written in batches: one attempt row each, the delivery's next state
    (``succeeded``; ``pending`` with the next time of the schedule; ``failed``), and the endpoint's
    failure streak (410 Gone, or five days without a success, disables it).
@@ -509,6 +510,8 @@ class Dispatcher:
         self.db = db
         self.worker_id = worker_id
         self.sealer = Sealer(load_secret_key(settings))
+        self.all_strict = settings.is_production
+        """Pinned to production: every delivery follows production's URL rules."""
         self.concurrency = settings.webhook_concurrency
         self.timeout = settings.webhook_timeout_seconds
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
@@ -601,7 +604,7 @@ class Dispatcher:
                 log.warning("webhooks.claim_failed", error=type(exc).__name__)
                 claimed = []
             for item in claimed:
-                self._start(pools[item.target.strict], item)
+                self._start(pools[self._strict(item)], item)
             drained = len(claimed) < free
             if drained:
                 await self._pause(self._new_work)
@@ -611,13 +614,16 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), self.poll)
 
+    def _strict(self, item: Claimed) -> bool:
+        return self.all_strict or item.target.strict
+
     def _start(self, http: aiohttp.ClientSession, item: Claimed) -> None:
         task = asyncio.create_task(self._deliver(http, item))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
     async def _deliver(self, http: aiohttp.ClientSession, item: Claimed) -> None:
-        outcome = await send(http, item, production=item.target.strict, timeout=self.timeout)
+        outcome = await send(http, item, production=self._strict(item), timeout=self.timeout)
         self._outcomes.append(outcome)
         self._has_outcomes.set()
         self._slot_freed.set()
