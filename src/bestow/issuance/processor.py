@@ -43,7 +43,7 @@ from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
 from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
-from bestow.lab import environments
+from bestow.lab import environments, worker_faults
 from bestow.members.identifiers import normalise_email, normalise_phone
 from bestow.models import (
     Campaign,
@@ -91,6 +91,9 @@ class Context:
     campaign_payload: dict[str, Any]
     kind: kinds.RewardKind | None = None
     billable: bool = False
+    client_id: str = ""
+    environment: str = "production"
+    """The job's client's: a demo or UAT one may have ``partial_failure`` fault rules."""
 
 
 @dataclass
@@ -170,7 +173,19 @@ async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
         },
     }
     kind = kinds.get(template.kind) if template else None
-    return Context(job.id, merchant, campaign, variant, template, payload, kind, billable)
+    environment = client.environment if client is not None else "production"
+    return Context(
+        job.id,
+        merchant,
+        campaign,
+        variant,
+        template,
+        payload,
+        kind,
+        billable,
+        job.client_id,
+        environment,
+    )
 
 
 async def process_job(
@@ -224,11 +239,28 @@ async def _isolated_chunk(
 ) -> Counter[str]:
     """Process and write one chunk in the chunk's transaction; a row-level error (a member whose
     points balance would overflow, a row the database refuses) fails that identifier alone, with
-    its reason, and the rest of the chunk is written (``bestow.kit.isolation``)."""
+    its reason, and the rest of the chunk is written (``bestow.kit.isolation``).
+
+    A demo or UAT client's ``partial_failure`` rules are drawn once for the chunk, before it, among
+    the identifiers that are well formed (``bestow.lab.worker_faults``): those drawn fail with the
+    rule's reason, as a real failure would, and the audit log says they were injected."""
+    injected = await worker_faults.batch_failures(
+        session,
+        client_id=ctx.client_id,
+        environment=ctx.environment,
+        surface=worker_faults.PARTNER,
+        eligible=[start + i for i, item in enumerate(chunk) if item.normal is not None],
+    )
+    forced: dict[int, str] = {}
+    if injected is not None:
+        forced = injected.reasons
+        worker_faults.record_injected(
+            session, target_type="issuance_job", target_id=ctx.job_id, injected=injected
+        )
 
     async def attempt(first: int, items: Sequence[Judged]) -> Counter[str]:
         already = set(rewarded)
-        result = await _process_chunk(session, ctx, first, list(items), now, already)
+        result = await _process_chunk(session, ctx, first, list(items), now, already, forced)
         await _write(session, ctx, result, now)
         rewarded.clear()
         rewarded.update(already)
@@ -282,9 +314,11 @@ async def _process_chunk(
     chunk: list[Judged],
     now: datetime,
     already: set[str],
+    forced: dict[int, str] | None = None,
 ) -> ChunkResult:
     """Judge one chunk. ``already`` holds the members the job has rewarded (or held out) so far;
-    the members this chunk rewards are added to it."""
+    the members this chunk rewards are added to it. ``forced``: the identifiers (by index) that
+    fail with the given reason whatever they are (injected faults)."""
     result = ChunkResult()
     wanted: dict[int, tuple[str, str]] = {}
     for offset, item in enumerate(chunk):
@@ -292,6 +326,9 @@ async def _process_chunk(
         if item.normal is None:
             error = item.error or INVALID_TYPE
             result.failures.append(_failure(ctx, index, item.kind, item.value, error))
+            continue
+        if forced and index in forced:
+            result.failures.append(_failure(ctx, index, item.kind, item.value, forced[index]))
             continue
         wanted[index] = (item.kind, item.normal)
 
