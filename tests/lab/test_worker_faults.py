@@ -179,7 +179,10 @@ def test_a_reason_follows_the_surface() -> None:
 
 
 async def test_a_share_picks_by_chance_among_the_eligible(runtime: Runtime) -> None:
+    """And ``None`` (stop asking for this batch) for a production client or a client without a
+    live rule."""
     partner = await new_partner(runtime)
+    ruleless = await new_partner(runtime)
     await make_rule(runtime, partner.client_id, faults.PARTIAL_FAILURE, share=0.5)
     async with runtime.db.write_session() as session:
         injected = await worker_faults.batch_failures(
@@ -197,6 +200,13 @@ async def test_a_share_picks_by_chance_among_the_eligible(runtime: Runtime) -> N
             surface=worker_faults.PARTNER,
             eligible=range(1000),
         )
-    assert injected is not None and none is None
+        unruled = await worker_faults.batch_failures(
+            session,
+            client_id=ruleless.client_id,
+            environment="demo",
+            surface=worker_faults.PARTNER,
+            eligible=range(1000),
+        )
+    assert injected is not None and none is None and unruled is None
     assert 400 < len(injected.reasons) < 600
     assert set(injected.reasons.values()) == {NOT_FOUND}

@@ -105,6 +105,7 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
     players: list[str] | None = None
     operator_id: int | None = None
     environment = "production"
+    asking = True  # whether the client may have fault rules: until a chunk finds none
     while True:
         async with ctx.db.write_session() as session:
             await fence(session, lease)
@@ -140,7 +141,11 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
                     batch.processed_count = batch.total_count
                     batch.error = str(refused)
                 else:
-                    forced = await _injected(session, batch, environment, start, len(chunk))
+                    forced: dict[int, str] = {}
+                    if asking:
+                        injected = await _injected(session, batch, environment, start, len(chunk))
+                        asking = injected is not None
+                        forced = injected.reasons if injected is not None else {}
                     tally = await _isolated_chunk(session, batch, view, start, chunk, now, forced)
                     batch.enrolled_count += tally["enrolled"]
                     batch.existing_count += tally["existing"]
@@ -160,10 +165,11 @@ async def _injected(
     environment: str,
     start: int,
     size: int,
-) -> dict[int, str]:
+) -> worker_faults.Injected | None:
     """The players of the chunk (by index) that a demo or UAT client's ``partial_failure`` rules
     make fail, drawn once for the chunk (``bestow.lab.worker_faults``); the first one's reason
-    goes to ``error`` as a real failure's would, and the audit log says they were injected."""
+    goes to ``error`` as a real failure's would, and the audit log says they were injected.
+    ``None``: no rule applies, stop asking for this bulk (a production client: no query)."""
     injected = await worker_faults.batch_failures(
         session,
         client_id=batch.client_id,
@@ -171,15 +177,15 @@ async def _injected(
         surface=worker_faults.OPERATOR,
         eligible=range(start, start + size),
     )
-    if injected is None:
-        return {}
+    if injected is None or not injected.reasons:
+        return injected
     worker_faults.record_injected(
         session, target_type="operator_enrollment_batch", target_id=batch.id, injected=injected
     )
     first = min(injected.reasons)
     if batch.error is None:
         batch.error = f"operatorPlayerIds[{first}]: {injected.reasons[first]}"[:500]
-    return injected.reasons
+    return injected
 
 
 async def _isolated_chunk(

@@ -198,6 +198,7 @@ async def process_job(
     """Process every remaining chunk of the job, then finish it."""
     judged: list[Judged] | None = None
     rewarded: set[str] | None = None
+    asking = True  # whether the job's client may have fault rules: until a chunk finds none
     while True:
         async with db.write_session() as session:
             await fence(session, lease)
@@ -218,7 +219,12 @@ async def process_job(
                 if rewarded is None:
                     rewarded = await _rewarded_members(session, job_id)
                 chunk = judged[start : start + chunk_size]
-                tally = await _isolated_chunk(session, ctx, start, chunk, now, rewarded)
+                forced: dict[int, str] = {}
+                if asking:
+                    injected = await _injected(session, ctx, start, chunk)
+                    asking = injected is not None
+                    forced = injected.reasons if injected is not None else {}
+                tally = await _isolated_chunk(session, ctx, start, chunk, now, rewarded, forced)
                 job.processed_count = start + len(chunk)
                 job.success_count += tally["success"]
                 job.failure_count += tally["failure"]
@@ -229,21 +235,13 @@ async def process_job(
             await session.commit()
 
 
-async def _isolated_chunk(
-    session: WriteSession,
-    ctx: Context,
-    start: int,
-    chunk: list[Judged],
-    now: datetime,
-    rewarded: set[str],
-) -> Counter[str]:
-    """Process and write one chunk in the chunk's transaction; a row-level error (a member whose
-    points balance would overflow, a row the database refuses) fails that identifier alone, with
-    its reason, and the rest of the chunk is written (``bestow.kit.isolation``).
-
-    A demo or UAT client's ``partial_failure`` rules are drawn once for the chunk, before it, among
-    the identifiers that are well formed (``bestow.lab.worker_faults``): those drawn fail with the
-    rule's reason, as a real failure would, and the audit log says they were injected."""
+async def _injected(
+    session: WriteSession, ctx: Context, start: int, chunk: list[Judged]
+) -> worker_faults.Injected | None:
+    """The identifiers of the chunk that a demo or UAT client's ``partial_failure`` rules make
+    fail, drawn once for the chunk among the well-formed ones (``bestow.lab.worker_faults``);
+    the audit log says they were injected. ``None``: no rule applies, stop asking for this job
+    (a production client: no query at all)."""
     injected = await worker_faults.batch_failures(
         session,
         client_id=ctx.client_id,
@@ -251,12 +249,27 @@ async def _isolated_chunk(
         surface=worker_faults.PARTNER,
         eligible=[start + i for i, item in enumerate(chunk) if item.normal is not None],
     )
-    forced: dict[int, str] = {}
-    if injected is not None:
-        forced = injected.reasons
+    if injected is not None and injected.reasons:
         worker_faults.record_injected(
             session, target_type="issuance_job", target_id=ctx.job_id, injected=injected
         )
+    return injected
+
+
+async def _isolated_chunk(
+    session: WriteSession,
+    ctx: Context,
+    start: int,
+    chunk: list[Judged],
+    now: datetime,
+    rewarded: set[str],
+    forced: dict[int, str],
+) -> Counter[str]:
+    """Process and write one chunk in the chunk's transaction; a row-level error (a member whose
+    points balance would overflow, a row the database refuses) fails that identifier alone, with
+    its reason, and the rest of the chunk is written (``bestow.kit.isolation``). The identifiers
+    in ``forced`` (by index: injected faults, ``_injected``) fail with the reason given, as a
+    real failure would."""
 
     async def attempt(first: int, items: Sequence[Judged]) -> Counter[str]:
         already = set(rewarded)

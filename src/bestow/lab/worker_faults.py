@@ -179,21 +179,26 @@ async def batch_failures(
     eligible: Sequence[int],
     chance: random.Random | None = None,
 ) -> Injected | None:
-    """Which of the ``eligible`` positions of a chunk fail on purpose, and with what reason;
-    ``None`` (without a query) for a production client, or when no rule is live. Each rule in
-    turn: a share rule picks each position left by chance, a counted one the next of them."""
-    if not eligible or not environments.allows_faults(environment):
-        return None
-    rules = await _live(session, {client_id}, PARTIAL_FAILURE)
-    if not rules:
+    """Which of the ``eligible`` positions of a chunk fail on purpose, and with what reason
+    (none may be drawn). ``None`` when no rule applies, so that the caller stops asking for the
+    rest of its batch: at once, without a query, for a production client. Each rule in turn: a
+    share rule picks each position left by chance, a counted one the next of them."""
+    if not environments.allows_faults(environment):
         return None
     method, route = PARTNER_ROUTE if surface == PARTNER else OPERATOR_ROUTE
+    rules = [
+        rule
+        for rule in await _live(session, {client_id}, PARTIAL_FAILURE)
+        if matches_route(rule.route, method, route)
+    ]
+    if not rules:
+        return None
     roll = chance or random
     injected = Injected()
     left = list(eligible)
     for rule in rules:
-        if not left or not matches_route(rule.route, method, route):
-            continue
+        if not left:
+            break
         reason = reason_for(surface, dict(rule.params or {}))
         if rule.share is not None:
             chosen = [index for index in left if roll.random() < rule.share]
@@ -206,7 +211,7 @@ async def batch_failures(
             injected.reasons[index] = reason
         taken = set(chosen)
         left = [index for index in left if index not in taken]
-    return injected if injected.reasons else None
+    return injected
 
 
 def record_injected(
