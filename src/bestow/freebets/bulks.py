@@ -30,6 +30,7 @@ from bestow.kit.db import WriteSession, bulk_insert, is_unavailable, utcnow
 from bestow.kit.errors import Invalid
 from bestow.kit.jobs import JobContext, enqueue, task
 from bestow.kit.timefmt import iso
+from bestow.lab import worker_faults
 from bestow.models import Client, OperatorEnrollment, OperatorEnrollmentBatch
 from bestow.webhooks import fanout
 
@@ -103,6 +104,8 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
     lease = lease_for(ctx)
     players: list[str] | None = None
     operator_id: int | None = None
+    environment = "production"
+    asking = True  # whether the client may have fault rules: until a chunk finds none
     while True:
         async with ctx.db.write_session() as session:
             await fence(session, lease)
@@ -120,6 +123,7 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
                 players = list(batch.player_ids)
                 client = await session.get(Client, batch.client_id)
                 operator_id = client.operator_id if client else None
+                environment = client.environment if client else environment
             start = batch.processed_count
             if start < batch.total_count:
                 view = await enrollments.reward_view(
@@ -137,7 +141,12 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
                     batch.processed_count = batch.total_count
                     batch.error = str(refused)
                 else:
-                    tally = await _isolated_chunk(session, batch, view, start, chunk, now)
+                    forced: dict[int, str] = {}
+                    if asking:
+                        injected = await _injected(session, batch, environment, start, len(chunk))
+                        asking = injected is not None
+                        forced = injected.reasons if injected is not None else {}
+                    tally = await _isolated_chunk(session, batch, view, start, chunk, now, forced)
                     batch.enrolled_count += tally["enrolled"]
                     batch.existing_count += tally["existing"]
                     batch.failed_count += tally["failed"]
@@ -150,6 +159,35 @@ async def process_batch(ctx: JobContext, batch_id: str, chunk_size: int = BULK_C
                 return
 
 
+async def _injected(
+    session: WriteSession,
+    batch: OperatorEnrollmentBatch,
+    environment: str,
+    start: int,
+    size: int,
+) -> worker_faults.Injected | None:
+    """The players of the chunk (by index) that a demo or UAT client's ``partial_failure`` rules
+    make fail, drawn once for the chunk (``bestow.lab.worker_faults``); the first one's reason
+    goes to ``error`` as a real failure's would, and the audit log says they were injected.
+    ``None``: no rule applies, stop asking for this bulk (a production client: no query)."""
+    injected = await worker_faults.batch_failures(
+        session,
+        client_id=batch.client_id,
+        environment=environment,
+        surface=worker_faults.OPERATOR,
+        eligible=range(start, start + size),
+    )
+    if injected is None or not injected.reasons:
+        return injected
+    worker_faults.record_injected(
+        session, target_type="operator_enrollment_batch", target_id=batch.id, injected=injected
+    )
+    first = min(injected.reasons)
+    if batch.error is None:
+        batch.error = f"operatorPlayerIds[{first}]: {injected.reasons[first]}"[:500]
+    return injected
+
+
 async def _isolated_chunk(
     session: WriteSession,
     batch: OperatorEnrollmentBatch,
@@ -157,14 +195,19 @@ async def _isolated_chunk(
     start: int,
     chunk: list[str],
     now: datetime,
+    forced: dict[int, str] | None = None,
 ) -> Counter[str]:
     """Enrol one chunk in the chunk's transaction; a player whose row the database refuses fails
     alone (counted in ``failed_count``, the first such reason in ``error`` with the player's
-    index) and the rest of the chunk is enrolled (``bestow.kit.isolation``)."""
+    index) and the rest of the chunk is enrolled (``bestow.kit.isolation``). The players in
+    ``forced`` (by index) fail without being enrolled (injected faults)."""
 
     async def attempt(first: int, players: Sequence[str]) -> Counter[str]:
-        enrolled = await _enrol_chunk(session, batch, view, list(players), now)
-        return Counter(enrolled=enrolled, existing=len(players) - enrolled)
+        kept = [p for i, p in enumerate(players, first) if not forced or i not in forced]
+        enrolled = await _enrol_chunk(session, batch, view, kept, now) if kept else 0
+        return Counter(
+            enrolled=enrolled, existing=len(kept) - enrolled, failed=len(players) - len(kept)
+        )
 
     async def fail(index: int, _player: str, reason: str) -> Counter[str]:
         if batch.error is None:

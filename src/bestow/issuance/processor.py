@@ -43,7 +43,7 @@ from bestow.kit.errors import Invalid
 from bestow.kit.ids import new_guid, new_id
 from bestow.kit.outbox import event_row
 from bestow.kit.timefmt import iso
-from bestow.lab import environments
+from bestow.lab import environments, worker_faults
 from bestow.members.identifiers import normalise_email, normalise_phone
 from bestow.models import (
     Campaign,
@@ -91,6 +91,9 @@ class Context:
     campaign_payload: dict[str, Any]
     kind: kinds.RewardKind | None = None
     billable: bool = False
+    client_id: str = ""
+    environment: str = "production"
+    """The job's client's: a demo or UAT one may have ``partial_failure`` fault rules."""
 
 
 @dataclass
@@ -170,7 +173,19 @@ async def _context(session: AsyncSession, job: IssuanceJob) -> Context:
         },
     }
     kind = kinds.get(template.kind) if template else None
-    return Context(job.id, merchant, campaign, variant, template, payload, kind, billable)
+    environment = client.environment if client is not None else "production"
+    return Context(
+        job.id,
+        merchant,
+        campaign,
+        variant,
+        template,
+        payload,
+        kind,
+        billable,
+        job.client_id,
+        environment,
+    )
 
 
 async def process_job(
@@ -183,6 +198,7 @@ async def process_job(
     """Process every remaining chunk of the job, then finish it."""
     judged: list[Judged] | None = None
     rewarded: set[str] | None = None
+    asking = True  # whether the job's client may have fault rules: until a chunk finds none
     while True:
         async with db.write_session() as session:
             await fence(session, lease)
@@ -203,7 +219,12 @@ async def process_job(
                 if rewarded is None:
                     rewarded = await _rewarded_members(session, job_id)
                 chunk = judged[start : start + chunk_size]
-                tally = await _isolated_chunk(session, ctx, start, chunk, now, rewarded)
+                forced: dict[int, str] = {}
+                if asking:
+                    injected = await _injected(session, ctx, start, chunk)
+                    asking = injected is not None
+                    forced = injected.reasons if injected is not None else {}
+                tally = await _isolated_chunk(session, ctx, start, chunk, now, rewarded, forced)
                 job.processed_count = start + len(chunk)
                 job.success_count += tally["success"]
                 job.failure_count += tally["failure"]
@@ -214,6 +235,27 @@ async def process_job(
             await session.commit()
 
 
+async def _injected(
+    session: WriteSession, ctx: Context, start: int, chunk: list[Judged]
+) -> worker_faults.Injected | None:
+    """The identifiers of the chunk that a demo or UAT client's ``partial_failure`` rules make
+    fail, drawn once for the chunk among the well-formed ones (``bestow.lab.worker_faults``);
+    the audit log says they were injected. ``None``: no rule applies, stop asking for this job
+    (a production client: no query at all)."""
+    injected = await worker_faults.batch_failures(
+        session,
+        client_id=ctx.client_id,
+        environment=ctx.environment,
+        surface=worker_faults.PARTNER,
+        eligible=[start + i for i, item in enumerate(chunk) if item.normal is not None],
+    )
+    if injected is not None and injected.reasons:
+        worker_faults.record_injected(
+            session, target_type="issuance_job", target_id=ctx.job_id, injected=injected
+        )
+    return injected
+
+
 async def _isolated_chunk(
     session: WriteSession,
     ctx: Context,
@@ -221,14 +263,17 @@ async def _isolated_chunk(
     chunk: list[Judged],
     now: datetime,
     rewarded: set[str],
+    forced: dict[int, str],
 ) -> Counter[str]:
     """Process and write one chunk in the chunk's transaction; a row-level error (a member whose
     points balance would overflow, a row the database refuses) fails that identifier alone, with
-    its reason, and the rest of the chunk is written (``bestow.kit.isolation``)."""
+    its reason, and the rest of the chunk is written (``bestow.kit.isolation``). The identifiers
+    in ``forced`` (by index: injected faults, ``_injected``) fail with the reason given, as a
+    real failure would."""
 
     async def attempt(first: int, items: Sequence[Judged]) -> Counter[str]:
         already = set(rewarded)
-        result = await _process_chunk(session, ctx, first, list(items), now, already)
+        result = await _process_chunk(session, ctx, first, list(items), now, already, forced)
         await _write(session, ctx, result, now)
         rewarded.clear()
         rewarded.update(already)
@@ -282,9 +327,11 @@ async def _process_chunk(
     chunk: list[Judged],
     now: datetime,
     already: set[str],
+    forced: dict[int, str] | None = None,
 ) -> ChunkResult:
     """Judge one chunk. ``already`` holds the members the job has rewarded (or held out) so far;
-    the members this chunk rewards are added to it."""
+    the members this chunk rewards are added to it. ``forced``: the identifiers (by index) that
+    fail with the given reason whatever they are (injected faults)."""
     result = ChunkResult()
     wanted: dict[int, tuple[str, str]] = {}
     for offset, item in enumerate(chunk):
@@ -292,6 +339,9 @@ async def _process_chunk(
         if item.normal is None:
             error = item.error or INVALID_TYPE
             result.failures.append(_failure(ctx, index, item.kind, item.value, error))
+            continue
+        if forced and index in forced:
+            result.failures.append(_failure(ctx, index, item.kind, item.value, forced[index]))
             continue
         wanted[index] = (item.kind, item.normal)
 

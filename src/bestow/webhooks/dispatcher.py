@@ -137,7 +137,7 @@ async def fan_out(db: Database, *, limit: int = FAN_OUT_BATCH, probe: bool = Tru
             return 0
         now = utcnow()
         wanted = await fanout.subscriptions(session, {c for _, _, c in events if c})
-        rows = fanout.delivery_rows(events, wanted, now)
+        rows = await fanout.deliveries(session, events, wanted, now)
         await bulk_insert(session, WebhookDelivery.__table__, rows)
         await session.execute(
             update(OutboxEvent)

@@ -8,6 +8,10 @@ out (``bestow.webhooks.dispatcher.fan_out``), with the same rules.
 
 An event goes to every endpoint of its client whose filter takes its type; a disabled endpoint
 gets the delivery as ``failed`` (``endpoint disabled``), so that a replay can send it later.
+
+A demo or UAT client's ``webhook_chaos`` fault rules act here, on the rows about to be written
+(``deliveries``; ``bestow.lab.worker_faults``): a later ``next_attempt_at`` (delay, reorder) or a
+resend (duplicate), marked in ``origin``. A production client's rows are never looked at.
 """
 
 from __future__ import annotations
@@ -22,17 +26,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import bulk_insert, dialect_of, utcnow
 from bestow.kit.ids import new_id
-from bestow.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from bestow.lab import environments, worker_faults
+from bestow.models import Client, OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 NOTIFY_CHANNEL = "bestow_webhooks"
 """PostgreSQL channel on which a commit with new deliveries wakes the dispatchers."""
 
-Subscriptions = dict[str, list[tuple[str, list[str], bool]]]
-"""client id -> (endpoint id, event types (empty: all), enabled) of each of its endpoints."""
+
+class Subscriptions(defaultdict[str, list[tuple[str, list[str], bool]]]):
+    """client id -> (endpoint id, event types (empty: all), enabled) of each of its endpoints;
+    ``lab``: those of the clients that may have fault rules (demo and UAT)."""
+
+    def __init__(self) -> None:
+        super().__init__(list)
+        self.lab: set[str] = set()
 
 
 async def subscriptions(session: AsyncSession, client_ids: set[str]) -> Subscriptions:
-    by_client: Subscriptions = defaultdict(list)
+    by_client = Subscriptions()
     if not client_ids:
         return by_client
     rows = await session.execute(
@@ -41,10 +52,15 @@ async def subscriptions(session: AsyncSession, client_ids: set[str]) -> Subscrip
             WebhookEndpoint.client_id,
             WebhookEndpoint.event_types,
             WebhookEndpoint.enabled,
-        ).where(WebhookEndpoint.client_id.in_(client_ids))
+            Client.environment,
+        )
+        .join(Client, Client.id == WebhookEndpoint.client_id)
+        .where(WebhookEndpoint.client_id.in_(client_ids))
     )
-    for endpoint_id, client_id, types, enabled in rows:
+    for endpoint_id, client_id, types, enabled, environment in rows:
         by_client[client_id].append((endpoint_id, list(types or []), bool(enabled)))
+        if environments.allows_faults(environment):
+            by_client.lab.add(client_id)
     return by_client
 
 
@@ -77,6 +93,20 @@ def delivery_rows(
     ]
 
 
+async def deliveries(
+    session: AsyncSession,
+    events: Iterable[tuple[str, str, str | None]],
+    wanted: Subscriptions,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """``delivery_rows``, with the webhook chaos of demo and UAT clients applied (a query only
+    when such a client has a row)."""
+    rows = delivery_rows(events, wanted, now)
+    if wanted.lab:
+        await worker_faults.webhook_chaos(session, rows, wanted.lab, now)
+    return rows
+
+
 async def write_events(session: AsyncSession, events: list[dict[str, Any]]) -> int:
     """Insert outbox event rows (every column but ``published_at``) with their deliveries, in the
     caller's transaction; returns how many deliveries."""
@@ -87,7 +117,9 @@ async def write_events(session: AsyncSession, events: list[dict[str, Any]]) -> i
     for event in events:
         event["published_at"] = now
     await bulk_insert(session, OutboxEvent.__table__, events)
-    rows = delivery_rows(((e["id"], e["type"], e["client_id"]) for e in events), wanted, now)
+    rows = await deliveries(
+        session, ((e["id"], e["type"], e["client_id"]) for e in events), wanted, now
+    )
     await bulk_insert(session, WebhookDelivery.__table__, rows)
     if rows and dialect_of(session) == "postgresql":
         # Wakes the dispatchers when this commits (never for a rollback), instead of their poll.
