@@ -28,7 +28,7 @@ async def requests_of(http: httpx.AsyncClient, **filters: Any) -> list[dict[str,
     """``GET /admin/requests`` with ``filters``, every page, after a flush: newest first."""
     await flushed(http)
     found: list[dict[str, Any]] = []
-    params = {k: v for k, v in filters.items() if v is not None}
+    params = {"limit": 500, **{k: v for k, v in filters.items() if v is not None}}
     while True:
         response = await http.get("/admin/requests", params=params, headers=ADMIN)
         assert response.status_code == 200, response.text
