@@ -39,13 +39,6 @@ async def requests_of(http: httpx.AsyncClient, **filters: Any) -> list[dict[str,
         params["cursor"] = page["next_cursor"]
 
 
-def one(entries: list[dict[str, Any]], method: str, route: str) -> dict[str, Any]:
-    """The one entry of ``method route``."""
-    matching = [e for e in entries if e["method"] == method and e["route"] == route]
-    assert len(matching) == 1, (method, route, [(e["method"], e["route"]) for e in entries])
-    return matching[0]
-
-
 def row(client_id: str, **over: Any) -> dict[str, Any]:
     """A request log row, as the recorder writes one."""
     return {

@@ -18,7 +18,7 @@ import pytest
 from bestow.config import RateLimitTier
 from bestow.kit.db import utcnow
 from tests.fixtures.logscan import PATTERNS
-from tests.lab.helpers import ADMIN, campaigns, flushed, one, requests_of
+from tests.lab.helpers import ADMIN, campaigns, flushed, requests_of
 from tests.loyalty.helpers import award, reward_body
 from tests.operator.helpers import bet, call, enrol
 from tests.operator.helpers import reward as operator_reward
@@ -194,6 +194,8 @@ async def test_operator_bets_and_bulks_are_recorded(world: World) -> None:
     bet_id = f"bet-{uuid.uuid4()}"
     placed = await bet(world.http, op, enrollment["id"], bet_id)
     assert placed.status_code == 200, placed.text
+    repeated = await bet(world.http, op, enrollment["id"], bet_id)
+    assert repeated.status_code == 200, repeated.text
     bulk = await call(
         world.http,
         op,
@@ -204,8 +206,13 @@ async def test_operator_bets_and_bulks_are_recorded(world: World) -> None:
     assert bulk.status_code == 202, bulk.text
 
     entries = await requests_of(world.http, client_id=op.client_id)
-    placed_entry = one(entries, "POST", "/v1/enrollments/{enrollment_id}/bets")
-    assert placed_entry["idempotency_key"] == bet_id
+    placed_entry, repeated_entry = (
+        next(e for e in entries if e["request_id"] == r.headers["x-request-id"])
+        for r in (placed, repeated)
+    )
+    assert placed_entry["idempotency_key"] == repeated_entry["idempotency_key"] == bet_id
+    assert (placed_entry["replayed"], repeated_entry["replayed"]) == (False, True)
+    assert placed_entry["route"] == "/v1/enrollments/{enrollment_id}/bets"
     assert placed_entry["headers_present"] == [
         "X-AUTH-OPERATOR-ID",
         "X-AUTH-REQUEST-HASH",
@@ -219,16 +226,19 @@ async def test_operator_bets_and_bulks_are_recorded(world: World) -> None:
 async def test_a_loyalty_award_is_recorded_with_its_external_reference(world: World) -> None:
     programme = world.loyalty_a
     body = reward_body()
-    awarded = await award(
-        world.http, programme.headers, world.objects["loyalty.correlation_id"], body
-    )
-    assert awarded.status_code == 200, awarded.text
+    for _ in range(2):
+        awarded = await award(
+            world.http, programme.headers, world.objects["loyalty.correlation_id"], body
+        )
+        assert awarded.status_code == 200, awarded.text
 
-    [entry] = await requests_of(
+    second, first = await requests_of(
         world.http, client_id=programme.client_id, idempotency_key=body["externalReferenceId"]
     )
-    assert entry["route"] == "/client/users/{correlation_id}/adhoc-reward/"
-    assert entry["headers_present"] == ["Authorization", "Content-Type"]
+    for entry in (first, second):
+        assert entry["route"] == "/client/users/{correlation_id}/adhoc-reward/"
+        assert entry["headers_present"] == ["Authorization", "Content-Type"]
+    assert (first["replayed"], second["replayed"]) == (False, True)
 
 
 async def test_every_surface_of_the_scripted_session_is_recorded(world: World) -> None:

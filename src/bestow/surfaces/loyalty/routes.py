@@ -279,6 +279,8 @@ async def issue_adhoc_reward(
             body=body,
             idle=_idle(runtime),
         )
+        if movement.replayed:
+            note(request, replayed=True)
         out = AdhocOut(transactionId=movement.transaction.id, message=adhoc.message(movement))
         return StoredResponse(200, JSON, out.model_dump_json().encode())
 

@@ -364,6 +364,8 @@ async def place_bet(
         operator_id=client.operator_id,
         clock=runtime.clock,
     )
+    if placed.replayed:
+        note(request, replayed=True)
     return ok(bet_json(placed.bet, placed.enrollment))
 
 
