@@ -7,7 +7,10 @@ loaded by the same generator (``bench/loadgen.py``, a separate process), one aft
 2. Bestow (``bestow serve --no-worker``) with ``BESTOW_LOG_LEVEL=WARNING``, an authenticated
    partner on the ``unlimited`` tier sending the real Partner API headers;
 3. Bestow again with ``BESTOW_LOG_LEVEL=INFO`` (one JSON access-log line per request, to a file),
-   unless ``--no-info``.
+   unless ``--no-info``;
+4. Bestow again with ``BESTOW_REQUEST_LOG=false``, unless ``--no-request-log-run``: the partner is
+   a demo client, so run 2 records every request in the request log (``docs/lab.md``) and this
+   run does not; their ratio is the request log's overhead (goal: within 10 %).
 
 The database is a temporary SQLite file (default) or a fresh PostgreSQL database
 (``--database postgresql``) that is dropped afterwards. The output is a table and, last, one JSON
@@ -386,6 +389,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--merchants", type=int, default=3, help="merchants granted to the partner")
     parser.add_argument("--no-info", action="store_true", help="skip the INFO access-log run")
     parser.add_argument(
+        "--no-request-log-run",
+        action="store_true",
+        help="skip the run with the request log off (no request log overhead figure)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=1, help="run every target N times, alternating; keep the best"
     )
     parser.add_argument(
@@ -482,6 +490,17 @@ def targets(args: argparse.Namespace, partner: Partner, url: str, var_dir: Path)
                     partner.document(),
                 )
             )
+        if not args.no_request_log_run:
+            chosen.append(
+                Target(
+                    "bestow_no_request_log",
+                    f"{label}, request log off",
+                    serve,
+                    bestow_env | {"BESTOW_REQUEST_LOG": "false"},
+                    partner.headers(),
+                    partner.document(),
+                )
+            )
     return chosen
 
 
@@ -563,6 +582,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "ratio of req per server CPU-second (less sensitive to other load): "
             + "   ".join(f"{k}: {v}" for k, v in cpu_ratio.items())
+        )
+    if "bestow" in results and "bestow_no_request_log" in results:
+        on, off = results["bestow"], results["bestow_no_request_log"]
+        report["request_log_ratio"] = (
+            round(on["ok_rps"] / off["ok_rps"], 3) if off["ok_rps"] else None
+        )
+        report["request_log_ratio_per_server_cpu"] = round(per_cpu(on) / per_cpu(off), 3)
+        print(
+            f"request log overhead, Bestow with it on / off (req/s): "
+            f"{on['ok_rps']:.0f} / {off['ok_rps']:.0f} = {report['request_log_ratio']}"
+            f"   per server CPU-second: {report['request_log_ratio_per_server_cpu']}"
+            "   (goal: at least 0.9)"
         )
     report["config"] = {
         "database": args.database,

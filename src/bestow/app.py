@@ -19,6 +19,7 @@ from bestow.deps import RuntimeDep
 from bestow.kit.auth_cache import AuthCache
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
+from bestow.lab import requestlog
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
 from bestow.surfaces import api_docs, examples, voucher_pages
 from bestow.surfaces import openapi as surface_errors
@@ -46,6 +47,8 @@ from bestow.surfaces.vouchers.products import router as voucher_products_router
 from bestow.surfaces.vouchers.vouchers import router as vouchers_router
 
 READY_TIMEOUT_SECONDS = 2.0
+SHUTDOWN_FLUSH_SECONDS = 5.0
+"""How long a stopping server tries to write its last request log rows."""
 
 DESCRIPTION = """Bestow issues rewards (discounts, vouchers, points, free bets) through the APIs of
 four vendors, on one core. Each surface keeps its vendor's conventions; the Admin API sets it up."""
@@ -89,6 +92,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         app.state.partner_merchants_cache = AuthCache(settings.auth_cache_seconds)
         app.state.operator_auth_cache = AuthCache(settings.auth_cache_seconds)
         app.state.example_ids = await _demo_ids(runtime, settings)
+        request_log = requestlog.RequestLog.from_settings(runtime.db, settings)
+        app.state.request_log = request_log
+        log_task = asyncio.create_task(request_log.run()) if request_log.enabled else None
         worker_task: asyncio.Task[None] | None = None
         worker = None
         if with_worker:
@@ -104,6 +110,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             if worker is not None and worker_task is not None:
                 worker.stop()
                 await worker_task
+            if log_task is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(request_log.stop(), SHUTDOWN_FLUSH_SECONDS)
+                log_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await log_task
             await runtime.rate_limiter.close()
             await runtime.db.dispose()
 
@@ -118,11 +130,22 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     api_docs.install(app)
     registry = surfaces()
     registry.install(app)
+
+    def record(scope: Any, status: int, elapsed: float) -> None:
+        # The lifespan's log: a new one each time the application starts.
+        request_log: requestlog.RequestLog | None = getattr(app.state, "request_log", None)
+        if request_log is not None:
+            request_log.record(scope, status, elapsed)
+
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         error_response=registry.error_response,
         body_policy=registry.body_policy,
+        recorder=record if settings.request_log else None,
+        fingerprints=(lambda path: requestlog.surface_of(path) is not None)
+        if settings.request_log
+        else None,
     )
     app.include_router(partner_router)
     app.include_router(partner_campaigns_router)

@@ -180,6 +180,25 @@ class Settings(BaseSettings):
         description="`bestow serve`: the longest request line and headers accepted (else 431).",
     )
 
+    request_log: bool = Field(
+        default=True,
+        description="Record the requests of clients on the client surfaces (`bestow requests`, "
+        "`GET /admin/requests`; docs/lab.md).",
+    )
+    request_log_production_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="The share of production clients' requests recorded (0: none; demo and UAT "
+        "clients' are all recorded).",
+    )
+    request_log_days: int = Field(
+        default=30, ge=1, description="Days demo and UAT clients' requests are kept."
+    )
+    request_log_production_days: int = Field(
+        default=7, ge=1, description="Days the recorded production requests are kept."
+    )
+
     db_pool_size: int = 10
     log_level: str = "INFO"
     log_json: bool = True

@@ -43,8 +43,9 @@ BOUNDARY_SETTINGS = settings(
 """Reproducible (derandomized, no example database) and bounded; a failure is reported as
 found, not shrunk (shrinking replays hundreds of requests)."""
 
-UNFINGERPRINTED = {"idempotency_records"}
-"""A refused request sent with an idempotency key stores its answer for replay, by design."""
+UNFINGERPRINTED = {"idempotency_records", "request_log"}
+"""A refused request sent with an idempotency key stores its answer for replay, and every
+request of a client is recorded in the request log (refusals too), by design."""
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 

@@ -352,6 +352,7 @@ from bestow.cli import loyalty as _loyalty  # noqa: E402
 from bestow.cli import members as _members  # noqa: E402
 from bestow.cli import merchants as _merchants  # noqa: E402
 from bestow.cli import products as _products  # noqa: E402
+from bestow.cli import requests as _requests  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
 from bestow.cli import vouchers as _vouchers  # noqa: E402
 from bestow.cli import webhooks as _webhooks  # noqa: E402
@@ -366,3 +367,4 @@ app.add_typer(_webhooks.app, name="webhooks")
 app.add_typer(_products.app, name="products")
 app.add_typer(_vouchers.app, name="vouchers")
 app.add_typer(_loyalty.app, name="loyalty")
+app.add_typer(_requests.app, name="requests")

@@ -31,6 +31,8 @@ PRODUCT = "product {product} is not one of the reward's products"
 class Bet:
     bet: OperatorFreeBet
     enrollment: OperatorEnrollment
+    replayed: bool = False
+    """The ``betId`` was used before: this is the first call's bet, and nothing was used."""
 
 
 async def place_bet(
@@ -61,7 +63,7 @@ async def place_bet(
             raise BetIdReused(
                 f"betId {bet_id} was already used on product {earlier.product}, not {product}"
             )
-        return Bet(earlier, enrollment)
+        return Bet(earlier, enrollment, replayed=True)
     current = enrollment_status(enrollment, now)
     if current not in OPEN:
         raise NoBetsLeft(f"Enrollment {enrollment_id} is {current}: it has no free bets to use")

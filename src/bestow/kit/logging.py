@@ -12,6 +12,7 @@ and secrets in it masked (an exception's message may quote a value).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -179,6 +180,12 @@ Recorder = Callable[[Scope, int, float], None]
 """Called once a request is answered, with its scope (``scope["state"]`` holds what the
 request's handling noted: ``client_id``, ``environment``...), its status and its latency in
 seconds; it must not block (the request log buffers, ``bestow.lab.requestlog``)."""
+Fingerprints = Callable[[str], bool]
+"""Whether the body of a request to this path is fingerprinted as it streams: its sha256 and
+size are then in ``scope["state"]`` under ``BODY_HASH`` and ``BODY_BYTES`` for the recorder."""
+BODY_HASH = "body_sha256"
+BODY_BYTES = "body_bytes"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class RequestMiddleware:
@@ -192,12 +199,14 @@ class RequestMiddleware:
         error_response: ErrorResponder,
         body_policy: BodyPolicy,
         recorder: Recorder | None = None,
+        fingerprints: Fingerprints | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.error_response = error_response
         self.body_policy = body_policy
         self.recorder = recorder
+        self.fingerprints = fingerprints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -229,7 +238,13 @@ class RequestMiddleware:
                 await refusal(scope, receive, send_with_id)
             else:
                 json_body = _is_json(headers.get(b"content-type", b""))
-                await self.app(scope, self._limited(receive, json_body), send_with_id)
+                fingerprinted = (
+                    self.fingerprints is not None
+                    and scope["method"] in _BODY_METHODS
+                    and self.fingerprints(scope["path"])
+                )
+                limited = self._limited(receive, json_body, state if fingerprinted else None)
+                await self.app(scope, limited, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -275,13 +290,21 @@ class RequestMiddleware:
                 return self.error_response(path, UnsupportedMediaType(problem))
         return None
 
-    def _limited(self, receive: Receive, json_body: bool) -> Receive:
+    def _limited(
+        self, receive: Receive, json_body: bool, fingerprint: dict[str, Any] | None = None
+    ) -> Receive:
         """``receive`` within the size limit and, for a JSON body, the depth limit: checked
         here, once for every surface, before any parser or encoder meets a body nested deeper
-        than it can handle (the JSON encoder stops at 255 levels)."""
+        than it can handle (the JSON encoder stops at 255 levels). With a ``fingerprint``
+        state, the body's sha256 and size are kept there as it streams (``Fingerprints``)."""
         limit = self.max_body_bytes
         seen = 0
         chunks: list[bytes] = []
+        hasher = None
+        if fingerprint is not None:
+            hasher = hashlib.sha256()
+            fingerprint[BODY_HASH] = hasher
+            fingerprint[BODY_BYTES] = 0
 
         async def receive_limited() -> Message:
             nonlocal seen
@@ -293,6 +316,9 @@ class RequestMiddleware:
                 seen += len(chunk)
                 if seen > limit:
                     raise PayloadTooLarge(limit)
+                if hasher is not None:
+                    hasher.update(chunk)
+                    fingerprint[BODY_BYTES] = seen  # type: ignore[index]
             if json_body:
                 more = message.get("more_body", False)
                 if more or chunks:

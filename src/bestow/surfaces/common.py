@@ -40,6 +40,7 @@ from bestow.kit.errors import (
 )
 from bestow.kit.idempotency import StoredResponse, fingerprint
 from bestow.kit.logging import NestedTooDeep, PayloadTooLarge, UnsupportedMediaType
+from bestow.lab.requestlog import NOTED
 
 log = structlog.get_logger("bestow.errors")
 
@@ -166,6 +167,51 @@ def identify(request: Request, client: AuthenticatedClient) -> None:
     state["environment"] = client.environment
 
 
+def note(
+    request: Request,
+    *,
+    idempotency_key: str | None = None,
+    counts: dict[str, int] | None = None,
+    replayed: bool | None = None,
+    error_code: str | None = None,
+    rate_limited: bool | None = None,
+) -> None:
+    """Tell the request log what only the route knows: an idempotency key read from the body
+    (Operator ``betId``, Loyalty ``externalReferenceId``), counts of the body (never its
+    values), that the answer is a replay, or the error code of an answer that is not an error
+    rendered by the surface (a partial success)."""
+    noted: dict[str, Any] = request.scope["state"].setdefault(NOTED, {})
+    if idempotency_key is not None:
+        noted["idempotency_key"] = idempotency_key
+    if counts is not None:
+        noted["counts"] = counts
+    if replayed is not None:
+        noted["replayed"] = replayed
+    if error_code is not None:
+        noted["error_code"] = error_code
+    if rate_limited is not None:
+        noted["rate_limited"] = rate_limited
+
+
+_CODE_FIELDS = ("code", "errorCode", "responseCode", "error")
+
+
+def error_code_of(response: Response) -> str | None:
+    """The vendor's error code in an error a surface rendered (Partner and Voucher ``code``,
+    Loyalty ``errorCode``, Operator ``responseCode``, OAuth ``error``)."""
+    try:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    for name in _CODE_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)[:64]
+    return None
+
+
 def environment_of(request: Request) -> str:
     """The calling client's environment (``identify``); a request without a client is the
     deployment's business and follows its pin, else the strictest."""
@@ -230,6 +276,7 @@ async def idempotent(
     headers = dict(stored.headers) | extra
     if replayed:
         headers["Idempotent-Replayed"] = "true"
+        note(request, replayed=True)
     return Response(stored.body, status_code=stored.status_code, headers=headers), replayed
 
 
@@ -361,7 +408,14 @@ class SurfaceRegistry:
                 exc.body_fields = _required_body_fields(request)  # type: ignore[attr-defined]
             elif isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
                 exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
-            return self.error_response(request.url.path, exc)
+            response = self.error_response(request.url.path, exc)
+            if "client_id" in request.scope["state"]:
+                note(
+                    request,
+                    error_code=error_code_of(response),
+                    rate_limited=isinstance(exc, RateLimited),
+                )
+            return response
 
         # Starlette hands a handler of ``Exception`` to its outermost middleware, which answers
         # and then re-raises (the server logs a crash and may drop the connection): anything

@@ -3,7 +3,8 @@
 A worker pipeline, so it commits itself: the clean-up of idempotency records and finished jobs in
 one transaction, then the voucher expiry a batch per transaction (``expire_vouchers``), so that
 each batch holds its row locks briefly and a long backlog makes progress even if a later batch
-fails.
+fails; and the request log's retention, a batch of rows per transaction
+(``bestow.lab.requestlog.prune``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import delete
 
 from bestow.config import Settings
 from bestow.kit.db import Database, utcnow
+from bestow.lab import requestlog
 from bestow.models import IdempotencyRecord, Job
 from bestow.vouchers import expiry
 
@@ -34,6 +36,7 @@ async def sweep(db: Database, settings: Settings) -> None:
         )
         await session.commit()
     await expire_vouchers(db)
+    await requestlog.prune(db, settings)
 
 
 async def expire_vouchers(

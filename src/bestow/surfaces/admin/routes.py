@@ -14,6 +14,7 @@ from bestow.surfaces.admin import (
     members,
     merchants,
     products,
+    requests,
     templates,
     vouchers,
     webhooks,
@@ -30,5 +31,6 @@ for resource in (
     webhooks,
     vouchers,
     loyalty,
+    requests,
 ):
     router.include_router(resource.router)

@@ -25,7 +25,7 @@ from bestow.kit.idempotency import StoredResponse
 from bestow.kit.timefmt import iso
 from bestow.loyalty import adhoc, ledger, sessions
 from bestow.surfaces.bodies import MISSING, Body, Read
-from bestow.surfaces.common import Unkeyed, idempotent, json_object
+from bestow.surfaces.common import Unkeyed, idempotent, json_object, note
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 
 CORRELATION_REQUIRED = "correlationId is mandatory and required to be non-empty"
@@ -266,6 +266,9 @@ async def issue_adhoc_reward(
     and credits nothing. A repeated `Idempotency-Key` returns the stored response; with another
     body it is refused (422). Refusals are not stored: a corrected retry may reuse the key."""
     data = await json_object(request)
+    reference = data.get("externalReferenceId")
+    if isinstance(reference, str) and reference:
+        note(request, idempotency_key=reference)
     body = read_adhoc(data)
 
     async def work(session: WriteSession) -> StoredResponse:
@@ -276,6 +279,8 @@ async def issue_adhoc_reward(
             body=body,
             idle=_idle(runtime),
         )
+        if movement.replayed:
+            note(request, replayed=True)
         out = AdhocOut(transactionId=movement.transaction.id, message=adhoc.message(movement))
         return StoredResponse(200, JSON, out.model_dump_json().encode())
 

@@ -21,6 +21,7 @@ from bestow.kit.errors import Invalid, Unauthenticated
 from bestow.kit.responses import JSONResponse
 from bestow.oauth import grant, tokens
 from bestow.surfaces import auth_throttle
+from bestow.surfaces.common import identify
 from bestow.surfaces.oauth.errors import BASIC, NO_STORE
 
 router = APIRouter(tags=["OAuth 2.0"])
@@ -131,6 +132,7 @@ async def token(request: Request, runtime: RuntimeDep, session: ReadSessionDep) 
     if client is None:
         await auth_throttle.failed(request, client_id)
         raise Unauthenticated("Client authentication failed", scheme=BASIC if basic else None)
+    identify(request, client)
     scopes = grant.granted_scopes(params.get("scope", "").split(), client.scopes)
     settings = runtime.settings
     signed, issued = tokens.issue(

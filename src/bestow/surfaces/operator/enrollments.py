@@ -26,6 +26,7 @@ from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import OperatorEnrollment, OperatorEnrollmentBatch, OperatorFreeBet
 from bestow.surfaces.bodies import Body, Read
+from bestow.surfaces.common import note
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.errors import envelope, ok
 from bestow.surfaces.operator.readers import (
@@ -250,6 +251,7 @@ async def enrol_players(
     """Enrol up to 10,000 players through the worker; 202 with the bulk enrollment, whose
     status and counts `GET .../enrollments/bulk/{bulkId}` follows."""
     body = await BulkEnrolIn.from_request(request)
+    note(request, counts={"operatorPlayerIds": len(body.operatorPlayerIds)})
     batch = await bulks.create_batch(
         session,
         client_id=client.id,
@@ -352,6 +354,7 @@ async def place_bet(
     """A game server uses one free bet: `New -> Active`, and `Completed` with the last. A
     repeat of the same `betId` answers the first call's result and uses nothing."""
     body = await BetIn.from_request(request)
+    note(request, idempotency_key=body.betId)
     placed = await bets.place_bet(
         session,
         client_id=client.id,
@@ -361,6 +364,8 @@ async def place_bet(
         operator_id=client.operator_id,
         clock=runtime.clock,
     )
+    if placed.replayed:
+        note(request, replayed=True)
     return ok(bet_json(placed.bet, placed.enrollment))
 
 

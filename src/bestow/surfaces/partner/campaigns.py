@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 import orjson
@@ -19,7 +20,7 @@ from bestow.kit.timefmt import iso
 from bestow.merchants import service as merchants
 from bestow.models import Campaign, IssuanceJob, RewardTemplate
 from bestow.rewards import templates
-from bestow.surfaces.common import Unkeyed, idempotent
+from bestow.surfaces.common import Unkeyed, idempotent, note
 from bestow.surfaces.partner.auth import require_scope
 from bestow.surfaces.partner.campaign_schemas import (
     CampaignEnvelope,
@@ -204,6 +205,7 @@ async def issue_rewards(
     ] = None,
 ) -> Response:
     """Start an asynchronous issuance job for up to 10,000 identifiers; 202 with the job."""
+    note(request, counts=dict(Counter(f"identifiers.{i.type}" for i in body.identifiers)))
 
     async def work(session: WriteSession) -> StoredResponse:
         job = await issuance.create_job(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from bestow.kit.errors import Invalid
 from bestow.kit.fields import CleanStrings
 from bestow.kit.timefmt import rfc3339
 from bestow.models import Voucher, VoucherRedemption
+from bestow.surfaces.common import note
 from bestow.surfaces.vouchers.auth import RedeemVouchers
 from bestow.surfaces.vouchers.vouchers import ErrorOut
 from bestow.vouchers import lookup, redemption
@@ -150,6 +151,7 @@ async def redeem(
     voucher_code: str,
     client: RedeemVouchers,
     session: WriteSessionDep,
+    request: Request,
     response: Response,
     body: RedeemIn | None = None,
 ) -> dict[str, Any]:
@@ -157,6 +159,8 @@ async def redeem(
     is required). A `reference` this client used before on the voucher returns the first
     redemption with the `Idempotency-Record` header (its time)."""
     body = required(body)
+    if body.reference:
+        note(request, idempotency_key=body.reference)
     done = await redemption.redeem(
         session,
         code=voucher_code,
@@ -170,6 +174,7 @@ async def redeem(
     view = await redeemed_json(session, done)
     if done.replayed:
         response.headers[REPLAY_HEADER] = rfc3339(done.redemption.created_at)
+        note(request, replayed=True)
     return view
 
 

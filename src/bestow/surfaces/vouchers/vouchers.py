@@ -20,6 +20,7 @@ from bestow.kit.timefmt import rfc3339
 from bestow.lab import environments
 from bestow.models import Voucher
 from bestow.surfaces.bodies import MISSING, Body, Read
+from bestow.surfaces.common import note
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
 from bestow.surfaces.vouchers.errors import BAD_BODY, UnreadableIssue
 from bestow.vouchers import issuing, links, lookup
@@ -156,6 +157,7 @@ async def issue_vouchers(
     `Idempotency-Record` header, however long after and however many times."""
     key = issuing.idempotency_key(idempotency_key)
     asked = await IssueIn.from_request(request)
+    note(request, counts={"quantity": asked.quantity})
     issued = await issuing.issue(
         session,
         client_id=client.id,
@@ -185,6 +187,9 @@ async def issue_vouchers(
     headers: dict[str, str] = {}
     if issued.replayed:
         headers["Idempotency-Record"] = rfc3339(issued.order.created_at)
+        note(request, replayed=True)
+    if issued.shortfall:
+        note(request, error_code="207-762")
     return Response(
         orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
     )
