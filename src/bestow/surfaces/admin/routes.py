@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from bestow.surfaces.admin import (
     audit,
     clients,
+    faults,
     loyalty,
     members,
     merchants,
@@ -30,5 +31,6 @@ for resource in (
     webhooks,
     vouchers,
     loyalty,
+    faults,
 ):
     router.include_router(resource.router)
