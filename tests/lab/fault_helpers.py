@@ -152,6 +152,10 @@ class Scenario:
     path_part: str
     act: Callable[[Bestow], object]
     effects: Callable[[], Awaitable[int]]
+    credentials: dict[str, str] = field(default_factory=dict)
+    """The keyword arguments that open the surface on an SDK client."""
+    product: str = ""
+    """The Voucher API's product code (``voucher_scenario``)."""
 
 
 async def partner_scenario(runtime: Runtime, base_url: str, environment: str = "demo") -> Scenario:
@@ -204,7 +208,14 @@ async def voucher_scenario(runtime: Runtime, environment: str = "demo") -> Scena
         return await _count(runtime, Voucher, client_id)
 
     return Scenario(
-        "vouchers", client_id, "POST /v3/products/{code}", "/v3/products/", act, effects
+        "vouchers",
+        client_id,
+        "POST /v3/products/{code}",
+        "/v3/products/",
+        act,
+        effects,
+        credentials={"client_id": client_id, "client_secret": secret},
+        product=product.code,
     )
 
 

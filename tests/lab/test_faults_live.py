@@ -19,6 +19,7 @@ import pytest
 
 from bestow.deps import Runtime
 from bestow.models import FaultRule
+from bestow_client import AsyncBestow
 from tests.fixtures.deployment import Serving
 from tests.lab.fault_helpers import (
     FAULT,
@@ -32,8 +33,6 @@ from tests.lab.fault_helpers import (
     scenario,
     sdk,
 )
-
-pytestmark = pytest.mark.asyncio
 
 SURFACES = ("partner", "vouchers", "loyalty", "operator")
 DELAY_MS = 3000
@@ -179,6 +178,43 @@ async def test_a_production_client_beside_them_ignores_the_header_and_its_rule(
     assert traffic.statuses(case.path_part) == [200 if surface == "operator" else 202]
     assert environment == "production"
     assert traffic.environments == {"production"}
+
+
+async def test_the_async_sdk_survives_a_dropped_answer_with_exactly_one_effect(
+    served: Serving, runtime: Runtime
+) -> None:
+    case = await scenario(runtime, served.server.base_url, "vouchers")
+    add_rule_sync(
+        served.server.base_url,
+        admin_token(served),
+        case.client_id,
+        kind="lost_answer",
+        count=1,
+        route=case.route,
+    )
+    sent: list[str] = []
+    answered: list[int] = []
+
+    async def on_request(request: httpx.Request) -> None:
+        sent.append(request.url.path)
+
+    async def on_response(response: httpx.Response) -> None:
+        answered.append(response.status_code)
+
+    http = httpx.AsyncClient(
+        base_url=served.server.base_url,
+        event_hooks={"request": [on_request], "response": [on_response]},
+    )
+    async with AsyncBestow(
+        base_url=served.server.base_url, app_name="faults", http_client=http
+    ) as bestow:
+        vouchers = bestow.vouchers(**case.credentials)
+        [order] = await vouchers.issue(case.product)
+    assert len(order.vouchers) == 1 and order.replayed  # the retry got the stored answer
+    assert await case.effects() == 1
+    issued = [path for path in sent if path.startswith("/v3/products/")]
+    assert len(issued) == 2  # the first answer never came
+    assert bestow.environment == "demo"
 
 
 def test_bestow_client_says_which_environment_it_talks_to(served: Serving, tmp_path: Path) -> None:
