@@ -34,7 +34,6 @@ from tests.surfaces.partner.helpers import (
     new_partner,
 )
 
-pytestmark = pytest.mark.asyncio
 
 MERCHANTS = "/partner/merchants"
 ISSUE = "/partner/campaigns/issue"
@@ -297,8 +296,8 @@ async def test_an_expired_rule_does_not_fire(
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
         await session.commit()
-    app_client_app = app_client._transport.app  # type: ignore[attr-defined]
-    app_client_app.state.fault_rules_cache.clear()  # as if a second had passed
+    app = app_client._transport.app  # type: ignore[attr-defined]
+    faults.rules_cache(app.state).clear()  # as if a second had passed
     assert (await app_client.get(MERCHANTS, headers=partner.headers())).status_code == 200
     listed = (
         await app_client.get(

@@ -34,6 +34,8 @@ from tests.lab.fault_helpers import (
     sdk,
 )
 
+pytestmark = pytest.mark.slow  # live servers: out of make test-fast
+
 SURFACES = ("partner", "vouchers", "loyalty", "operator")
 DELAY_MS = 3000
 SLOW_TIMEOUT = 1.0

@@ -313,6 +313,16 @@ class Snapshot:
 RulesCache = AuthCache[tuple[Snapshot, ...]]
 
 
+def rules_cache(app_state: Any) -> RulesCache:
+    """The process's cache of live request rules, kept on the application's ``state`` (so that a
+    test's reset of the application empties it)."""
+    cache: RulesCache | None = getattr(app_state, "fault_rules_cache", None)
+    if cache is None:
+        cache = AuthCache(RULES_CACHE_SECONDS)
+        app_state.fault_rules_cache = cache
+    return cache
+
+
 def new_rules_cache() -> RulesCache:
     return AuthCache(RULES_CACHE_SECONDS)
 

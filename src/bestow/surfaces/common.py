@@ -171,13 +171,9 @@ async def identify(request: Request, client: AuthenticatedClient) -> None:
     if not environments.allows_faults(client.environment):
         return
     headers = request.headers
-    app_state = request.app.state
-    cache: faults.RulesCache | None = getattr(app_state, "fault_rules_cache", None)
-    if cache is None:
-        cache = app_state.fault_rules_cache = faults.new_rules_cache()
     drawn = await faults.for_request(
         runtime_of(request).db,
-        cache,
+        faults.rules_cache(request.app.state),
         client_id=client.id,
         environment=client.environment,
         method=request.method,

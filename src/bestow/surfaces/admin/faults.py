@@ -49,9 +49,7 @@ class FaultRuleIn(Strict):
 
 def _forget_cached_rules(request: Request) -> None:
     """This process sees a changed rule at once; the others within ``RULES_CACHE_SECONDS``."""
-    cache: faults.RulesCache | None = getattr(request.app.state, "fault_rules_cache", None)
-    if cache is not None:
-        cache.clear()
+    faults.rules_cache(request.app.state).clear()
 
 
 @router.post("/clients/{client_id}/faults", status_code=201, response_model=FaultRuleOut)
