@@ -34,7 +34,6 @@ from tests.surfaces.partner.helpers import (
     new_partner,
 )
 
-
 MERCHANTS = "/partner/merchants"
 ISSUE = "/partner/campaigns/issue"
 
