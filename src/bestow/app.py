@@ -20,12 +20,13 @@ from bestow.kit.auth_cache import AuthCache
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
 from bestow.lab import requestlog
+from bestow.lab import faults
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
 from bestow.surfaces import api_docs, examples, voucher_pages
 from bestow.surfaces import openapi as surface_errors
 from bestow.surfaces.admin import errors as admin_errors
 from bestow.surfaces.admin.routes import router as admin_router
-from bestow.surfaces.common import Surface, SurfaceRegistry
+from bestow.surfaces.common import ErrorInfo, Surface, SurfaceRegistry
 from bestow.surfaces.loyalty import errors as loyalty_errors
 from bestow.surfaces.loyalty.history import router as loyalty_history_router
 from bestow.surfaces.loyalty.links import router as loyalty_links_router
@@ -147,6 +148,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         if settings.request_log
         else None,
     )
+    # Outermost: a request that drew ``lost_answer`` has its answer lost after all of the above.
+    app.add_middleware(faults.LostAnswer, gateway_timeout=_gateway_timeout(registry))
     app.include_router(partner_router)
     app.include_router(partner_campaigns_router)
     app.include_router(admin_router)
@@ -164,6 +167,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     _add_operational_routes(app)
     _document_surface_headers(app)
     return app
+
+
+def _gateway_timeout(registry: SurfaceRegistry) -> faults.GatewayTimeout:
+    """The 504 that replaces a lost answer, in the shape of the request's surface."""
+    info = ErrorInfo(504, "gateway_timeout", faults.LOST_MESSAGE)
+    return lambda path: registry.for_path(path).render(info, TimeoutError(faults.LOST_MESSAGE))
 
 
 def _document_surface_headers(app: FastAPI) -> None:

@@ -1,7 +1,7 @@
 """Boundaries of the Admin API's write operations: clients, credentials, grants, merchants,
 locations, business units, members (one and imported), templates, products, webhook endpoints,
-vouchers, loyalty rewards and features. Each works on objects of its own, never on those that
-the world's other surfaces authenticate with."""
+vouchers, loyalty rewards and features, fault rules. Each works on objects of its own, never on
+those that the world's other surfaces authenticate with."""
 
 from __future__ import annotations
 
@@ -315,6 +315,22 @@ async def feature(world: World) -> Request:
     return Request(params={"client_id": await _client(world)}, body={"enabled": True})
 
 
+async def create_fault_rule(world: World) -> Request:
+    body = {
+        "kind": "rate_limit",
+        "count": 1,
+        "route": "GET /partner/merchants",
+        "params": {"retry_after": 1},
+    }
+    return Request(params={"client_id": await _client(world)}, body=body)
+
+
+async def delete_fault_rule(world: World) -> Request:
+    client_id = await _client(world)
+    rule = await _post(world, f"/admin/clients/{client_id}/faults", {"kind": "slow", "count": 1})
+    return Request(params={"client_id": client_id, "rule_id": str(rule["id"])})
+
+
 TEMPLATE_MEMBERS = (("discount.type", "string"), ("discount.value", "integer"))
 
 OPERATIONS = [
@@ -358,6 +374,8 @@ OPERATIONS = [
     Operation("POST", "/admin/merchants/{merchant_id}/loyalty_rewards", create_loyalty_reward),
     Operation("PATCH", "/admin/loyalty_rewards/{reward_id}", patch_loyalty_reward),
     Operation("PUT", "/admin/clients/{client_id}/features/adhoc_reward", feature),
+    Operation("POST", "/admin/clients/{client_id}/faults", create_fault_rule),
+    Operation("DELETE", "/admin/clients/{client_id}/faults/{rule_id}", delete_fault_rule),
 ]
 
 

@@ -43,6 +43,7 @@ MAX_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 MAX_IN_FLIGHT_RETRIES = 75
+ENVIRONMENT_HEADER = "x-bestow-environment"
 
 
 @dataclass(frozen=True)
@@ -190,10 +191,19 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    environment: str | None = None
+    """The environment (``demo``, ``uat``, ``production``) of the client that the last answer
+    carrying ``X-Bestow-Environment`` was for: the credential decides it, not the server."""
 
     @property
     def user_agent(self) -> str:
         return f"{self.app_name} bestow-client/{VERSION} (python-httpx)"
+
+    def noted(self, response: httpx.Response) -> httpx.Response:
+        environment = response.headers.get(ENVIRONMENT_HEADER)
+        if environment:
+            self.environment = environment
+        return response
 
 
 def _request(http: httpx.Client | httpx.AsyncClient, config: Config, call: Call) -> httpx.Request:
@@ -264,7 +274,7 @@ class SyncDriver:
             self.sleep(slot.delay)
             request = _request(self.http, self.config, call)
             try:
-                response = self.http.send(request, auth=call.auth)
+                response = self.config.noted(self.http.send(request, auth=call.auth))
             except httpx.TransportError as error:
                 slot.settle()
                 delay = policy.after_error(call, error, attempt)
@@ -323,7 +333,7 @@ class AsyncDriver:
             await self.sleep(slot.delay)
             request = _request(self.http, self.config, call)
             try:
-                response = await self.http.send(request, auth=call.auth)
+                response = self.config.noted(await self.http.send(request, auth=call.auth))
             except httpx.TransportError as error:
                 slot.settle()
                 delay = policy.after_error(call, error, attempt)

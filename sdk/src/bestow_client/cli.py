@@ -131,6 +131,7 @@ class Context:
     demo: dict[str, Any]
     out: TextIO
     err: TextIO
+    opened: list[Bestow] = dataclasses.field(default_factory=list)
 
     @property
     def as_json(self) -> bool:
@@ -157,7 +158,17 @@ class Context:
         return found
 
     def client(self) -> Bestow:
-        return Bestow(base_url=self.need(BASE_URL), app_name=self.need(APP_NAME))
+        bestow = Bestow(base_url=self.need(BASE_URL), app_name=self.need(APP_NAME))
+        self.opened.append(bestow)
+        return bestow
+
+    def show_environment(self) -> None:
+        """Which environment the credentials talked to (the server's ``X-Bestow-Environment``),
+        on standard error, so that a demo or UAT run is never mistaken for production."""
+        seen = sorted({b.environment for b in self.opened if b.environment})
+        if seen:
+            self.err.write(f"{PROG}: environment: {', '.join(seen)}\n")
+            self.err.flush()
 
     def partner(self, bestow: Bestow) -> Partner:
         return bestow.partner(
@@ -1263,7 +1274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ctx = Context(args, load_demo(getattr(args, "demo_json", None)), sys.stdout, sys.stderr)
         handler: Callable[[Context], int] = args.handler
-        return handler(ctx)
+        try:
+            return handler(ctx)
+        finally:
+            ctx.show_environment()
     except Usage as error:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -158,6 +158,12 @@ class Bestow:
         ``BESTOW_OPERATOR_SHARED_KEY``)."""
         return Operator(_operator_ops(operator_id, shared_key, options), self.driver)
 
+    @property
+    def environment(self) -> str | None:
+        """``demo``, ``uat`` or ``production``: the environment of the client the last answer
+        was for (its ``X-Bestow-Environment`` header); ``None`` before any answer."""
+        return self.config.environment
+
     def close(self) -> None:
         self.driver.close()
 
@@ -207,6 +213,11 @@ class AsyncBestow:
         """The Loyalty API; credentials default to ``BESTOW_LOYALTY_CLIENT_ID`` and
         ``BESTOW_LOYALTY_CLIENT_SECRET``."""
         return AsyncLoyalty(_loyalty_ops(client_id, client_secret, options), self.driver)
+
+    @property
+    def environment(self) -> str | None:
+        """``demo``, ``uat`` or ``production``: see ``Bestow.environment``."""
+        return self.config.environment
 
     async def close(self) -> None:
         await self.driver.close()

@@ -44,7 +44,7 @@ def require(scope: str) -> Callable[..., Awaitable[AuthenticatedClient]]:
         except Unauthenticated:
             await auth_throttle.failed(request)
             raise
-        common.identify(request, client)
+        await common.identify(request, client)
         bearer.require_scope(client, scope)
         await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)
         return client

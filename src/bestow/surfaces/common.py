@@ -41,6 +41,7 @@ from bestow.kit.errors import (
 from bestow.kit.idempotency import StoredResponse, fingerprint
 from bestow.kit.logging import NestedTooDeep, PayloadTooLarge, UnsupportedMediaType
 from bestow.lab.requestlog import NOTED
+from bestow.lab import environments, faults
 
 log = structlog.get_logger("bestow.errors")
 
@@ -159,12 +160,36 @@ def _is_data_exception(exc: Exception) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
-def identify(request: Request, client: AuthenticatedClient) -> None:
+async def identify(request: Request, client: AuthenticatedClient) -> None:
     """Name the calling client on the request: the access log, the request log and the
-    ``X-Bestow-Environment`` answer header read it (``bestow.kit.logging``)."""
+    ``X-Bestow-Environment`` answer header read it (``bestow.kit.logging``). Then, outside
+    production, inject the request's fault, if its ``X-Bestow-Fault`` header or one of the
+    client's rules asks for one (``bestow.lab.faults``): called right after authentication,
+    before the rate limit is charged and before anything is done."""
     state = request.scope["state"]
     state["client_id"] = client.id
     state["environment"] = client.environment
+    if not environments.allows_faults(client.environment):
+        return
+    headers = request.headers
+    drawn = await faults.for_request(
+        runtime_of(request).db,
+        faults.rules_cache(request.app.state),
+        client_id=client.id,
+        environment=client.environment,
+        method=request.method,
+        route=getattr(request.scope.get("route"), "path", request.url.path),
+        header=headers.get(faults.HEADER),
+        delay_ms=headers.get(faults.DELAY_HEADER),
+        answer=headers.get(faults.ANSWER_HEADER),
+    )
+    if drawn is None:
+        return
+    if drawn.kind == faults.SLOW:
+        # Read now: a client that gives up while the answer is late leaves a body that can no
+        # longer be read, and the request is still to run to its end (a repeat replays it).
+        await request.body()
+    await faults.inject(drawn, state)
 
 
 def note(

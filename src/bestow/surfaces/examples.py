@@ -203,6 +203,13 @@ def requests(ids: DemoIds, now: datetime) -> dict[tuple[str, str], Any]:
         },
         ("patch", "/admin/loyalty_rewards/{reward_id}"): {"max_per_transaction": 800},
         ("put", "/admin/clients/{client_id}/features/adhoc_reward"): {"enabled": True},
+        ("post", "/admin/clients/{client_id}/faults"): {
+            "kind": "lost_answer",
+            "count": 1,
+            "route": "POST /partner/campaigns/issue",
+            "params": {"answer": "drop"},
+            "ttl_seconds": 3600,
+        },
         # OAuth 2.0 (form-encoded; the client's id and secret go in HTTP Basic)
         ("post", "/oauth2/token"): {"grant_type": "client_credentials"},
         # Voucher API

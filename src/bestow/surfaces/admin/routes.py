@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from bestow.surfaces.admin import (
     audit,
     clients,
+    faults,
     loyalty,
     members,
     merchants,
@@ -32,5 +33,6 @@ for resource in (
     vouchers,
     loyalty,
     requests,
+    faults,
 ):
     router.include_router(resource.router)

@@ -131,7 +131,7 @@ async def operator_client(request: Request) -> AuthenticatedClient:
         # An unknown operator reads like a wrong hash: which of the two is not said.
         await auth_throttle.failed(request, f"operator:{operator_id}")
         raise Unauthenticated(REFUSED)
-    common.identify(request, client)
+    await common.identify(request, client)
     if SCOPE not in client.scopes:
         raise Forbidden(f"This operator lacks the {SCOPE} scope")
     await runtime.rate_limiter.hit(client.id, client.rate_limit_tier)

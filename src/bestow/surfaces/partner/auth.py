@@ -77,7 +77,7 @@ async def partner_client(request: Request) -> AuthenticatedClient:
             await auth_throttle.failed(request, x_clientid)
             raise Unauthenticated("Missing or invalid credentials")
         cache.put(key, client)
-    common.identify(request, client)
+    await common.identify(request, client)
     if accept_version is None:
         raise Invalid("Accept-Version header is required; send Accept-Version: v4.0")
     if accept_version.strip() != API_VERSION:
