@@ -19,8 +19,7 @@ from bestow.deps import RuntimeDep
 from bestow.kit.auth_cache import AuthCache
 from bestow.kit.logging import RequestMiddleware, configure_logging
 from bestow.kit.responses import JSONResponse
-from bestow.lab import requestlog
-from bestow.lab import faults
+from bestow.lab import faults, requestlog
 from bestow.runtime import build_runtime as build_runtime  # re-exported: tests and benches
 from bestow.surfaces import api_docs, examples, voucher_pages
 from bestow.surfaces import openapi as surface_errors

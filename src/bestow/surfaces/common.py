@@ -40,8 +40,8 @@ from bestow.kit.errors import (
 )
 from bestow.kit.idempotency import StoredResponse, fingerprint
 from bestow.kit.logging import NestedTooDeep, PayloadTooLarge, UnsupportedMediaType
-from bestow.lab.requestlog import NOTED
 from bestow.lab import environments, faults
+from bestow.lab.requestlog import NOTED
 
 log = structlog.get_logger("bestow.errors")
 
@@ -160,15 +160,20 @@ def _is_data_exception(exc: Exception) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
-async def identify(request: Request, client: AuthenticatedClient) -> None:
+async def identify(
+    request: Request, client: AuthenticatedClient, *, with_faults: bool = True
+) -> None:
     """Name the calling client on the request: the access log, the request log and the
     ``X-Bestow-Environment`` answer header read it (``bestow.kit.logging``). Then, outside
-    production, inject the request's fault, if its ``X-Bestow-Fault`` header or one of the
-    client's rules asks for one (``bestow.lab.faults``): called right after authentication,
-    before the rate limit is charged and before anything is done."""
+    production and unless ``with_faults`` is off (the token endpoint), inject the request's
+    fault, if its ``X-Bestow-Fault`` header or one of the client's rules asks for one
+    (``bestow.lab.faults``): called right after authentication, before the rate limit is
+    charged and before anything is done."""
     state = request.scope["state"]
     state["client_id"] = client.id
     state["environment"] = client.environment
+    if not with_faults:
+        return
     if not environments.allows_faults(client.environment):
         return
     headers = request.headers

@@ -132,7 +132,8 @@ async def token(request: Request, runtime: RuntimeDep, session: ReadSessionDep) 
     if client is None:
         await auth_throttle.failed(request, client_id)
         raise Unauthenticated("Client authentication failed", scheme=BASIC if basic else None)
-    identify(request, client)
+    # Recorded in the request log; faults are for the surfaces' own requests (docs/faults.md).
+    await identify(request, client, with_faults=False)
     scopes = grant.granted_scopes(params.get("scope", "").split(), client.scopes)
     settings = runtime.settings
     signed, issued = tokens.issue(
