@@ -319,21 +319,27 @@ async def scenario(
 
 def logged_faults(
     base_url: str, token: str, client_id: str, *, wait_seconds: float = 5.0
-) -> list[tuple[str, int, str | None]] | None:
+) -> list[tuple[str, int, str | None]]:
     """``(route, status, fault)`` of the client's requests in the request log, oldest first,
-    once one of them is marked with a fault (the log is written off the request path); ``None``
-    when the deployment has no request log. The lead extends the fault tests with it."""
+    once one of them is marked with a fault and a later one answered without (the log is
+    written off the request path)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         response = httpx.get(
             f"{base_url}/admin/requests", params={"client_id": client_id}, headers=admin(token)
         )
-        if response.status_code == 404:
-            return None
         assert response.status_code == 200, response.text
         rows = [
             (r["route"], r["status"], r.get("fault")) for r in reversed(response.json()["data"])
         ]
-        if any(fault for *_, fault in rows) or time.monotonic() > deadline:
+        if recovered(rows) or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
+
+
+def recovered(rows: list[tuple[str, int, str | None]]) -> bool:
+    """A request marked with a fault, and a request of the same route answered below 400
+    without one: the fault and the recovery, as the request log shows them. In either order:
+    the log is in order of answers, and a slow answer comes after its retry's."""
+    faulted = {route for route, _, fault in rows if fault}
+    return any(route in faulted and status < 400 and not fault for route, status, fault in rows)

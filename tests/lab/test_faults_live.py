@@ -29,6 +29,7 @@ from tests.lab.fault_helpers import (
     first_only,
     logged_faults,
     post_rule,
+    recovered,
     rules_sync,
     scenario,
     sdk,
@@ -125,9 +126,8 @@ async def test_the_sdk_survives_a_rule_with_exactly_one_effect(
     [rule] = rules_sync(served.server.base_url, token, case.client_id)
     assert rule["remaining"] == 0 and rule["live"] is False
     logged = logged_faults(served.server.base_url, token, case.client_id)
-    if logged is not None:  # a deployment with the request log marks the fault, then recovery
-        faulted = [row for row in logged if row[2] == kind]
-        assert faulted, logged
+    assert [row for row in logged if row[2] == kind], logged
+    assert recovered(logged), logged
 
 
 HEADER_CASES = [
@@ -155,6 +155,9 @@ async def test_the_sdk_survives_the_fault_header_with_exactly_one_effect(
     wait_out_the_slow_request(kind, started)
     assert await case.effects() == 1
     assert_first_answer_was(kind, extra.get("X-Bestow-Fault-Answer", "drop"), case, traffic)
+    logged = logged_faults(served.server.base_url, admin_token(served), case.client_id)
+    assert [row for row in logged if row[2] == kind], logged
+    assert recovered(logged), logged
 
 
 @pytest.mark.parametrize("surface", ("partner", "operator"))
