@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from bestow.surfaces.admin import (
     audit,
+    catalogue,
     clients,
     loyalty,
     members,
@@ -22,6 +23,7 @@ from bestow.surfaces.admin import (
 router = APIRouter()
 for resource in (
     clients,
+    catalogue,
     merchants,
     members,
     audit,
