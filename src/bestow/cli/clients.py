@@ -230,14 +230,29 @@ def clients_issue_credential(
     label: Annotated[
         str, typer.Option(help="A name; for an operator key, its slot: primary or secondary")
     ] = "",
+    override_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Issue a production client's first credential without a passing "
+            "certification of its organisation's UAT client; recorded in the audit log"
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Issue a credential; its secret is printed this once."""
+    """Issue a credential; its secret is printed this once. A production client's first one
+    for a surface passes the go-live gate (docs/go-live.md)."""
     from bestow.clients import service as clients
 
     async def work(rt: Runtime, session: WriteSession) -> clients.IssuedSecret:
         return await clients.issue_credential(
-            session, rt.sealer, client_id=client_id, kind=kind.value, label=label, actor=cli_actor()
+            session,
+            rt.sealer,
+            client_id=client_id,
+            kind=kind.value,
+            label=label,
+            override_reason=override_reason,
+            pinned=rt.settings.environment,
+            actor=cli_actor(),
         )
 
     _issued(write(work), as_json)
