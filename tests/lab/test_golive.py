@@ -129,10 +129,8 @@ async def test_the_gate_asks_the_certification_function_and_issues_when_it_passe
     [entry] = await audit_entries(runtime, production, "client.went_live")
     assert entry.changes["credential_id"] == issued.credential.id
     assert entry.changes["certified_by"] == {
-        "vouchers": "crt_vouchers",
-        "vouchers_client_id": uat,
-        "loyalty": "crt_loyalty",
-        "loyalty_client_id": uat,
+        "vouchers": {"client_id": uat, "report_id": "crt_vouchers"},
+        "loyalty": {"client_id": uat, "report_id": "crt_loyalty"},
     }
 
 
@@ -194,3 +192,27 @@ async def test_the_cli_refuses_then_issues_with_an_override_reason(
     [entry] = await audit_entries(runtime, production, "client.go_live_overridden")
     assert entry.changes["override_reason"] == "migrated from the old platform"
     assert entry.actor.startswith("cli:")
+
+
+async def test_every_surface_a_credential_serves_must_be_certified(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    name, production, uat = await organisation(app_client, "issue_vouchers", "loyalty.adhoc_reward")
+
+    async def vouchers_only(session: object, client_id: str, surface: str) -> golive.Verdict:
+        if surface == "vouchers":
+            return golive.Verdict(passed=True, reason="passed", report_id="crt_1")
+        return golive.Verdict(passed=False, reason=f"{client_id} failed 2 loyalty checks")
+
+    async with runtime.db.write_session() as session:
+        with pytest.raises(golive.NotCertified) as refused:
+            await clients.issue_credential(
+                session,
+                runtime.sealer,
+                client_id=production,
+                kind=clients.OAUTH_SECRET,
+                certify=vouchers_only,
+                actor=ACTOR,
+            )
+    assert "loyalty surface" in refused.value.message and name in refused.value.message
+    assert f"{uat} failed 2 loyalty checks" in refused.value.message

@@ -50,15 +50,6 @@ def visible(
     return or_(~exists(assigned), column.in_(assigned))
 
 
-async def allows(session: AsyncSession, *, client_id: str, kind: str, item_id: str) -> bool:
-    """Whether ``item_id`` of ``kind`` is in the client's catalogue."""
-    mine = select(CatalogueItem.item_id).where(
-        CatalogueItem.client_id == client_id, CatalogueItem.kind == kind
-    )
-    rows = set(await session.scalars(mine))
-    return not rows or item_id in rows
-
-
 async def items(
     session: AsyncSession, *, client_id: str, kind: str | None = None
 ) -> list[CatalogueItem]:

@@ -74,7 +74,8 @@ class Clearance:
     admin's override reason."""
 
     surfaces: tuple[str, ...]
-    certified_by: dict[str, str | None]
+    certified_by: dict[str, dict[str, str | None]]
+    """Per surface: the certified ``client_id`` and its ``report_id``."""
     override_reason: str | None = None
 
 
@@ -153,14 +154,13 @@ async def clear(
             .order_by(Client.environment.desc(), Client.id)
         )
     )
-    certified_by: dict[str, str | None] = {}
+    certified_by: dict[str, dict[str, str | None]] = {}
     for surface in surfaces:
         reasons = []
         for candidate in candidates:
             verdict = await certify(session, candidate, surface)
             if verdict.passed:
-                certified_by[surface] = verdict.report_id
-                certified_by[f"{surface}_client_id"] = candidate
+                certified_by[surface] = {"client_id": candidate, "report_id": verdict.report_id}
                 break
             reasons.append(verdict.reason)
         else:
