@@ -22,6 +22,8 @@ from tests.fixtures.deployment import Deployment, Serving, serving, with_worker
 
 ADMIN_TOKEN = "test-admin-token-vCktmnBmcUjYSzqA3f6kkhDR0qiyO6GZEOexrVAVNT4"
 ACTOR = Actor("test")
+GO_LIVE_OVERRIDE = "test fixture"
+"""Production fixtures go live without a certified UAT client (``bestow.lab.golive``)."""
 
 
 def pytest_report_header() -> list[str]:
@@ -230,7 +232,13 @@ async def make_partner(
             actor=ACTOR,
         )
         issued = await clients.issue_credential(
-            session, runtime.sealer, client_id=client.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
+            session,
+            runtime.sealer,
+            client_id=client.id,
+            kind=clients.PARTNER_TOKEN,
+            override_reason=GO_LIVE_OVERRIDE,
+            pinned=runtime.settings.environment,
+            actor=ACTOR,
         )
         await clients.grant_merchant(
             session, client_id=client.id, merchant_id=merchant.id, actor=ACTOR

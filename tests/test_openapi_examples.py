@@ -51,6 +51,7 @@ def test_every_write_with_a_body_documents_one(document: dict[str, Any]) -> None
     """A POST, PUT or PATCH whose route reads a body documents it (and so its example)."""
     bodiless = {
         "/admin/clients/{client_id}/credentials/{credential_id}/revoke",
+        "/admin/clients/{client_id}/catalogue/{kind}/{item_id}",
         "/admin/reward_templates/{template_id}/publish",
         "/admin/reward_templates/{template_id}/unpublish",
     }

@@ -169,6 +169,20 @@ async def ungrant(world: World) -> Request:
     return Request(params={"client_id": client_id, "merchant_id": merchant_id})
 
 
+async def assign(world: World) -> Request:
+    params = {"client_id": await _new_client(world), "kind": "product"}
+    return Request(params={**params, "item_id": await _product(world)})
+
+
+async def unassign(world: World) -> Request:
+    client_id, code = await _new_client(world), await _product(world)
+    response = await world.http.put(
+        f"/admin/clients/{client_id}/catalogue/product/{code}", headers=ADMIN
+    )
+    assert response.status_code == 201, response.text
+    return Request(params={"client_id": client_id, "kind": "product", "item_id": code})
+
+
 async def create_merchant(world: World) -> Request:
     body = {
         "name": "Boundaries",
@@ -345,6 +359,8 @@ OPERATIONS = [
     ),
     Operation("POST", "/admin/clients/{client_id}/merchants", grant),
     Operation("DELETE", "/admin/clients/{client_id}/merchants/{merchant_id}", ungrant),
+    Operation("PUT", "/admin/clients/{client_id}/catalogue/{kind}/{item_id}", assign),
+    Operation("DELETE", "/admin/clients/{client_id}/catalogue/{kind}/{item_id}", unassign),
     Operation("POST", "/admin/merchants", create_merchant),
     Operation("PATCH", "/admin/merchants/{merchant_id}", patch_merchant),
     Operation("POST", "/admin/merchants/{merchant_id}/locations", create_location),

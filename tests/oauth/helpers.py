@@ -44,7 +44,14 @@ async def oauth_client(
             actor=ACTOR,
         )
         issued = await clients.issue_credential(
-            session, runtime.sealer, client_id=client.id, kind=clients.OAUTH_SECRET, actor=ACTOR
+            session,
+            runtime.sealer,
+            client_id=client.id,
+            kind=clients.OAUTH_SECRET,
+            # A production fixture goes live without a certified UAT client (lab.golive).
+            override_reason="test fixture",
+            pinned=runtime.settings.environment,
+            actor=ACTOR,
         )
         await session.commit()
     return client.id, issued.secret, issued.credential.id

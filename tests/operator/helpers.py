@@ -75,6 +75,9 @@ async def make_operator(
                 client_id=client.id,
                 kind=clients.OPERATOR_KEY,
                 label=label,
+                # A production fixture goes live without a certified UAT client (lab.golive).
+                override_reason="test fixture",
+                pinned=runtime.settings.environment,
                 actor=ACTOR,
             )
             keys.append(issued.secret)

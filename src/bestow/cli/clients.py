@@ -21,6 +21,7 @@ from bestow.cli.common import (
     dump,
     fail,
     print_json,
+    print_table,
     read,
     show,
     show_list,
@@ -229,14 +230,29 @@ def clients_issue_credential(
     label: Annotated[
         str, typer.Option(help="A name; for an operator key, its slot: primary or secondary")
     ] = "",
+    override_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Issue a production client's first credential without a passing "
+            "certification of its organisation's UAT client; recorded in the audit log"
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Issue a credential; its secret is printed this once."""
+    """Issue a credential; its secret is printed this once. A production client's first one
+    for a surface passes the go-live gate (docs/go-live.md)."""
     from bestow.clients import service as clients
 
     async def work(rt: Runtime, session: WriteSession) -> clients.IssuedSecret:
         return await clients.issue_credential(
-            session, rt.sealer, client_id=client_id, kind=kind.value, label=label, actor=cli_actor()
+            session,
+            rt.sealer,
+            client_id=client_id,
+            kind=kind.value,
+            label=label,
+            override_reason=override_reason,
+            pinned=rt.settings.environment,
+            actor=cli_actor(),
         )
 
     _issued(write(work), as_json)
@@ -308,3 +324,82 @@ def clients_ungrant(client_id: str, merchant_id: str) -> None:
 
     write(work)
     typer.echo(f"client {client_id} may no longer act for merchant {merchant_id}")
+
+
+catalogue_app = typer.Typer(
+    help="A client's own catalogue: the products, templates and loyalty rewards it sees "
+    "(docs/catalogue.md).",
+    no_args_is_help=True,
+)
+app.add_typer(catalogue_app, name="catalogue")
+CATALOGUE_COLUMNS = ("kind", "item_id", "created_at")
+
+
+class CatalogueKind(StrEnum):
+    product = "product"
+    template = "template"
+    loyalty_reward = "loyalty_reward"
+
+
+ITEM_HELP = "A product's code, a reward template's id or a loyalty reward's id"
+
+
+@catalogue_app.command("list")
+def catalogue_list(
+    client_id: str,
+    kind: Annotated[CatalogueKind | None, typer.Option(help="Only items of this kind")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """The items assigned to a client; a kind with none: the client sees all of that kind."""
+    from bestow.lab import catalogue
+    from bestow.views.catalogue import CatalogueItemOut
+
+    async def work(_: Runtime, session: AsyncSession) -> list[dict[str, Any]]:
+        held = await catalogue.items(
+            session, client_id=client_id, kind=kind.value if kind else None
+        )
+        return [dump(CatalogueItemOut, item) for item in held]
+
+    rows = read(work)
+    if as_json:
+        print_json({"data": rows})
+        return
+    print_table(rows, CATALOGUE_COLUMNS, "nothing assigned: the client sees the whole catalogue")
+
+
+@catalogue_app.command("assign")
+def catalogue_assign(
+    client_id: str,
+    kind: Annotated[CatalogueKind, typer.Argument(help="product, template or loyalty_reward")],
+    item_id: Annotated[str, typer.Argument(help=ITEM_HELP)],
+    as_json: AsJson = False,
+) -> None:
+    """Put an item in the client's catalogue: it then sees only the assigned items of that kind."""
+    from bestow.lab import catalogue
+    from bestow.views.catalogue import CatalogueItemOut
+
+    async def work(_: Runtime, session: WriteSession) -> dict[str, Any]:
+        item, _created = await catalogue.assign(
+            session, client_id=client_id, kind=kind.value, item_id=item_id, actor=cli_actor()
+        )
+        return dump(CatalogueItemOut, item)
+
+    show(write(work), as_json)
+
+
+@catalogue_app.command("unassign")
+def catalogue_unassign(
+    client_id: str,
+    kind: Annotated[CatalogueKind, typer.Argument(help="product, template or loyalty_reward")],
+    item_id: Annotated[str, typer.Argument(help=ITEM_HELP)],
+) -> None:
+    """Take an item out of the client's catalogue."""
+    from bestow.lab import catalogue
+
+    async def work(_: Runtime, session: WriteSession) -> None:
+        await catalogue.unassign(
+            session, client_id=client_id, kind=kind.value, item_id=item_id, actor=cli_actor()
+        )
+
+    write(work)
+    typer.echo(f"{kind.value} {item_id} is no longer in the catalogue of client {client_id}")

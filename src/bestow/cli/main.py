@@ -342,6 +342,14 @@ def _intro(data: dict[str, object], created: bool) -> None:
             ".venv/bin/bestow demo --json | .venv/bin/python examples/operator_flow.py "
             "--demo-json -\n"
         )
+    environments = data.get("environments")
+    if isinstance(environments, dict) and isinstance(environments.get("uat"), dict):
+        uat = environments["uat"]["partner"]
+        typer.echo(
+            "  The same partner's UAT clients, with data of their own (environments.uat in\n"
+            "  bestow demo --json); the credential alone decides the environment:\n"
+            f"  UAT partner X-ClientId: {uat['client_id']}   access token: {uat['access_token']}\n"
+        )
     typer.echo(f"  All credentials: .venv/bin/bestow demo --json   API docs: {base}/docs\n")
 
 

@@ -23,7 +23,7 @@ from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.kit.security import Sealer, generate_secret, hash_secret, matches
-from bestow.lab import environments
+from bestow.lab import environments, golive
 from bestow.models import Client, Credential
 
 OPERATOR_SLOTS = ("primary", "secondary")
@@ -212,12 +212,24 @@ async def issue_credential(
     actor: Actor,
     label: str = "",
     expires_at: datetime | None = None,
+    override_reason: str | None = None,
+    pinned: Environment | None = None,
+    certify: golive.Certifier = golive.certification,
 ) -> IssuedSecret:
     """Create a credential. Operator keys go in the ``primary`` or ``secondary`` slot; issuing into
-    a slot that is taken revokes the key that held it."""
+    a slot that is taken revokes the key that held it.
+
+    A production client's first credential of a kind, in a deployment not ``pinned`` to one
+    environment, passes the go-live gate (``lab.golive``): a UAT or demo client of its
+    organisation certified by ``certify``, or an admin's ``override_reason``, audited."""
     client = await get_client(session, client_id)
     if kind not in CREDENTIAL_KINDS:
         raise Invalid(f"kind must be one of {', '.join(CREDENTIAL_KINDS)}", field="kind")
+    clearance = None
+    if await golive.is_gated(session, client=client, kind=kind, pinned=pinned):
+        clearance = await golive.clear(
+            session, client=client, kind=kind, override_reason=override_reason, certify=certify
+        )
     now = utcnow()
     if kind == OPERATOR_KEY:
         if client.operator_id is None:
@@ -251,6 +263,15 @@ async def issue_credential(
         target_id=client_id,
         changes={"credential_id": credential.id, "kind": kind, "label": label},
     )
+    if clearance is not None:
+        golive.record(
+            session,
+            client_id=client_id,
+            kind=kind,
+            credential_id=credential.id,
+            clearance=clearance,
+            actor=actor,
+        )
     return IssuedSecret(credential, secret)
 
 

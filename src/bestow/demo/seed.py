@@ -1,5 +1,11 @@
 """The demo data set: enough to try every success and every documented error by hand.
 
+One partner organisation (``ORGANIZATION``) holds the demo clients of every surface and, beside
+them, a UAT client of every surface with its own data (``environments.uat``): its own merchant,
+templates and members, loyalty programme and operator campaign, and a dedicated voucher catalogue
+(a subset of the products, ``lab.catalogue``). A deployment pinned to another environment than
+UAT gets no UAT clients (``environments`` is empty there).
+
 Seeded once per database. Its credentials are kept sealed (encrypted under the deployment's secret
 key) so that ``bestow demo --json`` can print them again; every other secret is shown once only.
 """
@@ -14,12 +20,14 @@ from sqlalchemy import insert, select
 
 from bestow.admins import tokens as admin_tokens
 from bestow.clients import service as clients
+from bestow.config import Environment
 from bestow.deps import Runtime
 from bestow.freebets import campaigns as operator_campaigns
 from bestow.freebets import rewards as operator_rewards
 from bestow.kit.actor import Actor
 from bestow.kit.db import utcnow
 from bestow.kit.ids import new_guid, new_id
+from bestow.lab import catalogue
 from bestow.loyalty import rewards
 from bestow.merchants import service as merchants
 from bestow.models import BusinessUnit, Client, LoyaltyReward, Member, SystemValue
@@ -29,6 +37,17 @@ from bestow.vouchers import products
 DEMO_KEY = "demo"
 ACTOR = Actor("system:demo")
 MEMBERS_PER_MERCHANT = 500
+ORGANIZATION = "Demo Partner Inc."
+"""The partner organisation of the demo clients of every surface and of their UAT clients."""
+UAT_MERCHANT = {
+    "name": "Pizza Company (UAT)",
+    "handle": "pizzacompany-uat",
+    "time_zone": "America/Los_Angeles",
+}
+UAT_MEMBERS = 50
+UAT_AREA_CODE = "628"
+UAT_PRODUCTS = ("DEMO-SGD10", "DEMO-OPEN", "DEMO-5CUPS")
+"""The UAT voucher client's dedicated catalogue: a subset of the demo's products."""
 OPERATOR_PRODUCTS = ("demo-slots", "demo-roulette")
 
 MERCHANTS: list[dict[str, str]] = [
@@ -167,6 +186,7 @@ LATER_PARTS = (
     "loyalty.feature_disabled_client",
     "operator",
     "operator.primary_shared_key",
+    "environments",
 )
 """Parts of the demo added after its first version (dotted paths into the demo's data): seeded
 into older demo databases too."""
@@ -209,6 +229,8 @@ async def ensure(runtime: Runtime) -> tuple[dict[str, Any], bool]:
             # Seeded before the keys took the names of the documented contract.
             for slot in ("primary", "secondary"):
                 demo["operator"][f"{slot}_shared_key"] = demo["operator"].pop(f"{slot}_key")
+        if not _has(demo, "environments"):
+            demo["environments"] = await _seed_environments(session, runtime, demo)
         stored.value = runtime.sealer.seal(orjson.dumps(demo).decode())
         await session.commit()
     return demo, created
@@ -276,7 +298,7 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
 
     demo_members: list[dict[str, str]] = []
     for index, merchant in enumerate(merchant_rows):
-        rows = _members(merchant.id, index)
+        rows = _members(merchant.id, MERCHANTS[index]["handle"], AREA_CODES[index], index + 1)
         await session.execute(insert(Member), rows)
         if index == 0:
             demo_members = [{"email": r["email"], "phone": r["phone"]} for r in rows[:10]]
@@ -291,7 +313,12 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
         actor=ACTOR,
     )
     token = await clients.issue_credential(
-        session, runtime.sealer, client_id=partner.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
+        session,
+        runtime.sealer,
+        client_id=partner.id,
+        kind=clients.PARTNER_TOKEN,
+        pinned=runtime.settings.environment,
+        actor=ACTOR,
     )
     await clients.grant_merchant(
         session, client_id=partner.id, merchant_id=merchant_rows[0].id, actor=ACTOR
@@ -305,7 +332,12 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
         actor=ACTOR,
     )
     other_token = await clients.issue_credential(
-        session, runtime.sealer, client_id=other.id, kind=clients.PARTNER_TOKEN, actor=ACTOR
+        session,
+        runtime.sealer,
+        client_id=other.id,
+        kind=clients.PARTNER_TOKEN,
+        pinned=runtime.settings.environment,
+        actor=ACTOR,
     )
     await clients.grant_merchant(
         session, client_id=other.id, merchant_id=merchant_rows[1].id, actor=ACTOR
@@ -330,6 +362,128 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
     }
 
 
+async def _seed_environments(
+    session: Any, runtime: Runtime, demo: dict[str, Any]
+) -> dict[str, Any]:
+    """The demo clients of every surface join ``ORGANIZATION``, beside a UAT client of every
+    surface with data of its own: ``{"uat": {"partner", "vouchers", "loyalty", "operator"}}``,
+    each in the shape of its demo key. Nothing in a deployment pinned to another environment."""
+    pinned = runtime.settings.environment
+    if pinned not in (None, Environment.UAT):
+        return {}
+    for surface in ("partner", "vouchers", "loyalty", "operator"):
+        await clients.update_client(
+            session,
+            client_id=demo[surface]["client_id"],
+            organization=ORGANIZATION,
+            known_tiers=runtime.rate_limiter.tier_names(),
+            actor=ACTOR,
+        )
+    uat = Environment.UAT.value
+    merchant = await merchants.create_merchant(
+        session,
+        name=UAT_MERCHANT["name"],
+        handle=UAT_MERCHANT["handle"],
+        time_zone=UAT_MERCHANT["time_zone"],
+        actor=ACTOR,
+    )
+    await merchants.create_business_unit(
+        session, merchant_id=merchant.id, name="PIZZA_UAT", actor=ACTOR
+    )
+    template_ids = []
+    for offer in TEMPLATES:
+        template = await templates.create_template(
+            session,
+            merchant_id=merchant.id,
+            kind="discount",
+            actor=ACTOR,
+            publish=True,
+            fine_print="UAT: not redeemable.",
+            name=offer["name"],
+            subtype=offer["subtype"],
+            discount=offer["discount"],
+            description=offer["description"],
+        )
+        template_ids.append(template.id)
+    rows = _members(merchant.id, UAT_MERCHANT["handle"], UAT_AREA_CODE, 9, UAT_MEMBERS)
+    await session.execute(insert(Member), rows)
+
+    partner = await clients.create_client(
+        session,
+        name="Demo Partner (UAT)",
+        scopes=["rewards.issue"],
+        rate_limit_tier="default",
+        known_tiers=runtime.rate_limiter.tier_names(),
+        environment=uat,
+        organization=ORGANIZATION,
+        pinned=pinned,
+        actor=ACTOR,
+    )
+    token = await clients.issue_credential(
+        session,
+        runtime.sealer,
+        client_id=partner.id,
+        kind=clients.PARTNER_TOKEN,
+        pinned=pinned,
+        actor=ACTOR,
+    )
+    await clients.grant_merchant(
+        session, client_id=partner.id, merchant_id=merchant.id, actor=ACTOR
+    )
+
+    vouchers = await _oauth_client(
+        session,
+        runtime,
+        "Demo Voucher Client (UAT)",
+        ["read_catalogue", "issue_vouchers", "read_vouchers"],
+        environment=uat,
+    )
+    for code in UAT_PRODUCTS:
+        await catalogue.assign(
+            session,
+            client_id=vouchers["client_id"],
+            kind=catalogue.PRODUCT,
+            item_id=code,
+            actor=ACTOR,
+        )
+    till = await _oauth_client(
+        session, runtime, "Demo Merchant Till (UAT)", ["redeem_vouchers"], environment=uat
+    )
+
+    loyalty = await _seed_loyalty(
+        session, runtime, merchant.id, name="Demo Loyalty Partner (UAT)", environment=uat
+    )
+    loyalty |= await _loyalty_contract(
+        session,
+        runtime,
+        loyalty,
+        name="Demo Loyalty Partner (UAT, ad hoc disabled)",
+        environment=uat,
+    )
+    operator = await _seed_operator(session, runtime, name="Demo Operator (UAT)", environment=uat)
+    return {
+        "uat": {
+            "organization": ORGANIZATION,
+            "partner": {
+                "client_id": partner.id,
+                "access_token": token.secret,
+                "merchant_id": merchant.id,
+                "template_id": template_ids[0],
+                "template_ids": template_ids,
+                "members": [{"email": r["email"], "phone": r["phone"]} for r in rows[:10]],
+            },
+            "vouchers": {
+                **vouchers,
+                "token_url": "/oauth2/token",
+                "product_codes": list(UAT_PRODUCTS),
+                "merchant": till,
+            },
+            "loyalty": loyalty,
+            "operator": operator,
+        }
+    }
+
+
 async def _seed_vouchers(session: Any, runtime: Runtime) -> dict[str, Any]:
     """A Voucher API client (OAuth secret) and a product of every type."""
     client = await _oauth_client(
@@ -350,10 +504,19 @@ async def _seed_voucher_merchant(session: Any, runtime: Runtime) -> dict[str, An
     return await _oauth_client(session, runtime, "Demo Merchant Till", ["redeem_vouchers"])
 
 
-async def _seed_loyalty(session: Any, runtime: Runtime, merchant_id: str) -> dict[str, Any]:
+async def _seed_loyalty(
+    session: Any,
+    runtime: Runtime,
+    merchant_id: str,
+    *,
+    name: str = "Demo Loyalty Partner",
+    environment: str | None = None,
+) -> dict[str, Any]:
     """A Loyalty API client with the ad hoc reward feature, granted the first merchant (its
     loyalty programme): business units, reward definitions, and two of its members."""
-    client = await _oauth_client(session, runtime, "Demo Loyalty Partner", ["loyalty.adhoc_reward"])
+    client = await _oauth_client(
+        session, runtime, name, ["loyalty.adhoc_reward"], environment=environment
+    )
     await clients.grant_merchant(
         session, client_id=client["client_id"], merchant_id=merchant_id, actor=ACTOR
     )
@@ -408,14 +571,19 @@ async def _seed_loyalty(session: Any, runtime: Runtime, merchant_id: str) -> dic
 
 
 async def _loyalty_contract(
-    session: Any, runtime: Runtime, loyalty: dict[str, Any]
+    session: Any,
+    runtime: Runtime,
+    loyalty: dict[str, Any],
+    *,
+    name: str = "Demo Loyalty Partner (ad hoc disabled)",
+    environment: str | None = None,
 ) -> dict[str, Any]:
     """The loyalty keys of the documented ``bestow demo --json`` contract: the first business
     unit and enabled reward (with its per-transaction maximum), the members as ``account`` and
     ``inactive_account``, and a second client of the programme without the ad hoc feature."""
     reward = next(r for r in LOYALTY_REWARDS if r["reward_id"] == loyalty["reward_ids"][0])
     disabled = await _oauth_client(
-        session, runtime, "Demo Loyalty Partner (ad hoc disabled)", ["loyalty.adhoc_reward"]
+        session, runtime, name, ["loyalty.adhoc_reward"], environment=environment
     )
     await clients.grant_merchant(
         session, client_id=disabled["client_id"], merchant_id=loyalty["merchant_id"], actor=ACTOR
@@ -433,18 +601,23 @@ async def _loyalty_contract(
     }
 
 
-async def _seed_operator(session: Any, runtime: Runtime) -> dict[str, Any]:
+async def _seed_operator(
+    session: Any, runtime: Runtime, *, name: str = "Demo Operator", environment: str | None = None
+) -> dict[str, Any]:
     """An Operator API client (the first free operator id from 1001) with both shared keys, and
     an Active campaign with no end holding a Fixed free-bets reward for a year."""
     taken = set(await session.scalars(select(Client.operator_id).where(Client.operator_id >= 1001)))
     operator_id = next(n for n in range(1001, 1001 + len(taken) + 1) if n not in taken)
     client = await clients.create_client(
         session,
-        name="Demo Operator",
+        name=name,
         scopes=["operator.campaigns"],
         rate_limit_tier="high",
         known_tiers=runtime.rate_limiter.tier_names(),
         operator_id=operator_id,
+        environment=environment,
+        organization=ORGANIZATION if environment else None,
+        pinned=runtime.settings.environment,
         actor=ACTOR,
     )
     keys = {}
@@ -455,6 +628,7 @@ async def _seed_operator(session: Any, runtime: Runtime) -> dict[str, Any]:
             client_id=client.id,
             kind=clients.OPERATOR_KEY,
             label=label,
+            pinned=runtime.settings.environment,
             actor=ACTOR,
         )
         keys[label] = issued.secret
@@ -505,29 +679,45 @@ async def _seed_operator(session: Any, runtime: Runtime) -> dict[str, Any]:
 
 
 async def _oauth_client(
-    session: Any, runtime: Runtime, name: str, scopes: list[str]
+    session: Any,
+    runtime: Runtime,
+    name: str,
+    scopes: list[str],
+    *,
+    environment: str | None = None,
 ) -> dict[str, Any]:
-    """A client of the ``high`` tier with an OAuth secret: ``{client_id, client_secret}``."""
+    """A client of the ``high`` tier with an OAuth secret: ``{client_id, client_secret}``; of
+    ``environment`` (then in the demo's organisation) if given."""
     client = await clients.create_client(
         session,
         name=name,
         scopes=scopes,
         rate_limit_tier="high",
         known_tiers=runtime.rate_limiter.tier_names(),
+        environment=environment,
+        organization=ORGANIZATION if environment else None,
+        pinned=runtime.settings.environment,
         actor=ACTOR,
     )
     secret = await clients.issue_credential(
-        session, runtime.sealer, client_id=client.id, kind=clients.OAUTH_SECRET, actor=ACTOR
+        session,
+        runtime.sealer,
+        client_id=client.id,
+        kind=clients.OAUTH_SECRET,
+        pinned=runtime.settings.environment,
+        actor=ACTOR,
     )
     return {"client_id": client.id, "client_secret": secret.secret}
 
 
-def _members(merchant_id: str, merchant_index: int) -> list[dict[str, Any]]:
+def _members(
+    merchant_id: str, handle: str, area: str, number: int, count: int = MEMBERS_PER_MERCHANT
+) -> list[dict[str, Any]]:
+    """``count`` members of a merchant, the last one inactive; ``number`` starts their loyalty
+    ids."""
     now = utcnow()
-    handle = MERCHANTS[merchant_index]["handle"]
-    area = AREA_CODES[merchant_index]
     rows = []
-    for n in range(MEMBERS_PER_MERCHANT):
+    for n in range(count):
         rows.append(
             {
                 "id": new_id("mbr"),
@@ -535,10 +725,10 @@ def _members(merchant_id: str, merchant_index: int) -> list[dict[str, Any]]:
                 "account_id": new_guid(),
                 "email": f"member{n:04d}@{handle}.example.com",
                 "phone": f"+1{area}555{n:04d}",
-                "loyalty_id": f"{merchant_index + 1}{n:011d}",
+                "loyalty_id": f"{number}{n:011d}",
                 "first_name": f"Member{n}",
                 "last_name": "Demo",
-                "status": "inactive" if n == MEMBERS_PER_MERCHANT - 1 else "active",
+                "status": "inactive" if n == count - 1 else "active",
                 "created_at": now,
                 "updated_at": now,
             }

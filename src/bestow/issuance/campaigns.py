@@ -74,7 +74,7 @@ def _check_windows(
 
 
 async def _check_variants(
-    session: AsyncSession, *, merchant_id: str, variants: list[VariantSpec]
+    session: AsyncSession, *, client_id: str, merchant_id: str, variants: list[VariantSpec]
 ) -> None:
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise Invalid(f"variants must have 1 to {MAX_VARIANTS} items", field="variants")
@@ -98,7 +98,10 @@ async def _check_variants(
             raise Invalid(f"{where} is required for a treatment variant", field=where)
         try:
             await templates.published_template(
-                session, merchant_id=merchant_id, template_id=variant.reward_template_id
+                session,
+                merchant_id=merchant_id,
+                template_id=variant.reward_template_id,
+                for_client=client_id,
             )
         except NotFound as exc:
             raise Invalid(
@@ -134,7 +137,7 @@ async def create_partner_campaign(
         redeemable_to=redeemable_to,
         time_zone=merchant.time_zone,
     )
-    await _check_variants(session, merchant_id=merchant_id, variants=variants)
+    await _check_variants(session, client_id=client_id, merchant_id=merchant_id, variants=variants)
     campaign = Campaign(
         client_id=client_id,
         merchant_id=merchant_id,

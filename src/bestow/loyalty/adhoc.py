@@ -5,8 +5,9 @@ Checks run in this order (``docs/loyalty.md``): the client's ad hoc feature; the
 fields, in the seed's order (issuerId, rewardId, rewardAmount, Business Unit; then channel); the
 account (the session's member: unknown or expired session, then not active); the business unit,
 literally one of the member's programme; the reward identifier (defined and enabled in that
-programme); the per-transaction maximum, on the amount's size either way; finally a deduction
-larger than the balance, or a credit that would take it past the 64-bit maximum.
+programme, and in the client's catalogue); the per-transaction maximum, on the amount's size
+either way; finally a deduction larger than the balance, or a credit that would take it past
+the 64-bit maximum.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy import bindparam, select
 from bestow.kit import fields
 from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Invalid
+from bestow.lab import catalogue
+from bestow.lab.catalogue import LOYALTY_REWARD
 from bestow.loyalty import ledger, sessions
 from bestow.models import BusinessUnit, Client, LoyaltyReward, LoyaltySession, Member
 
@@ -107,7 +110,8 @@ def external_reference(value: Any, field: str = "externalReferenceId") -> str | 
 
 
 # Everything an award is judged on, in one round trip: the client's feature, the session and its
-# member, and whether the business unit and the reward exist in the member's programme. Built
+# member, and whether the business unit and the reward exist in the member's programme (and the
+# reward in the client's catalogue, lab.catalogue: any other is as undefined). Built
 # once; the request's values are bound parameters.
 _CONTEXT = (
     select(
@@ -137,7 +141,8 @@ _CONTEXT = (
         LoyaltyReward,
         (LoyaltyReward.merchant_id == Member.merchant_id)
         & (LoyaltyReward.reward_id == bindparam("reward_id"))
-        & LoyaltyReward.enabled.is_(True),
+        & LoyaltyReward.enabled.is_(True)
+        & catalogue.visible(LoyaltyReward.id, client_id=Client.id, kind=LOYALTY_REWARD),
     )
     .where(Client.id == bindparam("client_id"))
 )

@@ -12,6 +12,8 @@ from bestow.kit.actor import Actor
 from bestow.kit.db import WriteSession
 from bestow.kit.errors import Conflict, Invalid, NotFound
 from bestow.kit.pagination import CursorPage, cursor_paginate
+from bestow.lab import catalogue
+from bestow.lab.catalogue import TEMPLATE
 from bestow.merchants.service import get_merchant
 from bestow.models import RewardTemplate
 from bestow.rewards import kinds
@@ -98,12 +100,18 @@ async def set_state(
     return template
 
 
-def query(*, merchant_id: str | None = None, state: str | None = None) -> Select[RewardTemplate]:
+def query(
+    *, merchant_id: str | None = None, state: str | None = None, for_client: str | None = None
+) -> Select[RewardTemplate]:
+    """Templates of a merchant, in a state; ``for_client``: only those in that client's
+    catalogue (``lab.catalogue``)."""
     stmt = select(RewardTemplate)
     if merchant_id:
         stmt = stmt.where(RewardTemplate.merchant_id == merchant_id)
     if state:
         stmt = stmt.where(RewardTemplate.state == state)
+    if for_client is not None:
+        stmt = stmt.where(catalogue.visible(RewardTemplate.id, client_id=for_client, kind=TEMPLATE))
     return stmt
 
 
@@ -120,12 +128,12 @@ async def list_templates(
 
 
 async def published_template(
-    session: AsyncSession, *, merchant_id: str, template_id: str
+    session: AsyncSession, *, merchant_id: str, template_id: str, for_client: str | None = None
 ) -> RewardTemplate:
-    """A published template of that merchant; anything else is not found."""
-    template = await session.scalar(
-        query(merchant_id=merchant_id, state="published").where(RewardTemplate.id == template_id)
-    )
+    """A published template of that merchant (in ``for_client``'s catalogue, if given);
+    anything else is not found."""
+    stmt = query(merchant_id=merchant_id, state="published", for_client=for_client)
+    template = await session.scalar(stmt.where(RewardTemplate.id == template_id))
     if template is None:
         raise NotFound(f"reward template {template_id} not found")
     return template

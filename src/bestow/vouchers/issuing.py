@@ -266,14 +266,15 @@ async def issue(
     archived product, ``BadQuantity`` or ``BadFaceValue`` for a bad quantity or face value and
     ``OutOfStock`` when the stock is short. With ``allow_partial`` a short stock issues what it
     has (``Issued.shortfall`` says how many are missing) and only an empty one is
-    ``OutOfStock``. The caller commits.
+    ``OutOfStock``. A product outside the client's catalogue (``lab.catalogue``) is unknown; a
+    replay answers what was issued, whatever the catalogue is now. The caller commits.
     """
     request = (product_code, quantity, face_value, allow_partial)
     earlier = await _order(session, client_id, key)
     if earlier is not None:
         return await _replay(session, earlier, request)
     check_quantity(quantity)
-    product = await get_product(session, product_code, active_only=True)
+    product = await get_product(session, product_code, active_only=True, for_client=client_id)
     value = check_face_value(product, face_value)
     now = utcnow()
     order = VoucherOrder(

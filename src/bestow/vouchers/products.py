@@ -26,6 +26,8 @@ from bestow.audit import service as audit
 from bestow.kit.actor import Actor
 from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.errors import Conflict, Invalid, NotFound
+from bestow.lab import catalogue
+from bestow.lab.catalogue import PRODUCT
 from bestow.models import Product
 
 STATES = ("active", "archived")
@@ -120,12 +122,17 @@ async def create_product(
     return product
 
 
-async def get_product(session: AsyncSession, code: str, *, active_only: bool = False) -> Product:
+async def get_product(
+    session: AsyncSession, code: str, *, active_only: bool = False, for_client: str | None = None
+) -> Product:
     """A product by code; ``active_only``: one that can issue now (active, and its fixed expiry
-    date, if any, still ahead: a voucher must not be born expired)."""
+    date, if any, still ahead: a voucher must not be born expired); ``for_client``: one in that
+    client's catalogue (``lab.catalogue``), any other being as unknown."""
     stmt = select(Product).where(Product.code == code)
     if active_only:
         stmt = stmt.where(*_issuable(utcnow()))
+    if for_client is not None:
+        stmt = stmt.where(catalogue.visible(Product.code, client_id=for_client, kind=PRODUCT))
     product = await session.scalar(stmt)
     if product is None:
         raise NotFound(f"product {code} not found")
@@ -180,13 +187,18 @@ async def update_product(
     return product
 
 
-def query(*, state: str | None = "active", issuable: bool = False) -> Select[Product]:
-    """Products in ``state``; ``issuable``: only those that can issue now (the catalogue)."""
+def query(
+    *, state: str | None = "active", issuable: bool = False, for_client: str | None = None
+) -> Select[Product]:
+    """Products in ``state``; ``issuable``: only those that can issue now (the catalogue);
+    ``for_client``: only those in that client's catalogue (``lab.catalogue``)."""
     stmt = select(Product)
     if state:
         stmt = stmt.where(Product.state == state)
     if issuable:
         stmt = stmt.where(*_issuable(utcnow()))
+    if for_client is not None:
+        stmt = stmt.where(catalogue.visible(Product.code, client_id=for_client, kind=PRODUCT))
     return stmt
 
 

@@ -106,9 +106,19 @@ async def issue_credential(
     runtime: RuntimeDep,
     session: WriteSessionDep,
 ) -> IssuedCredentialOut:
-    """Issue a credential; its secret is in this response only."""
+    """Issue a credential; its secret is in this response only.
+
+    A production client's first credential for a surface needs a passing certification of a
+    UAT or demo client of its organisation, or an `override_reason` (409 otherwise)."""
     issued = await clients.issue_credential(
-        session, runtime.sealer, client_id=client_id, kind=body.kind, label=body.label, actor=actor
+        session,
+        runtime.sealer,
+        client_id=client_id,
+        kind=body.kind,
+        label=body.label,
+        override_reason=body.override_reason,
+        pinned=runtime.settings.environment,
+        actor=actor,
     )
     return issued_credential(issued)
 

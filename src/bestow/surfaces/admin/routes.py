@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from bestow.surfaces.admin import (
     audit,
+    catalogue,
     clients,
     faults,
     loyalty,
@@ -24,6 +25,7 @@ from bestow.surfaces.admin import (
 router = APIRouter()
 for resource in (
     clients,
+    catalogue,
     merchants,
     members,
     audit,

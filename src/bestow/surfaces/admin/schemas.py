@@ -50,6 +50,13 @@ class ClientPatch(Strict):
 class CredentialIn(Strict):
     kind: str = Field(pattern="^(partner_token|oauth_secret|operator_key)$")
     label: str = Field(default="", max_length=40)
+    override_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why a production client's first credential is issued without a passing "
+        "certification of its organisation's UAT client (the go-live gate); audited",
+    )
 
 
 class RotateIn(Strict):

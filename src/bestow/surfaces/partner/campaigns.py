@@ -112,9 +112,10 @@ async def list_reward_templates(
     page: Page = 1,
     per_page: PerPage = 10,
 ) -> Any:
-    """Every published reward template of the merchant."""
+    """Every published reward template of the merchant in this client's catalogue."""
     await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
-    stmt = templates.query(merchant_id=merchant_id, state="published").order_by(RewardTemplate.id)
+    stmt = templates.query(merchant_id=merchant_id, state="published", for_client=client.id)
+    stmt = stmt.order_by(RewardTemplate.id)
     result = await paginate(session, stmt, page=page, per_page=per_page)
     return {
         "reward_templates": [template_json(t) for t in result.items],
@@ -129,7 +130,7 @@ async def get_reward_template(
     """One published reward template of the merchant."""
     await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
     template = await templates.published_template(
-        session, merchant_id=merchant_id, template_id=template_id
+        session, merchant_id=merchant_id, template_id=template_id, for_client=client.id
     )
     return {"reward_template": template_json(template)}
 

@@ -63,13 +63,16 @@ def product_view(product: Product) -> dict[str, Any]:
 
 
 @router.get("/products", response_model=list[ProductOut])
-async def list_products(_: ReadCatalogue, session: ReadSessionDep) -> list[dict[str, Any]]:
-    """Every product configured for issuance (an array of product objects)."""
-    rows = await session.scalars(products.query(issuable=True).order_by(Product.code))
+async def list_products(client: ReadCatalogue, session: ReadSessionDep) -> list[dict[str, Any]]:
+    """Every product configured for issuance to this client (an array of product objects)."""
+    stmt = products.query(issuable=True, for_client=client.id)
+    rows = await session.scalars(stmt.order_by(Product.code))
     return [product_view(p) for p in rows]
 
 
 @router.get("/products/{code}", response_model=ProductOut)
-async def get_product(code: str, _: ReadCatalogue, session: ReadSessionDep) -> dict[str, Any]:
-    """One product; 404 when the code is unknown (or the product archived)."""
-    return product_view(await products.get_product(session, code, active_only=True))
+async def get_product(code: str, client: ReadCatalogue, session: ReadSessionDep) -> dict[str, Any]:
+    """One product; 404 when the code is unknown (or the product archived, or not in this
+    client's catalogue)."""
+    found = await products.get_product(session, code, active_only=True, for_client=client.id)
+    return product_view(found)
