@@ -25,7 +25,7 @@ from bestow.deps import Runtime
 from bestow.freebets import campaigns as operator_campaigns
 from bestow.freebets import rewards as operator_rewards
 from bestow.kit.actor import Actor
-from bestow.kit.db import utcnow
+from bestow.kit.db import WriteSession, utcnow
 from bestow.kit.ids import new_guid, new_id
 from bestow.lab import catalogue
 from bestow.loyalty import rewards
@@ -192,6 +192,27 @@ LATER_PARTS = (
 into older demo databases too."""
 
 
+async def _offers(session: WriteSession, merchant_id: str, fine_print: str) -> list[str]:
+    """The demo's published discount templates at a merchant: their ids, in ``TEMPLATES``
+    order."""
+    ids = []
+    for offer in TEMPLATES:
+        template = await templates.create_template(
+            session,
+            merchant_id=merchant_id,
+            kind="discount",
+            actor=ACTOR,
+            publish=True,
+            fine_print=fine_print,
+            name=offer["name"],
+            subtype=offer["subtype"],
+            discount=offer["discount"],
+            description=offer["description"],
+        )
+        ids.append(template.id)
+    return ids
+
+
 async def load(runtime: Runtime) -> dict[str, Any] | None:
     async with runtime.db.session() as session:
         stored = await session.get(SystemValue, DEMO_KEY)
@@ -271,21 +292,7 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
 
     template_ids: list[list[str]] = []
     for merchant in merchant_rows:
-        ids = []
-        for offer in TEMPLATES:
-            template = await templates.create_template(
-                session,
-                merchant_id=merchant.id,
-                kind="discount",
-                actor=ACTOR,
-                publish=True,
-                fine_print="One per member. Not valid with other offers.",
-                name=offer["name"],
-                subtype=offer["subtype"],
-                discount=offer["discount"],
-                description=offer["description"],
-            )
-            ids.append(template.id)
+        ids = await _offers(session, merchant.id, "One per member. Not valid with other offers.")
         draft = await templates.create_template(
             session,
             merchant_id=merchant.id,
@@ -390,21 +397,7 @@ async def _seed_environments(
     await merchants.create_business_unit(
         session, merchant_id=merchant.id, name="PIZZA_UAT", actor=ACTOR
     )
-    template_ids = []
-    for offer in TEMPLATES:
-        template = await templates.create_template(
-            session,
-            merchant_id=merchant.id,
-            kind="discount",
-            actor=ACTOR,
-            publish=True,
-            fine_print="UAT: not redeemable.",
-            name=offer["name"],
-            subtype=offer["subtype"],
-            discount=offer["discount"],
-            description=offer["description"],
-        )
-        template_ids.append(template.id)
+    template_ids = await _offers(session, merchant.id, "UAT: not redeemable.")
     rows = _members(merchant.id, UAT_MERCHANT["handle"], UAT_AREA_CODE, 9, UAT_MEMBERS)
     await session.execute(insert(Member), rows)
 
