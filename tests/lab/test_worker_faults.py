@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from bestow.config import Settings
@@ -16,6 +18,8 @@ from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
 from bestow.lab import faults, worker_faults
 from tests.campaigns import failures, issue_campaign, small_chunks
+from tests.conftest import make_partner
+from tests.lab.helpers import ADMIN
 from tests.lab.worker_fault_helpers import (
     enrolled_players,
     expire_rule,
@@ -210,3 +214,29 @@ async def test_a_share_picks_by_chance_among_the_eligible(runtime: Runtime) -> N
     assert injected is not None and none is None and unruled is None
     assert 400 < len(injected.reasons) < 600
     assert set(injected.reasons.values()) == {NOT_FOUND}
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "field"),
+    [
+        ("partial_failure", {"error": "no_such_reason"}, "params.error"),
+        ("webhook_chaos", {"mode": "scramble"}, "params.mode"),
+        ("webhook_chaos", {"mode": "delay", "delay_seconds": -1}, "params.delay_seconds"),
+    ],
+)
+async def test_the_admin_api_refuses_bad_worker_rule_params(
+    app_client: httpx.AsyncClient,
+    runtime: Runtime,
+    kind: str,
+    params: dict[str, Any],
+    field: str,
+) -> None:
+    """A rule is checked when it is made, not skipped later by the worker."""
+    client_id, _, _ = await make_partner(runtime)
+    response = await app_client.post(
+        f"/admin/clients/{client_id}/faults",
+        json={"kind": kind, "share": 1.0, "params": params},
+        headers=ADMIN,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field
