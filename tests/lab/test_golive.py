@@ -12,7 +12,7 @@ from bestow.clients import service as clients
 from bestow.deps import Runtime
 from bestow.kit.actor import Actor
 from bestow.lab import golive
-from tests.conftest import make_settings, unique
+from tests.conftest import make_partner, make_settings, unique
 from tests.fixtures.apps import app_on
 from tests.lab.catalogue_helpers import audit_entries, run_cli
 from tests.surfaces.admin.helpers import ADMIN, assert_problem, new_client
@@ -48,7 +48,8 @@ async def test_a_production_clients_first_credential_is_refused_without_certific
     assert_problem(refused, 409)
     detail = refused.json()["detail"]
     assert name in detail and "partner surface" in detail
-    assert f"client {uat} has no certification report for the partner surface yet" in detail
+    assert f"client {uat} has not passed the partner checklist" in detail
+    assert "partner.headers.authorization" in detail
     assert "override" in detail
     listed = await app_client.get(f"/admin/clients/{production}/credentials", headers=ADMIN)
     assert listed.json() == []
@@ -134,12 +135,16 @@ async def test_the_gate_asks_the_certification_function_and_issues_when_it_passe
     }
 
 
-async def test_certification_answers_not_passed_until_reports_exist(runtime: Runtime) -> None:
+async def test_certification_is_the_clients_report_without_traffic_not_passed(
+    runtime: Runtime,
+) -> None:
+    client_id, _, _ = await make_partner(runtime, environment="uat")
     async with runtime.db.session() as session:
-        verdict = await golive.certification(session, "cli_x", "operator")
+        verdict = await golive.certification(session, client_id, "partner")
     assert not verdict.passed
     assert verdict.report_id is None
-    assert verdict.reason == "client cli_x has no certification report for the operator surface yet"
+    assert verdict.reason.startswith(f"client {client_id} has not passed the partner checklist")
+    assert "0 requests" in verdict.reason
 
 
 @pytest.mark.parametrize(

@@ -355,6 +355,7 @@ def _intro(data: dict[str, object], created: bool) -> None:
 
 from bestow.cli import admin_tokens as _admin_tokens  # noqa: E402
 from bestow.cli import audit as _audit  # noqa: E402
+from bestow.cli import certify as _certify  # noqa: E402
 from bestow.cli import clients as _clients  # noqa: E402
 from bestow.cli import faults as _faults  # noqa: E402
 from bestow.cli import loyalty as _loyalty  # noqa: E402
@@ -378,3 +379,4 @@ app.add_typer(_vouchers.app, name="vouchers")
 app.add_typer(_loyalty.app, name="loyalty")
 app.add_typer(_requests.app, name="requests")
 app.add_typer(_faults.app, name="faults")
+app.add_typer(_certify.app, name="certify")

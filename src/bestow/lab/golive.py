@@ -51,13 +51,24 @@ Certifier = Callable[[AsyncSession, str, str], Awaitable[Verdict]]
 
 
 async def certification(session: AsyncSession, client_id: str, surface: str) -> Verdict:
-    """The certification of ``client_id`` for ``surface``, from its latest report.
+    """The certification of ``client_id`` for ``surface``: its report over the latest
+    certification run's window (or, without a run, the request log's retention), judged now so
+    that attestations made since count (``bestow.lab.certification``)."""
+    # Imported here: the certification builds on the clients' service, which gates with this.
+    from bestow.lab.certification import engine, render
+    from bestow.lab.certification.runs import report
 
-    No report is computed yet, so nothing has passed: an admin overrides the gate with a
-    written reason until certification reports exist."""
+    judged = await report(session, client_id=client_id, surface=surface)
+    if judged.passed:
+        return Verdict(True, f"client {client_id} passed", judged.window.run_id)
+    held = [r.item.id for r in judged.results if not engine.is_held(r)]
     return Verdict(
         passed=False,
-        reason=f"client {client_id} has no certification report for the {surface} surface yet",
+        reason=f"client {client_id} has not passed the {surface} checklist "
+        f"({render.summary_line(judged.as_json())}; open: {', '.join(held[:5])}"
+        + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        + ")",
+        report_id=judged.window.run_id,
     )
 
 

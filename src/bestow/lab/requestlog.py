@@ -11,7 +11,8 @@ log.
 
 A row never holds a credential, an email, a phone or another personal value: header values only
 of ``Accept-Version``, ``Content-Type`` and ``User-Agent``; the body only as its fingerprint
-(sha256, size, and counts such as identifiers per type); never a query string.
+(sha256, size, and counts such as identifiers per type); never a query string nor a path's
+values (the request as a whole only as a hash, ``fingerprint``, to tell a repeat).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -278,6 +280,7 @@ def _row(
     counts = noted.get("counts")
     if counts:
         body["counts"] = counts
+    object_id = noted.get("object_id")
     return {
         "request_id": state.get("request_id", ""),
         "client_id": client_id,
@@ -298,7 +301,21 @@ def _row(
         "rate_limited": bool(noted.get("rate_limited", False)),
         "fault": state.get("fault"),
         "body": body,
+        "fingerprint": fingerprint(scope, body.get("sha256", "")),
+        "object_id": object_id[:64] if object_id else None,
+        "retry_after": noted.get("retry_after"),
     }
+
+
+def fingerprint(scope: dict[str, Any], body_sha256: str) -> str:
+    """What makes two requests the same request: the method, the path, the query and the body
+    (its hash), hashed again, so that no path value (a voucher code, a member's reference) is
+    kept. The token endpoint's body is left out: it holds the client secret."""
+    digest = hashlib.sha256()
+    for part in (scope["method"], scope["path"], scope.get("query_string", b""), body_sha256):
+        digest.update(part if isinstance(part, bytes) else part.encode("latin-1"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
 
 
 # Reading the log: the Admin API and the CLI.

@@ -14,7 +14,13 @@ from bestow.models.issuance_failure import IssuanceFailure
 from bestow.models.issuance_job import IssuanceJob
 from bestow.models.issued_reward import IssuedReward
 from bestow.models.job import Job
-from bestow.models.lab import CatalogueItem, FaultRule, RequestLogEntry
+from bestow.models.lab import (
+    Attestation,
+    CatalogueItem,
+    CertificationRun,
+    FaultRule,
+    RequestLogEntry,
+)
 from bestow.models.location import Location
 from bestow.models.loyalty import (
     LoyaltyReward,
@@ -43,11 +49,13 @@ from bestow.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "AdminToken",
+    "Attestation",
     "AuditEntry",
     "BusinessUnit",
     "Campaign",
     "CampaignVariant",
     "CatalogueItem",
+    "CertificationRun",
     "Client",
     "ClientMerchant",
     "Credential",

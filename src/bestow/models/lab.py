@@ -1,4 +1,5 @@
-"""The sandbox lab's tables: catalogue assignments, the request log and fault rules."""
+"""The sandbox lab's tables: catalogue assignments, the request log, fault rules, and the
+certification's runs and attestations."""
 
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ class RequestLogEntry(Base):
     fault: Mapped[str | None] = mapped_column(String(32))
     body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     """The body's fingerprint: ``sha256``, ``bytes`` and counts (identifiers per type)."""
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
+    """A hash of the method, path, query and body: a request sent again unchanged has the same."""
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    """The Bestow object the request is about or created (an issuance job, a campaign)."""
+    retry_after: Mapped[float | None] = mapped_column(Float)
+    """The seconds the answer's ``Retry-After`` asked the client to wait (a 429, a 503)."""
 
 
 class FaultRule(Base):
@@ -78,3 +85,39 @@ class FaultRule(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CertificationRun(Base):
+    """A judged window of a client's traffic for one surface: opened, optionally with the
+    faults its checklist needs, then closed with its report (``bestow.lab.certification``)."""
+
+    __tablename__ = "certification_runs"
+    __table_args__ = (Index(None, "client_id", "surface", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("crt"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    surface: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    """``open`` while the integrator's suite runs, then ``closed``."""
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fault_rule_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    """The report as judged when the run closed."""
+    opened_by: Mapped[str] = mapped_column(String(120))
+
+
+class Attestation(Base):
+    """An admin's word that an *attested* checklist item holds for a client."""
+
+    __tablename__ = "certification_attestations"
+
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    surface: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(500))
+    attested_by: Mapped[str] = mapped_column(String(120))
+    attested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -60,6 +60,8 @@ class Voucher(Base):
     usage_month: Mapped[str] = mapped_column(String(7))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the holder first opened the voucher's page with its PIN."""
 
 
 class VoucherOrder(Base):

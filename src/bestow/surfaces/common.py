@@ -205,11 +205,15 @@ def note(
     replayed: bool | None = None,
     error_code: str | None = None,
     rate_limited: bool | None = None,
+    object_id: str | None = None,
+    retry_after: float | None = None,
 ) -> None:
     """Tell the request log what only the route knows: an idempotency key read from the body
     (Operator ``betId``, Loyalty ``externalReferenceId``), counts of the body (never its
-    values), that the answer is a replay, or the error code of an answer that is not an error
-    rendered by the surface (a partial success)."""
+    values), that the answer is a replay, the error code of an answer that is not an error
+    rendered by the surface (a partial success), the Bestow object the request is about or
+    created (an issuance job's id: never a personal value nor a voucher code), or the
+    ``Retry-After`` answered."""
     noted: dict[str, Any] = request.scope["state"].setdefault(NOTED, {})
     if idempotency_key is not None:
         noted["idempotency_key"] = idempotency_key
@@ -221,6 +225,22 @@ def note(
         noted["error_code"] = error_code
     if rate_limited is not None:
         noted["rate_limited"] = rate_limited
+    if object_id is not None:
+        noted["object_id"] = object_id
+    if retry_after is not None:
+        noted["retry_after"] = retry_after
+
+
+def retry_after_of(response: Response) -> float | None:
+    """The seconds of an answer's ``Retry-After`` (a number of seconds; a date is not used)."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
 
 
 _CODE_FIELDS = ("code", "errorCode", "responseCode", "error")
@@ -444,6 +464,7 @@ class SurfaceRegistry:
                     request,
                     error_code=error_code_of(response),
                     rate_limited=isinstance(exc, RateLimited),
+                    retry_after=retry_after_of(response),
                 )
             return response
 

@@ -39,6 +39,17 @@ class RequestOut(BaseModel):
     body: dict[str, Any] = Field(
         description="The body's fingerprint: `sha256`, `bytes` and `counts`; never its values"
     )
+    fingerprint: str | None = Field(
+        description="A hash of the method, path, query and body: the same for a request sent "
+        "again unchanged"
+    )
+    object_id: str | None = Field(
+        description="The Bestow object the request is about or created (an issuance job, a "
+        "campaign), where the route names one"
+    )
+    retry_after: float | None = Field(
+        description="The seconds the answer's `Retry-After` asked for (a 429, a 503)"
+    )
 
 
 COLUMNS = ("time", "client_id", "method", "route", "status", "latency_ms", "error_code", "fault")

@@ -186,6 +186,7 @@ def voucher_rows(
                 "sealed_pin": sealer.seal(codes.pin()),
                 "pin_failures": 0,
                 "pin_locked_until": None,
+                "opened_at": None,
                 "client_id": client_id,
                 "product_id": product.id,
                 "product_code": product.code,

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from bestow.surfaces.admin import (
     audit,
     catalogue,
+    certification,
     clients,
     faults,
     loyalty,
@@ -36,5 +37,6 @@ for resource in (
     loyalty,
     requests,
     faults,
+    certification,
 ):
     router.include_router(resource.router)

@@ -137,7 +137,7 @@ async def get_reward_template(
 
 @router.post("/campaigns", status_code=201, response_model=CampaignEnvelope)
 async def create_campaign(
-    body: CreateCampaignIn, client: IssueScope, session: WriteSessionDep
+    body: CreateCampaignIn, client: IssueScope, session: WriteSessionDep, request: Request
 ) -> Any:
     """Create a partner campaign: a time window, terms, and 1 to 4 variants."""
     spec = body.campaign
@@ -154,6 +154,7 @@ async def create_campaign(
         redeemable_to=spec.redeemable_to,
         variants=[campaigns.VariantSpec(v.name, v.reward_template_id) for v in spec.variants],
     )
+    note(request, object_id=view.campaign.id)
     return {"campaign": campaign_json(view)}
 
 
@@ -176,8 +177,11 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignEnvelope)
-async def get_campaign(campaign_id: str, client: IssueScope, session: ReadSessionDep) -> Any:
+async def get_campaign(
+    campaign_id: str, client: IssueScope, session: ReadSessionDep, request: Request
+) -> Any:
     """One campaign this client created."""
+    note(request, object_id=campaign_id)
     view = await campaigns.get_partner_campaign(
         session, client_id=client.id, campaign_id=campaign_id
     )
@@ -231,6 +235,8 @@ async def issue_rewards(
     )
     if not replayed:
         _wake_worker(request)
+    if response.status_code == 202:
+        note(request, object_id=orjson.loads(response.body)["issuance_job"]["id"])
     return response
 
 
@@ -241,9 +247,14 @@ async def issue_rewards(
     response_model_exclude_unset=True,
 )
 async def get_issuance_job(
-    job_id: str, client: IssueScope, session: ReadSessionDep, merchant_id: MerchantId
+    job_id: str,
+    client: IssueScope,
+    session: ReadSessionDep,
+    merchant_id: MerchantId,
+    request: Request,
 ) -> Any:
     """An issuance job's state, counts and, once finished, its failures."""
+    note(request, object_id=job_id)
     job = await issuance.client_job(
         session, client_id=client.id, merchant_id=merchant_id, job_id=job_id
     )
@@ -265,6 +276,7 @@ async def revoke_issuance_job(
     background: BackgroundTasks,
 ) -> Any:
     """Revoke every reward of a completed or failed job, in the background; 202 with `revoking`."""
+    note(request, object_id=job_id)
     job = await issuance.request_revocation(
         session, client_id=client.id, merchant_id=body.merchant_id, job_id=job_id
     )
