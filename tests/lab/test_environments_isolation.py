@@ -19,7 +19,7 @@ from tests.lab.env_helpers import (
     product_code,
     voucher_client,
 )
-from tests.security.test_tenancy import LOYALTY_NOT_FOUND, _ask, _checked
+from tests.security.hidden import assert_hidden, checked_routes
 from tests.security.world import OBJECTS, Route, World, error_shape
 from tests.surfaces.partner.helpers import Partner, grant, new_partner
 
@@ -32,7 +32,7 @@ async def world(
         yield opened
 
 
-ROUTES = _checked()
+ROUTES = checked_routes()
 
 
 def test_the_table_covers_routes() -> None:
@@ -48,17 +48,7 @@ async def test_demo_client_gets_404_for_other_environment_objects(
     assert route.surface is not None
     assert world.a_environment in ("uat", "production") and world.b_environment == "demo"
     theirs = {n: world.objects[OBJECTS[(route.surface, n)]] for n in route.path_params}
-    response = await _ask(world, route, theirs)
-    text = f"{route} ({world.a_environment} object): {response.status_code} {response.text}"
-    if route.surface == "loyalty" and response.status_code != 404:
-        assert response.json() == LOYALTY_NOT_FOUND, text
-    else:
-        assert response.status_code == 404, text
-    error_shape(route.surface, response)
-    unknown = {n: str(uuid.uuid4()) for n in route.path_params}
-    absent = await _ask(world, route, unknown)
-    assert absent.status_code == response.status_code, f"{text} / unknown: {absent.text}"
-    assert set(absent.json()) == set(response.json())
+    await assert_hidden(world, route, theirs, f"{route} ({world.a_environment} object)")
 
 
 async def test_owner_reaches_its_objects(world: World) -> None:
