@@ -310,50 +310,27 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
         if index == 0:
             demo_members = [{"email": r["email"], "phone": r["phone"]} for r in rows[:10]]
 
-    tiers = runtime.rate_limiter.tier_names()
-    partner = await clients.create_client(
+    partner, [token] = await _client(
         session,
+        runtime,
         name="Demo Partner",
         scopes=["rewards.issue"],
-        rate_limit_tier="default",
-        known_tiers=tiers,
-        actor=ACTOR,
-    )
-    token = await clients.issue_credential(
-        session,
-        runtime.sealer,
-        client_id=partner.id,
         kind=clients.PARTNER_TOKEN,
-        pinned=runtime.settings.environment,
-        actor=ACTOR,
+        merchant_id=merchant_rows[0].id,
     )
-    await clients.grant_merchant(
-        session, client_id=partner.id, merchant_id=merchant_rows[0].id, actor=ACTOR
-    )
-    other = await clients.create_client(
+    other, [other_token] = await _client(
         session,
+        runtime,
         name="Other Partner",
         scopes=["rewards.issue"],
-        rate_limit_tier="default",
-        known_tiers=tiers,
-        actor=ACTOR,
-    )
-    other_token = await clients.issue_credential(
-        session,
-        runtime.sealer,
-        client_id=other.id,
         kind=clients.PARTNER_TOKEN,
-        pinned=runtime.settings.environment,
-        actor=ACTOR,
-    )
-    await clients.grant_merchant(
-        session, client_id=other.id, merchant_id=merchant_rows[1].id, actor=ACTOR
+        merchant_id=merchant_rows[1].id,
     )
     return {
         "admin": {"token": admin_token},
         "partner": {
             "client_id": partner.id,
-            "access_token": token.secret,
+            "access_token": token,
             "merchant_id": merchant_rows[0].id,
             "template_id": template_ids[0][0],
             "template_ids": template_ids[0][:-1],
@@ -361,7 +338,7 @@ async def _seed(session: Any, runtime: Runtime) -> dict[str, Any]:
             "members": demo_members,
             "other_client": {
                 "client_id": other.id,
-                "access_token": other_token.secret,
+                "access_token": other_token,
                 "merchant_id": merchant_rows[1].id,
             },
         },
@@ -401,27 +378,14 @@ async def _seed_environments(
     rows = _members(merchant.id, UAT_MERCHANT["handle"], UAT_AREA_CODE, 9, UAT_MEMBERS)
     await session.execute(insert(Member), rows)
 
-    partner = await clients.create_client(
+    partner, [token] = await _client(
         session,
+        runtime,
         name="Demo Partner (UAT)",
         scopes=["rewards.issue"],
-        rate_limit_tier="default",
-        known_tiers=runtime.rate_limiter.tier_names(),
-        environment=uat,
-        organization=ORGANIZATION,
-        pinned=pinned,
-        actor=ACTOR,
-    )
-    token = await clients.issue_credential(
-        session,
-        runtime.sealer,
-        client_id=partner.id,
         kind=clients.PARTNER_TOKEN,
-        pinned=pinned,
-        actor=ACTOR,
-    )
-    await clients.grant_merchant(
-        session, client_id=partner.id, merchant_id=merchant.id, actor=ACTOR
+        environment=uat,
+        merchant_id=merchant.id,
     )
 
     vouchers = await _oauth_client(
@@ -459,7 +423,7 @@ async def _seed_environments(
             "organization": ORGANIZATION,
             "partner": {
                 "client_id": partner.id,
-                "access_token": token.secret,
+                "access_token": token,
                 "merchant_id": merchant.id,
                 "template_id": template_ids[0],
                 "template_ids": template_ids,
@@ -601,30 +565,18 @@ async def _seed_operator(
     an Active campaign with no end holding a Fixed free-bets reward for a year."""
     taken = set(await session.scalars(select(Client.operator_id).where(Client.operator_id >= 1001)))
     operator_id = next(n for n in range(1001, 1001 + len(taken) + 1) if n not in taken)
-    client = await clients.create_client(
+    client, (primary, secondary) = await _client(
         session,
+        runtime,
         name=name,
         scopes=["operator.campaigns"],
-        rate_limit_tier="high",
-        known_tiers=runtime.rate_limiter.tier_names(),
-        operator_id=operator_id,
+        kind=clients.OPERATOR_KEY,
+        tier="high",
         environment=environment,
-        organization=ORGANIZATION if environment else None,
-        pinned=runtime.settings.environment,
-        actor=ACTOR,
+        operator_id=operator_id,
+        labels=("primary", "secondary"),
     )
-    keys = {}
-    for label in ("primary", "secondary"):
-        issued = await clients.issue_credential(
-            session,
-            runtime.sealer,
-            client_id=client.id,
-            kind=clients.OPERATOR_KEY,
-            label=label,
-            pinned=runtime.settings.environment,
-            actor=ACTOR,
-        )
-        keys[label] = issued.secret
+    keys = {"primary": primary, "secondary": secondary}
     now = utcnow().replace(microsecond=0)
     campaign = await operator_campaigns.create(
         session,
@@ -681,26 +633,64 @@ async def _oauth_client(
 ) -> dict[str, Any]:
     """A client of the ``high`` tier with an OAuth secret: ``{client_id, client_secret}``; of
     ``environment`` (then in the demo's organisation) if given."""
+    client, [secret] = await _client(
+        session,
+        runtime,
+        name=name,
+        scopes=scopes,
+        kind=clients.OAUTH_SECRET,
+        tier="high",
+        environment=environment,
+    )
+    return {"client_id": client.id, "client_secret": secret}
+
+
+async def _client(
+    session: Any,
+    runtime: Runtime,
+    *,
+    name: str,
+    scopes: list[str],
+    kind: str,
+    tier: str = "default",
+    environment: str | None = None,
+    operator_id: int | None = None,
+    labels: tuple[str, ...] = ("",),
+    merchant_id: str | None = None,
+) -> tuple[Client, list[str]]:
+    """A demo client of ``environment`` (then in the demo's organisation; unset, the
+    deployment's), with a credential of ``kind`` per label, and ``merchant_id`` granted: the
+    client and its secrets."""
+    pinned = runtime.settings.environment
     client = await clients.create_client(
         session,
         name=name,
         scopes=scopes,
-        rate_limit_tier="high",
+        rate_limit_tier=tier,
         known_tiers=runtime.rate_limiter.tier_names(),
+        operator_id=operator_id,
         environment=environment,
         organization=ORGANIZATION if environment else None,
-        pinned=runtime.settings.environment,
+        pinned=pinned,
         actor=ACTOR,
     )
-    secret = await clients.issue_credential(
-        session,
-        runtime.sealer,
-        client_id=client.id,
-        kind=clients.OAUTH_SECRET,
-        pinned=runtime.settings.environment,
-        actor=ACTOR,
-    )
-    return {"client_id": client.id, "client_secret": secret.secret}
+    secrets = []
+    for label in labels:
+        issued = await clients.issue_credential(
+            session,
+            runtime.sealer,
+            client_id=client.id,
+            kind=kind,
+            label=label,
+            pinned=pinned,
+            actor=ACTOR,
+        )
+        secrets.append(issued.secret)
+    if merchant_id is not None:
+        await clients.grant_merchant(
+            session, client_id=client.id, merchant_id=merchant_id, actor=ACTOR
+        )
+    return client, secrets
 
 
 def _members(
