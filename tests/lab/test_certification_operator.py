@@ -5,6 +5,11 @@ the answers' request ids as evidence (``docs/certification-operator.md``)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +17,8 @@ import pytest
 
 from bestow.config import Settings
 from bestow.deps import Runtime
+from tests.fixtures import servers
+from tests.fixtures.deployment import Deployment, bestow
 from tests.lab.cert_operator_helpers import (
     BYPASS,
     LOST,
@@ -37,6 +44,7 @@ from tests.operator.helpers import (
 from tests.surfaces.partner.helpers import worker_client
 
 BULK = "POST /v1/rewards/{reward_id}/enrollments/bulk"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "operator_flow.py"
 
 
 @pytest.fixture
@@ -455,3 +463,46 @@ async def test_a_bulks_failed_players_enrolled_again_pass_and_dropped_fail(
         assert failures["status"] == "pass", failures
         assert evidence_ids(failures) == [rid(end), rid(retry)]
         assert item(judged, "operator.bulk.followed")["status"] == "pass"
+
+
+# --- The example -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_operator_example_in_a_run_with_faults_passes_every_judged_item(
+    deployment: Deployment,
+) -> None:
+    """``examples/operator_flow.py`` in a certification run with the checklist's faults (a 429,
+    a lost enrollment, a lost bet, a failed player of a bulk): every automatic and conditional
+    item passes; only the attested items wait for a person."""
+    client_id = deployment.demo["operator"]["client_id"]
+    run_id = bestow(
+        deployment.env, "certify", "open", client_id, "--surface", "operator", "--faults"
+    ).strip()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BESTOW_", "OPERATOR_"))}
+    flow = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--base-url", deployment.base_url, "--demo-json", "-"],
+        input=deployment.demo_json,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    closed = subprocess.run(
+        [*servers.BESTOW, "certify", "close", client_id, run_id, "--json"],
+        env=deployment.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert flow.returncode == 0, f"{flow.stdout}\n{flow.stderr}\n{deployment.logs()}"
+    assert "failed player(s) enrolled by a second bulk" in flow.stdout
+    assert closed.returncode == 1, closed.stderr  # the attested items are not attested
+    judged = json.loads(closed.stdout)
+    statuses = {i["id"]: i["status"] for i in judged["items"]}
+    waiting = {k for k, v in statuses.items() if v != "pass"}
+    assert waiting == {"operator.submission.backend", "operator.submission.demo"}, judged
+    assert judged["summary"] == {"not_attested": 2, "pass": len(statuses) - 2}
