@@ -71,6 +71,28 @@ def _on(ctx: Context, *endpoints: str) -> list[Req]:
     return [r for r in ctx.of_surface() if endpoint(r) in wanted]
 
 
+def _next_same(requests: list[Req], key: Callable[[Req], str | None]) -> dict[int, Req]:
+    """For each request with a key, the next request with the same key (by ``seq``): one pass
+    from the end, so that a window of 100,000 requests is judged in linear time."""
+    after: dict[int, Req] = {}
+    latest: dict[str, Req] = {}
+    for r in reversed(requests):
+        k = key(r)
+        if not k:
+            continue
+        found = latest.get(k)
+        if found is not None:
+            after[r.seq] = found
+        latest[k] = r
+    return after
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
+    """Ids in groups small enough for an ``IN`` list on either database."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
 def _proof(requests: list[Req], note: str) -> Iterable[Evidence]:
     """The first and last of ``requests`` (the one when there is one)."""
     picked = requests[:1] if len(requests) == 1 else [requests[0], requests[-1]]
@@ -170,16 +192,10 @@ async def retry_after(ctx: Context) -> Outcome:
         return not_exercised("no 429 or 503 answered in the window")
     early: list[tuple[Req, Req]] = []
     waited: list[tuple[Req, Req]] = []
+    following = _next_same(requests, lambda r: r.fingerprint)
     for r in asked:
         wait = r.retry_after if r.retry_after is not None else 1.0
-        later = next(
-            (
-                x
-                for x in requests
-                if x.seq != r.seq and x.t > r.t and x.fingerprint == r.fingerprint
-            ),
-            None,
-        )
+        later = following.get(r.seq)
         if later is None:
             continue
         (waited if later.t - r.t >= wait else early).append((later, r))
@@ -275,30 +291,39 @@ async def _created(
 async def campaigns_valid(ctx: Context) -> Outcome:
     ids = [r.object_id for r in _on(ctx, CREATE_CAMPAIGN) if r.ok and r.object_id]
     ended: dict[str, datetime | None] = {}
-    if ids:
+    for chunk in _chunks(ids):
         result = await ctx.session.execute(
             select(Campaign.id, Campaign.end_at, Campaign.created_at).where(
-                Campaign.client_id == ctx.client.id, Campaign.id.in_(ids)
+                Campaign.client_id == ctx.client.id, Campaign.id.in_(chunk)
             )
         )
-        ended = {i: end for i, end, made in result if _ended_on_creation(end, made)}
+        ended |= {i: end for i, end, made in result if _ended_on_creation(end, made)}
     return await _created(ctx, CREATE_CAMPAIGN, "campaign", ended)
 
 
 async def rewards_valid(ctx: Context) -> Outcome:
     ids = [r.object_id for r in _on(ctx, CREATE_REWARD) if r.ok and r.object_id]
     ended: dict[str, datetime | None] = {}
-    if ids:
+    for chunk in _chunks(ids):
         result = await ctx.session.execute(
             select(OperatorReward.id, OperatorReward.end_at, OperatorReward.created_at).where(
-                OperatorReward.id.in_(ids)
+                OperatorReward.id.in_(chunk)
             )
         )
-        ended = {i: end for i, end, made in result if _ended_on_creation(end, made)}
+        ended |= {i: end for i, end, made in result if _ended_on_creation(end, made)}
     return await _created(ctx, CREATE_REWARD, "reward", ended)
 
 
 # --- Enrollments & free bets ---------------------------------------------------------------
+
+
+def _repeat(following: dict[int, Req], r: Req) -> Req | None:
+    """The next request with ``r``'s key that was answered (a 429 or 503 on the way is waited
+    out and sent again: the one after it counts)."""
+    again = following.get(r.seq)
+    while again is not None and again.status in RETRIED_STATUSES:
+        again = following.get(again.seq)
+    return again
 
 
 def _lost(requests: list[Req]) -> list[Req]:
@@ -316,12 +341,12 @@ async def enrollments_idempotent(ctx: Context) -> Outcome:
         return not_exercised(detail if requests else "no enrollment in the window")
     bad: list[Evidence] = []
     good: list[Evidence] = []
+    following = _next_same(requests, lambda r: r.fingerprint)
     for r in lost:
-        again = next((x for x in requests if x.t >= r.t and x.seq != r.seq
-                      and x.fingerprint == r.fingerprint and x.ok), None)  # fmt: skip
+        again = _repeat(following, r)
         if again is None:
             bad.append(Evidence.of(r, "answer lost; the enrollment was never sent again"))
-        elif again.object_id != r.object_id or not again.replayed:
+        elif not (again.ok and again.replayed and again.object_id == r.object_id):
             bad.append(Evidence.of(again, "sent again but not answered with the same enrollment"))
         else:
             good += [
@@ -344,9 +369,9 @@ async def bets_idempotent(ctx: Context) -> Outcome:
         return not_exercised("no bet's answer was lost in the window")
     bad: list[Evidence] = []
     good: list[Evidence] = []
+    following = _next_same(requests, lambda r: r.idempotency_key)
     for r in lost:
-        again = next((x for x in requests if x.t >= r.t and x.seq != r.seq
-                      and x.idempotency_key == r.idempotency_key), None)  # fmt: skip
+        again = _repeat(following, r)
         if again is None:
             bad.append(Evidence.of(r, "answer lost; its betId was never sent again"))
         elif not (again.ok and again.replayed and again.object_id == r.object_id):
@@ -398,44 +423,61 @@ async def bulk_followed(ctx: Context) -> Outcome:
     return passed(evidence, f"{len(bulks)} bulk enrollments followed to their end")
 
 
-async def bulk_failures(ctx: Context) -> Outcome:
-    """A bulk that ended with failed players: its end read, then the reward enrolled again
-    (a single or bulk enrollment on the same reward after that read)."""
-    bulks = _bulks(ctx)
-    if not bulks:
-        return not_exercised("no bulk enrollment accepted in the window")
-    ids = [r.object_id for r in bulks]
-    rows = list(
-        await ctx.session.execute(
+async def _batches(ctx: Context, ids: list[str]) -> list[tuple[str, str, int]]:
+    """``(bulk id, reward id, failed count)`` of the client's bulks among ``ids``."""
+    rows: list[tuple[str, str, int]] = []
+    for chunk in _chunks(ids):
+        result = await ctx.session.execute(
             select(
                 OperatorEnrollmentBatch.id,
                 OperatorEnrollmentBatch.reward_id,
                 OperatorEnrollmentBatch.failed_count,
             ).where(
                 OperatorEnrollmentBatch.client_id == ctx.client.id,
-                OperatorEnrollmentBatch.id.in_(ids),
+                OperatorEnrollmentBatch.id.in_(chunk),
             )
         )
-    )
+        rows += [(i, reward, count) for i, reward, count in result]
+    return rows
+
+
+async def _enrollments_of(ctx: Context, reward_ids: list[str]) -> dict[str, str]:
+    """The client's enrollments in these rewards: enrollment id to reward id."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(reward_ids):
+        result = await ctx.session.execute(
+            select(OperatorEnrollment.id, OperatorEnrollment.reward_id).where(
+                OperatorEnrollment.client_id == ctx.client.id,
+                OperatorEnrollment.reward_id.in_(chunk),
+            )
+        )
+        found |= {i: reward for i, reward in result}
+    return found
+
+
+async def bulk_failures(ctx: Context) -> Outcome:
+    """A bulk that ended with failed players: its end read, then the reward enrolled again
+    (a single or bulk enrollment on the same reward after that read)."""
+    bulks = _bulks(ctx)
+    if not bulks:
+        return not_exercised("no bulk enrollment accepted in the window")
+    rows = await _batches(ctx, [r.object_id for r in bulks if r.object_id])
     reward_of = {batch_id: reward_id for batch_id, reward_id, _ in rows}
     with_failures = {batch_id for batch_id, _, count in rows if count > 0}
     if not with_failures:
         return not_exercised("no bulk enrollment of the window ended with failed players")
-    enrolments = [r for r in _on(ctx, ENROL) if r.ok and r.object_id]
-    enrollment_ids = [r.object_id for r in enrolments]
-    single_reward = dict(
-        list(
-            await ctx.session.execute(
-                select(OperatorEnrollment.id, OperatorEnrollment.reward_id).where(
-                    OperatorEnrollment.id.in_(enrollment_ids)
-                )
-            )
-        )
-        if enrollment_ids
-        else []
-    )
-    again = [(r, single_reward.get(r.object_id or "")) for r in enrolments]
-    again += [(r, reward_of.get(r.object_id or "")) for r in bulks]
+    rewards = sorted({reward_of[b] for b in with_failures})
+    in_rewards = await _enrollments_of(ctx, rewards)
+    # Enrollments of those rewards, single or bulk, in the window's order, by reward.
+    enrolled: dict[str, list[Req]] = {}
+    for r in ctx.of_surface():
+        reward_id: str | None = None
+        if endpoint(r) == ENROL and r.ok:
+            reward_id = in_rewards.get(r.object_id or "")
+        elif endpoint(r) == BULK_ENROL and r.status == 202:
+            reward_id = reward_of.get(r.object_id or "")
+        if reward_id is not None:
+            enrolled.setdefault(reward_id, []).append(r)
     ends = _terminal_reads(ctx)
     bad: list[Evidence] = []
     good: list[Evidence] = []
@@ -446,24 +488,20 @@ async def bulk_failures(ctx: Context) -> Outcome:
         if end is None:
             bad.append(Evidence.of(r, f"bulk {r.object_id} had failed players; never read"))
             continue
-        reward_id = reward_of.get(r.object_id or "")
-        retry = next(
-            (x for x, rid in again if rid == reward_id and x.t >= end.t and x.seq != end.seq),
-            None,
-        )
+        after = enrolled.get(reward_of[r.object_id or ""], [])
+        retry = next((x for x in after if x.t >= end.t and x.seq > r.seq), None)
+        read = f"failedCount {end.count('failedCount')} read"
         if retry is None:
-            bad.append(
-                Evidence.of(end, f"failedCount {end.count('failedCount')} read; the failed "
-                            "players were not enrolled again")
-            )  # fmt: skip
+            bad.append(Evidence.of(end, f"{read}; the failed players were not enrolled again"))
         else:
             good += [
-                Evidence.of(end, f"failedCount {end.count('failedCount')} read"),
+                Evidence.of(end, read),
                 Evidence.of(retry, "the reward's players enrolled again"),
             ]
     if bad:
-        return failed(bad, f"{len(bad)} of {len(with_failures)} bulks with failed players "
-                      "not handled")  # fmt: skip
+        return failed(
+            bad, f"{len(bad)} of {len(with_failures)} bulks with failed players not handled"
+        )
     return passed(good, f"{len(with_failures)} bulks with failed players read and enrolled again")
 
 
