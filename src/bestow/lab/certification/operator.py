@@ -22,6 +22,7 @@ from bestow.lab.certification.core import (
     ATTESTED,
     AUTOMATIC,
     CONDITIONAL,
+    MAX_EVIDENCE,
     Checklist,
     Evidence,
     FaultSpec,
@@ -66,9 +67,23 @@ def endpoint(r: Req) -> str:
     return f"{r.method} {r.route.rstrip('/') or '/'}"
 
 
-def _on(ctx: Context, *endpoints: str) -> list[Req]:
-    wanted = set(endpoints)
-    return [r for r in ctx.of_surface() if endpoint(r) in wanted]
+def _surface(ctx: Context) -> list[Req]:
+    """The window's Operator API requests, listed once per report (``ctx.memo``)."""
+    found: list[Req] | None = ctx.memo.get("operator.requests")
+    if found is None:
+        found = ctx.memo["operator.requests"] = list(ctx.of_surface())
+    return found
+
+
+def _on(ctx: Context, wanted: str) -> list[Req]:
+    """The requests to an endpoint, in order (grouped once per report)."""
+    grouped: dict[str, list[Req]] | None = ctx.memo.get("operator.endpoints")
+    if grouped is None:
+        grouped = {}
+        for r in _surface(ctx):
+            grouped.setdefault(endpoint(r), []).append(r)
+        ctx.memo["operator.endpoints"] = grouped
+    return grouped.get(wanted, [])
 
 
 def _next_same(requests: list[Req], key: Callable[[Req], str | None]) -> dict[int, Req]:
@@ -104,7 +119,7 @@ def _every(
 ) -> Outcome:
     """Pass when no Operator API request offends; evidence: the first offending requests, or
     the first and last conforming ones. ``among`` narrows the requests judged (``body``)."""
-    requests = list(ctx.of_surface())
+    requests = _surface(ctx)
     if among == "body":
         requests = [r for r in requests if r.has_body]
     if not requests:
@@ -113,7 +128,8 @@ def _every(
     bad = [r for r in requests if offends(r)]
     if bad:
         return failed(
-            (Evidence.of(r, what) for r in bad), f"{len(bad)} of {len(requests)} requests {what}"
+            (Evidence.of(r, what) for r in bad[:MAX_EVIDENCE]),
+            f"{len(bad)} of {len(requests)} requests {what}",
         )
     return passed(_proof(requests, f"carries {wanted}"), f"all {len(requests)} requests {wanted}")
 
@@ -154,7 +170,7 @@ async def content_type(ctx: Context) -> Outcome:
 
 async def errors_not_repeated(ctx: Context) -> Outcome:
     """A request answered 4xx (not 429) is not sent again unchanged (same fingerprint)."""
-    requests = list(ctx.of_surface())
+    requests = _surface(ctx)
     refused: dict[str, Req] = {}
     met: list[Req] = []
     repeats: list[tuple[Req, Req]] = []
@@ -173,20 +189,23 @@ async def errors_not_repeated(ctx: Context) -> Outcome:
                 Evidence.of(
                     r, f"sent again unchanged after its {first.status} ({first.request_id})"
                 )
-                for r, first in repeats
+                for r, first in repeats[:MAX_EVIDENCE]
             ),
             f"{len(repeats)} requests repeat one refused with a 4xx error",
         )
     statuses = sorted({r.status for r in met})
     return passed(
-        (Evidence.of(r, f"refused {r.status}; not sent again unchanged") for r in met),
+        (
+            Evidence.of(r, f"refused {r.status}; not sent again unchanged")
+            for r in met[:MAX_EVIDENCE]
+        ),
         f"{len(met)} refused requests (status {', '.join(map(str, statuses))}), none repeated",
     )
 
 
 async def retry_after(ctx: Context) -> Outcome:
     """After a 429 or 503, the same request comes back no sooner than its ``Retry-After``."""
-    requests = list(ctx.of_surface())
+    requests = _surface(ctx)
     asked = [r for r in requests if r.status in RETRIED_STATUSES]
     if not asked:
         return not_exercised("no 429 or 503 answered in the window")
@@ -207,21 +226,24 @@ async def retry_after(ctx: Context) -> Outcome:
                     f"sent {x.t - r.t:.2f} s after its {r.status}, which asked "
                     f"{r.retry_after if r.retry_after is not None else 1.0:g} s ({r.request_id})",
                 )
-                for x, r in early
+                for x, r in early[:MAX_EVIDENCE]
             ),
             f"{len(early)} of {len(asked)} requests answered 429/503 repeated before Retry-After",
         )
     if not waited:
         return not_exercised("no request answered 429 or 503 was repeated in the window")
     return passed(
-        (Evidence.of(x, f"sent {x.t - r.t:.2f} s after its {r.status}") for x, r in waited),
+        (
+            Evidence.of(x, f"sent {x.t - r.t:.2f} s after its {r.status}")
+            for x, r in waited[:MAX_EVIDENCE]
+        ),
         f"{len(waited)} repeats after 429/503, each after Retry-After",
     )
 
 
 async def frequency(ctx: Context) -> Outcome:
     """No read repeated unchanged sooner than ``POLL_SECONDS`` with no write between."""
-    requests = list(ctx.of_surface())
+    requests = _surface(ctx)
     if not requests:
         return not_exercised("no Operator API request in the window")
     last_read: dict[str, Req] = {}
@@ -242,13 +264,16 @@ async def frequency(ctx: Context) -> Outcome:
         return failed(
             (
                 Evidence.of(r, f"the same read {r.t - b.t:.2f} s after the last ({b.request_id})")
-                for r, b in fast
+                for r, b in fast[:MAX_EVIDENCE]
             ),
             f"{len(fast)} of {len(polls)} repeated reads came sooner than {POLL_SECONDS:g} s",
         )
     if polls:
         return passed(
-            (Evidence.of(r, f"repeated read, at least {POLL_SECONDS:g} s apart") for r in polls),
+            (
+                Evidence.of(r, f"repeated read, at least {POLL_SECONDS:g} s apart")
+                for r in polls[:MAX_EVIDENCE]
+            ),
             f"{len(polls)} repeated reads, none sooner than {POLL_SECONDS:g} s",
         )
     return passed(_proof(requests, "no repeated read"), f"{len(requests)} requests, no polling")
@@ -283,7 +308,7 @@ async def _created(
             f"{len(stale)} {what}s already ended when created",
         )
     return passed(
-        (Evidence.of(r, f"{what} {r.object_id} created valid") for r in made),
+        (Evidence.of(r, f"{what} {r.object_id} created valid") for r in made[:MAX_EVIDENCE]),
         f"{len(made)} {what}s created valid, none refused",
     )
 
@@ -394,11 +419,13 @@ def _bulks(ctx: Context) -> list[Req]:
 
 
 def _terminal_reads(ctx: Context) -> dict[str, Req]:
-    """Each bulk's first read that showed it ended, by bulk id."""
-    found: dict[str, Req] = {}
-    for r in _on(ctx, BULK_READ):
-        if r.ok and r.object_id and r.count("terminal"):
-            found.setdefault(r.object_id, r)
+    """Each bulk's first read that showed it ended, by bulk id (once per report)."""
+    found: dict[str, Req] | None = ctx.memo.get("operator.bulk_ends")
+    if found is None:
+        found = ctx.memo["operator.bulk_ends"] = {}
+        for r in _on(ctx, BULK_READ):
+            if r.ok and r.object_id and r.count("terminal"):
+                found.setdefault(r.object_id, r)
     return found
 
 
@@ -415,7 +442,7 @@ async def bulk_followed(ctx: Context) -> Outcome:
             f"{len(unfollowed)} of {len(bulks)} bulk enrollments not followed to their end",
         )  # fmt: skip
     evidence = []
-    for r in bulks:
+    for r in bulks[:MAX_EVIDENCE]:
         evidence += [
             Evidence.of(r, f"bulk {r.object_id} accepted"),
             Evidence.of(ends[r.object_id or ""], "read Completed or Failed"),
@@ -470,7 +497,7 @@ async def bulk_failures(ctx: Context) -> Outcome:
     in_rewards = await _enrollments_of(ctx, rewards)
     # Enrollments of those rewards, single or bulk, in the window's order, by reward.
     enrolled: dict[str, list[Req]] = {}
-    for r in ctx.of_surface():
+    for r in _surface(ctx):
         reward_id: str | None = None
         if endpoint(r) == ENROL and r.ok:
             reward_id = in_rewards.get(r.object_id or "")
