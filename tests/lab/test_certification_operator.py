@@ -17,6 +17,7 @@ import pytest
 
 from bestow.config import Settings
 from bestow.deps import Runtime
+from bestow.lab.certification import render
 from tests.fixtures import servers
 from tests.fixtures.deployment import Deployment, bestow
 from tests.lab.cert_operator_helpers import (
@@ -506,3 +507,6 @@ def test_the_operator_example_in_a_run_with_faults_passes_every_judged_item(
     waiting = {k for k, v in statuses.items() if v != "pass"}
     assert waiting == {"operator.submission.backend", "operator.submission.demo"}, judged
     assert judged["summary"] == {"not_attested": 2, "pass": len(statuses) - 2}
+    line = render.summary_line(judged)
+    print(line)
+    assert line.startswith("operator: NOT PASSED (14 items: 12 pass, 2 not attested) client ")
