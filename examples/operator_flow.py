@@ -12,10 +12,16 @@ What an operator's back office and game server do, each step checked:
 5. enrollments: enrol a player, enrol them again (the same enrollment);
 6. free bets: use the 3 bets, repeating one ``betId`` (idempotent: nothing used twice), until
    the enrollment is Completed; a 4th bet is refused (409);
-7. bulk enrollment: 200 players (one already enrolled) through the worker, followed until
-   Completed, then the reward's enrollments read page by page;
+7. bulk enrollment: 200 players (one already enrolled) through the worker, followed once a
+   second until Completed, then the reward's enrollments read page by page;
 8. cancelling the campaign cancels its reward and the open enrollments; cancelling it again is
    refused (409).
+
+Errors are handled as the Operator API's certification checklist asks
+(``docs/certification-operator.md``): a lost answer is sent again unchanged only where that is
+safe (a read, an enrollment, a bet with its ``betId``, a bulk), a 429 or 503 after
+``Retry-After``, a bulk is read once a second and its failed players enrolled again; so the
+flow passes inside ``bestow certify run ... --faults``.
 
 This is what an integrator writes: it needs only ``httpx`` and the standard library, and talks
 to the server over HTTP like any client. Against ``make run``::
