@@ -20,6 +20,7 @@ from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import Campaign
 from bestow.surfaces.bodies import Body, Read
+from bestow.surfaces.common import note
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.errors import ok
 from bestow.surfaces.operator.readers import (
@@ -98,6 +99,7 @@ async def create_campaign(
         end_at=body.endTimeUtc,
         created_by=body.createdBy,
     )
+    note(request, object_id=campaign.id)
     return _out(campaign, client, runtime.clock())
 
 

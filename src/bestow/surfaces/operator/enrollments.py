@@ -204,6 +204,8 @@ async def enrol_player(
         bet_count=body.betCount,
         now=now,
     )
+    # An enrollment made by this call carries its time; one the player had is a replay.
+    note(request, object_id=enrollment.id, replayed=enrollment.created_at != now)
     return ok(enrollment_payload(enrollment, view, now))
 
 
@@ -262,16 +264,28 @@ async def enrol_players(
         created_by=body.createdBy,
         now=runtime.clock(),
     )
+    note(request, object_id=batch.id)
     return JSONResponse(envelope(batch_json(batch), message=ACCEPTED), status_code=202)
 
 
 @router.get("/rewards/{reward_id}/enrollments/bulk/{bulk_id}", response_model=EnvelopeOut)
 async def get_bulk_enrollment(
-    reward_id: str, bulk_id: str, client: OperatorClient, session: ReadSessionDep
+    reward_id: str,
+    bulk_id: str,
+    request: Request,
+    client: OperatorClient,
+    session: ReadSessionDep,
 ) -> JSONResponse:
     """A bulk enrollment: `Pending`, `Processing`, `Completed` or `Failed`, with its counts."""
     batch = await bulks.get_batch(
         session, client_id=client.id, reward_id=reward_id, batch_id=bulk_id
+    )
+    # The certification reads whether the answer showed the end, and its failures.
+    terminal = batch.status in (bulks.COMPLETED, bulks.FAILED)
+    note(
+        request,
+        object_id=batch.id,
+        counts={"terminal": int(terminal), "failedCount": batch.failed_count},
     )
     return ok(batch_json(batch))
 
@@ -364,8 +378,7 @@ async def place_bet(
         operator_id=client.operator_id,
         clock=runtime.clock,
     )
-    if placed.replayed:
-        note(request, replayed=True)
+    note(request, object_id=placed.bet.id, replayed=placed.replayed)
     return ok(bet_json(placed.bet, placed.enrollment))
 
 

@@ -26,6 +26,7 @@ from bestow.kit.responses import JSONResponse
 from bestow.kit.timefmt import iso
 from bestow.models import OperatorReward
 from bestow.surfaces.bodies import MISSING, Body, Read
+from bestow.surfaces.common import note
 from bestow.surfaces.operator.auth import OperatorClient
 from bestow.surfaces.operator.errors import ok
 from bestow.surfaces.operator.readers import (
@@ -288,6 +289,7 @@ async def create_reward(
         details=body.freeBetDetails.free_bets(),
         now=now,
     )
+    note(request, object_id=reward.id)
     return _out(reward, client, now)
 
 
