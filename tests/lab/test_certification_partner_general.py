@@ -6,14 +6,24 @@ violating one through real HTTP requests, and the evidence the report names
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from bestow.config import Settings
 from bestow.deps import Runtime
+from bestow_client import AsyncBestow, NotFoundError
 from tests.lab.cert_partner_general_helpers import Integration, integration, rid
 from tests.lab.certification_helpers import evidence_ids, item, report_of
-from tests.surfaces.partner.helpers import campaign_body, email, grant, make_template, new_partner
+from tests.surfaces.partner.helpers import (
+    campaign_body,
+    email,
+    grant,
+    make_template,
+    new_partner,
+    worker_client,
+)
 
 
 @pytest.fixture
@@ -413,3 +423,59 @@ async def test_an_empty_window_leaves_the_general_items_not_exercised(it: Integr
         assert found["status"] == "not_exercised", found
         assert found["kind"] == "automatic"
         assert found["advice"], item_id
+
+
+# The SDK, by construction.
+
+
+@pytest.mark.slow
+async def test_the_sdk_flow_passes_the_general_sections(
+    settings: Settings, runtime: Runtime
+) -> None:
+    """Discovery (cached), a campaign, an issue repeated with its key, a 429 waited out, the
+    job followed to completion with backoff, an unknown campaign met once: through the SDK."""
+    async with worker_client(settings) as http:
+        it = await integration(http, runtime)
+        await it.rate_limit(1, route="POST /partner/campaigns/issue")
+        async with AsyncBestow(
+            base_url=str(http.base_url), app_name="cert-sdk", http_client=http
+        ) as sdk:
+            partner = sdk.partner(client_id=it.partner.client_id, access_token=it.partner.token)
+            [merchant] = await partner.merchants()
+            [template] = await partner.reward_templates(merchant.id)
+            start = datetime.now(UTC).replace(microsecond=0)
+            campaign = await partner.create_campaign(
+                merchant_id=merchant.id,
+                name="SDK flow",
+                objective="Certify",
+                fine_print="One per guest",
+                start_at=start,
+                end_at=start + timedelta(days=30),
+                redeemable_from=start,
+                redeemable_to=start + timedelta(days=60),
+                variants=[{"name": "Treatment", "reward_template_id": template.id}],
+            )
+            fields = {
+                "merchant_id": merchant.id,
+                "campaign_id": campaign.id,
+                "variant_id": campaign.variant("Treatment").id,
+                "identifiers": [email("sdk")],
+                "idempotency_key": "sdk-flow-1",
+            }
+            [job] = await partner.issue(**fields)
+            [again] = await partner.issue(**fields)
+            assert again.id == job.id
+            await partner.merchants()
+            await partner.wait(job)
+            with pytest.raises(NotFoundError):
+                await partner.campaign("cmp_doesnotexist")
+            report = await report_of(http, it.partner.client_id, "partner")
+
+    statuses = {i["id"]: i["status"] for i in report["items"] if i["kind"] == "automatic"}
+    general = {
+        k: v
+        for k, v in statuses.items()
+        if k.split(".")[1] in ("headers", "general", "discovery", "rate_limits", "submission")
+    }
+    assert general == dict.fromkeys(general, "pass"), general
+    assert len(general) == 15
