@@ -391,10 +391,9 @@ async def test_a_production_client_fails_the_sandbox_item(
 
 
 async def test_calls_sharing_a_request_id_fail_the_logs_item(it: Integration) -> None:
-    first = await it.merchants(**{"X-Request-Id": "my-fixed-id"})
-    again = await it.call(
-        "GET", "/partner/scopes", 200, headers=it.headers(**{"X-Request-Id": "my-fixed-id"})
-    )
+    fixed = it.headers(**{"X-Request-Id": "my-fixed-id"})
+    first = await it.call("GET", "/partner/merchants", 200, headers=fixed)
+    again = await it.call("GET", "/partner/scopes", 200, headers=fixed)
     assert rid(first) == rid(again) == "my-fixed-id"
 
     found = await judged(it, "partner.submission.logs")
