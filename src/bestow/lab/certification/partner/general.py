@@ -6,7 +6,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from itertools import pairwise
+from datetime import timedelta
+from itertools import islice, pairwise
 
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from bestow.lab.certification.context import Context, Req
 from bestow.lab.certification.core import (
     ATTESTED,
     AUTOMATIC,
+    MAX_EVIDENCE,
     Evidence,
     Item,
     Outcome,
@@ -36,7 +38,8 @@ ISSUE = "POST /partner/campaigns/issue"
 OPERATIONS = frozenset({CREATE_CAMPAIGN, ISSUE})
 """What discovery serves: creating a campaign (it names a merchant and reward templates) and
 issuing rewards (for a merchant)."""
-JOB_POLL = "GET /partner/issuance_jobs/{job_id}"
+JOB_ROUTE = "/partner/issuance_jobs/{job_id}"
+JOB_POLL = f"GET {JOB_ROUTE}"
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 DUPLICATE_READ_SECONDS = 2.0
@@ -63,13 +66,13 @@ def _every(ctx: Context, wanted: str, offends: object, what: str) -> Outcome:
     """Pass when no Partner request offends; evidence: the first offending requests, or the
     first and last conforming ones."""
     assert callable(offends)
-    requests = list(ctx.of_surface())
+    requests = _partner(ctx)
     if not requests:
         return not_exercised("no Partner API request in the window")
     bad = [r for r in requests if offends(r)]
     if bad:
         return failed(
-            (Evidence.of(r, what) for r in bad),
+            (Evidence.of(r, what) for r in bad[:MAX_EVIDENCE]),
             f"{len(bad)} of {len(requests)} requests {what}",
         )
     proof = [requests[0]] if len(requests) == 1 else [requests[0], requests[-1]]
@@ -196,8 +199,10 @@ def _ends(requests: Sequence[Req]) -> list[Req]:
 
 
 def _pairs(pairs: Iterable[tuple[Req, str, Req, str]]) -> list[Evidence]:
+    """Evidence of the first pairs (an earlier request, then the one that broke the rule):
+    only as many as the report keeps are built (a window may hold thousands)."""
     out: list[Evidence] = []
-    for first, first_note, then, then_note in pairs:
+    for first, first_note, then, then_note in islice(pairs, MAX_EVIDENCE // 2):
         out += [Evidence.of(first, first_note), Evidence.of(then, then_note)]
     return out
 
@@ -209,11 +214,6 @@ def _seconds(value: float) -> str:
 # API Headers & General: duplicates, errors, polling.
 
 
-def _received_success(r: Req) -> bool:
-    """A 2xx answer the client got (a ``lost_answer`` fault's never reached it)."""
-    return r.ok and r.fault != "lost_answer"
-
-
 async def no_duplicates(ctx: Context) -> Outcome:
     """A needless duplicate is a request sent again unchanged (same fingerprint) once an
     earlier one had been answered 2xx and received, either a write that was done again
@@ -222,39 +222,35 @@ async def no_duplicates(ctx: Context) -> Outcome:
     requests = _partner(ctx)
     if not requests:
         return not_exercised("no Partner API request in the window")
-    answered: dict[str, list[Req]] = defaultdict(list)
-    found: list[tuple[Req, str, Req, str]] = []
+    answered: dict[str, Req] = {}  # by fingerprint: the latest 2xx answer the client got
+    found: list[tuple[Req, Req, float]] = []
     for r in requests:
-        if r.fingerprint is None or r.endpoint == JOB_POLL:
+        fp = r.fingerprint
+        if fp is None or (r.route == JOB_ROUTE and r.method == "GET"):
             continue
-        came = arrival(r)
-        earlier = next((e for e in reversed(answered.get(r.fingerprint, ())) if e.t <= came), None)
+        earlier = answered.get(fp)
         if earlier is not None:
-            gap = came - earlier.t
-            if r.method in READS:
-                if gap < DUPLICATE_READ_SECONDS:
-                    found.append(
-                        (
-                            earlier,
-                            "answered 2xx",
-                            r,
-                            f"the same read again {_seconds(gap)} after that answer",
-                        )
-                    )
-            elif r.ok and not r.replayed:
-                found.append(
-                    (
-                        earlier,
-                        "done (2xx) and answered",
-                        r,
-                        f"the same write again {_seconds(gap)} later, done a second time",
-                    )
-                )
-        if _received_success(r):
-            answered[r.fingerprint].append(r)
+            gap = arrival(r) - earlier.t
+            if gap >= 0 and (
+                (r.method in READS and gap < DUPLICATE_READ_SECONDS)
+                or (r.method not in READS and r.ok and not r.replayed)
+            ):
+                found.append((earlier, r, gap))
+        if r.ok and r.fault != "lost_answer":
+            answered[fp] = r
     if found:
         return failed(
-            _pairs(found),
+            _pairs(
+                (
+                    earlier,
+                    "answered 2xx",
+                    r,
+                    f"the same read again {_seconds(gap)} after that answer"
+                    if r.method in READS
+                    else f"the same write again {_seconds(gap)} later, done a second time",
+                )
+                for earlier, r, gap in found
+            ),
             f"{len(found)} of {len(requests)} requests repeat an answered request needlessly",
         )
     return passed(
@@ -436,17 +432,28 @@ async def merchants(ctx: Context) -> Outcome:
 
 
 async def _merchant_of(ctx: Context, operations: Sequence[Req]) -> dict[str, str]:
-    """The merchant of each successful operation's object (campaign or job), by object id."""
-    campaigns = {r.object_id for r in operations if r.endpoint == CREATE_CAMPAIGN}
-    jobs = {r.object_id for r in operations if r.endpoint == ISSUE}
+    """The merchant of each successful operation's object (campaign or job), by object id:
+    the client's objects made during the window in one query per kind, then any left (a
+    replay of a job made before the window) by id."""
     out: dict[str, str] = {}
-    for model, ids in ((Campaign, campaigns), (IssuanceJob, jobs)):
-        wanted = sorted(i for i in ids if i)
-        for start in range(0, len(wanted), 500):
+    since = ctx.window.since - timedelta(minutes=5)
+    for model, endpoint in ((Campaign, CREATE_CAMPAIGN), (IssuanceJob, ISSUE)):
+        ids = {r.object_id for r in operations if r.endpoint == endpoint and r.object_id}
+        if not ids:
+            continue
+        rows = await ctx.session.execute(
+            select(model.id, model.merchant_id).where(
+                model.client_id == ctx.client.id,
+                model.created_at >= since,
+                model.created_at < ctx.window.until,
+            )
+        )
+        out.update({i: m for i, m in rows if m and i in ids})
+        left = sorted(ids - out.keys())
+        for start in range(0, len(left), 500):
             rows = await ctx.session.execute(
                 select(model.id, model.merchant_id).where(
-                    model.id.in_(wanted[start : start + 500]),
-                    model.client_id == ctx.client.id,
+                    model.id.in_(left[start : start + 500]), model.client_id == ctx.client.id
                 )
             )
             out.update({i: m for i, m in rows if m})
@@ -597,12 +604,15 @@ async def respected(ctx: Context) -> Outcome:
     refused = [r for r in requests if _limiter_429(r)]
     if burst or quota or refused:
         evidence = [
-            *(Evidence.of(requests[i], f"request {PER_SECOND + 1} within 1 s") for i in burst),
+            *(
+                Evidence.of(requests[i], f"request {PER_SECOND + 1} within 1 s")
+                for i in burst[:MAX_EVIDENCE]
+            ),
             *(
                 Evidence.of(requests[i], f"request {PER_15_MINUTES + 1} within 15 minutes")
-                for i in quota
+                for i in quota[:MAX_EVIDENCE]
             ),
-            *(Evidence.of(r, "refused by the rate limiter (429)") for r in refused),
+            *(Evidence.of(r, "refused by the rate limiter (429)") for r in refused[:MAX_EVIDENCE]),
         ]
         parts = []
         if burst:
