@@ -234,11 +234,14 @@ async def test_discovery_repeated_before_every_operation_fails_cached(it: Integr
     await it.merchants()
     issue = await it.issue(campaign)
 
-    found = await judged(it, "partner.discovery.cached")
+    report = await report_of(it.http, it.partner.client_id, "partner")
 
+    found = item(report, "partner.discovery.cached")
     assert found["status"] == "fail", found
     assert evidence_ids(found) == [rid(campaign), rid(issue)]
     assert found["detail"] == "discovery repeated before each of 1 operations after the first"
+    # Get Merchants again with an operation in between is this item's business only.
+    assert item(report, "partner.general.no_duplicates")["status"] == "pass"
 
 
 async def test_a_single_operation_leaves_cached_not_exercised(it: Integration) -> None:

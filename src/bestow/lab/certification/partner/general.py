@@ -38,6 +38,8 @@ ISSUE = "POST /partner/campaigns/issue"
 OPERATIONS = frozenset({CREATE_CAMPAIGN, ISSUE})
 """What discovery serves: creating a campaign (it names a merchant and reward templates) and
 issuing rewards (for a merchant)."""
+DISCOVERY_ROUTES = frozenset(e.split(" ", 1)[1] for e in DISCOVERY_ENDPOINTS)
+OPERATION_ROUTES = frozenset(e.split(" ", 1)[1] for e in OPERATIONS)
 JOB_ROUTE = "/partner/issuance_jobs/{job_id}"
 JOB_POLL = f"GET {JOB_ROUTE}"
 
@@ -222,22 +224,33 @@ async def no_duplicates(ctx: Context) -> Outcome:
     requests = _partner(ctx)
     if not requests:
         return not_exercised("no Partner API request in the window")
-    answered: dict[str, Req] = {}  # by fingerprint: the latest 2xx answer the client got
+    # By fingerprint: the latest 2xx answer the client got, and how many operations (campaign
+    # creations, issues) had been sent by then.
+    answered: dict[str, tuple[Req, int]] = {}
     found: list[tuple[Req, Req, float]] = []
+    operations = 0
     for r in requests:
         fp = r.fingerprint
         if fp is None or (r.route == JOB_ROUTE and r.method == "GET"):
             continue
-        earlier = answered.get(fp)
-        if earlier is not None:
+        seen = answered.get(fp)
+        if seen is not None:
+            earlier, before = seen
             gap = arrival(r) - earlier.t
             if gap >= 0 and (
-                (r.method in READS and gap < DUPLICATE_READ_SECONDS)
+                (
+                    r.method in READS
+                    and gap < DUPLICATE_READ_SECONDS
+                    # Discovery fetched again between operations is `cached`'s business.
+                    and (r.route not in DISCOVERY_ROUTES or before == operations)
+                )
                 or (r.method not in READS and r.ok and not r.replayed)
             ):
                 found.append((earlier, r, gap))
+        if r.method == "POST" and r.route in OPERATION_ROUTES:
+            operations += 1
         if r.ok and r.fault != "lost_answer":
-            answered[fp] = r
+            answered[fp] = (r, operations)
     if found:
         return failed(
             _pairs(
