@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from itertools import islice, pairwise
 
@@ -64,10 +64,9 @@ BACKOFF_GROWTH = 1.2
 backoff with up to 20% jitter passes; a constant wait does not)."""
 
 
-def _every(ctx: Context, wanted: str, offends: object, what: str) -> Outcome:
+def _every(ctx: Context, wanted: str, offends: Callable[[Req], bool], what: str) -> Outcome:
     """Pass when no Partner request offends; evidence: the first offending requests, or the
     first and last conforming ones."""
-    assert callable(offends)
     requests = _partner(ctx)
     if not requests:
         return not_exercised("no Partner API request in the window")
@@ -290,7 +289,7 @@ async def errors_handled(ctx: Context) -> Outcome:
     if not errors:
         return not_exercised("no Partner API request met a client error (4xx) in the window")
     failing: dict[str, Req] = {}
-    found: list[tuple[Req, str, Req, str]] = []
+    found: list[tuple[Req, Req]] = []
     for r in requests:
         if r.fingerprint is None:
             continue
@@ -300,25 +299,26 @@ async def errors_handled(ctx: Context) -> Outcome:
             and arrival(r) >= before.t
             and (r.status, r.error_code) == (before.status, before.error_code)
         ):
-            found.append(
-                (
-                    before,
-                    f"{before.status} {before.error_code or ''}".strip(),
-                    r,
-                    "sent again unchanged, failed the same way",
-                )
-            )
+            found.append((before, r))
         if _error(r):
             failing[r.fingerprint] = r
         else:
             failing.pop(r.fingerprint, None)
     if found:
         return failed(
-            _pairs(found),
+            _pairs(
+                (
+                    before,
+                    f"{before.status} {before.error_code or ''}".strip(),
+                    r,
+                    "sent again unchanged, failed the same way",
+                )
+                for before, r in found
+            ),
             f"{len(found)} of {len(errors)} client errors were retried unchanged",
         )
     return passed(
-        (Evidence.of(r, "not retried unchanged") for r in errors),
+        (Evidence.of(r, "not retried unchanged") for r in errors[:MAX_EVIDENCE]),
         f"{len(errors)} client errors met, none retried unchanged",
     )
 
@@ -333,14 +333,14 @@ async def frequency(ctx: Context) -> Outcome:
             polls[r.object_id].append(r)
     if not polls:
         return not_exercised("no issuance job polled (Get Issuance Job) in the window")
-    rapid: list[tuple[Req, str, Req, str]] = []
+    rapid: list[tuple[str, Req, Req, float]] = []
     flat: list[Evidence] = []
     total = sum(len(p) for p in polls.values())
     for job_id, seen in polls.items():
         gaps = [arrival(b) - arrival(a) for a, b in pairwise(seen)]
         for (a, b), gap in zip(pairwise(seen), gaps, strict=True):
             if gap < POLL_MIN_INTERVAL - TIMING_SLACK:
-                rapid.append((a, f"polled {job_id}", b, f"polled again {_seconds(gap)} later"))
+                rapid.append((job_id, a, b, gap))
         if len(seen) > POLL_PATIENCE and max(gaps) < POLL_GROWTH * gaps[0]:
             flat += [
                 Evidence.of(seen[0], f"first poll of {job_id}"),
@@ -358,7 +358,11 @@ async def frequency(ctx: Context) -> Outcome:
             parts.append(
                 f"{len(flat) // 2} jobs polled more than {POLL_PATIENCE} times without backoff"
             )
-        return failed([*_pairs(rapid), *flat], "; ".join(parts))
+        pairs = (
+            (a, f"polled {job_id}", b, f"polled again {_seconds(gap)} later")
+            for job_id, a, b, gap in rapid
+        )
+        return failed([*_pairs(pairs), *flat], "; ".join(parts))
     slowest = max(polls.values(), key=len)
     return passed(
         (Evidence.of(r, "poll") for r in _ends(slowest)),
