@@ -150,7 +150,7 @@ async def test_polling_a_job_once_a_second_passes(it: Integration) -> None:
 
 async def test_polling_a_job_in_a_tight_loop_fails(it: Integration) -> None:
     job = await it.job()
-    polls = await it.polls(job, [0.0, 0.1])
+    polls = await it.polls(job, [0.0, 0.0])
 
     found = await judged(it, "partner.general.frequency")
 
@@ -269,16 +269,21 @@ async def test_five_requests_a_second_are_within_the_limits(it: Integration) -> 
 
     assert found["status"] == "pass", found
     assert evidence_ids(found) == [rid(first), rid(last)]
-    assert found["detail"] == "6 requests; at most 5 in any second and 6 in any 15 minutes"
+    # At most 5 in a second (fewer if the machine is slow), all 6 within 15 minutes.
+    assert str(found["detail"]).startswith("6 requests; at most ")
+    assert str(found["detail"]).endswith(" in any second and 6 in any 15 minutes")
 
 
 async def test_six_requests_within_a_second_break_the_limit(it: Integration) -> None:
-    sent = [await it.call("GET", "/partner/scopes", 200) for _ in range(6)]
+    # At once, so that a loaded machine cannot spread them over more than a second.
+    sent = await asyncio.gather(*(it.call("GET", "/partner/scopes", 200) for _ in range(6)))
 
     found = await judged(it, "partner.rate_limits.respected")
 
     assert found["status"] == "fail", found
-    assert evidence_ids(found) == [rid(sent[5])]
+    [over] = evidence_ids(found)
+    assert over in {rid(r) for r in sent}
+    assert found["evidence"][0]["note"] == "request 6 within 1 s"  # type: ignore[index]
     assert found["detail"] == "1 requests over 5 per second"
 
 
@@ -286,16 +291,17 @@ async def test_a_429_of_the_rate_limiter_fails_the_limits(
     app_client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     it = await integration(app_client, runtime, tier="default")
-    answers = [await app_client.get("/partner/scopes", headers=it.headers()) for _ in range(7)]
+    answers = await asyncio.gather(
+        *(app_client.get("/partner/scopes", headers=it.headers()) for _ in range(7))
+    )
     refused = [a for a in answers if a.status_code == 429]
-    assert refused, [a.status_code for a in answers]
+    assert len(refused) == 2, [a.status_code for a in answers]
 
     found = await judged(it, "partner.rate_limits.respected")
 
     assert found["status"] == "fail", found
-    assert rid(answers[5]) in evidence_ids(found)
-    assert all(rid(r) in evidence_ids(found) for r in refused[:3])
-    assert "refused by the rate limiter" in str(found["detail"])
+    assert {rid(r) for r in refused} <= set(evidence_ids(found))
+    assert found["detail"] == "2 requests over 5 per second; 2 refused by the rate limiter"
 
 
 async def test_an_injected_429_is_not_held_against_the_limits(it: Integration) -> None:
@@ -315,7 +321,7 @@ async def test_429s_waited_out_with_growing_waits_pass_backoff(it: Integration) 
     assert first.headers["retry-after"] == "1"
     await asyncio.sleep(1.05)
     second = await it.merchants(429)
-    await asyncio.sleep(1.4)
+    await asyncio.sleep(1.6)
     third = await it.merchants()
 
     found = await judged(it, "partner.rate_limits.backoff")
