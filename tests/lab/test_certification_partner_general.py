@@ -160,6 +160,18 @@ async def test_polling_a_job_in_a_tight_loop_fails(it: Integration) -> None:
 
 
 @pytest.mark.slow
+async def test_polling_a_job_many_times_with_backoff_passes(it: Integration) -> None:
+    job = await it.job()
+    polls = await it.polls(job, [1.0, 1.0, 1.4, 1.4, 1.4])
+
+    found = await judged(it, "partner.general.frequency")
+
+    assert found["status"] == "pass", found
+    assert evidence_ids(found) == [rid(polls[0]), rid(polls[-1])]
+    assert found["detail"] == "6 polls of 1 jobs, at least 1 s apart and backing off"
+
+
+@pytest.mark.slow
 async def test_polling_a_job_many_times_without_backoff_fails(it: Integration) -> None:
     job = await it.job()
     polls = await it.polls(job, [1.0] * 5)

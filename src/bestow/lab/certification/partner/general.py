@@ -53,8 +53,9 @@ TIMING_SLACK = 0.05
 exactly one second between polls may be measured at 0.999 s)."""
 POLL_PATIENCE = 5
 """A job polled more than this many times must be polled with backoff."""
-POLL_GROWTH = 1.25
-"""Backoff in polling: some interval at least this many times the first one."""
+POLL_GROWTH, POLL_GROWN = 1.25, 2
+"""Backoff in polling: at least 2 of the client's pauses between polls reach 1.25 times the
+first pause (2, so that one slow moment does not pass for backoff)."""
 PER_SECOND, PER_15_MINUTES = 5, 2000
 """Thanx's global rate limits: 5 requests per second and 2,000 per 15 minutes."""
 RETRY_AFTER_DEFAULT = 1.0
@@ -324,9 +325,10 @@ async def errors_handled(ctx: Context) -> Outcome:
 
 
 async def frequency(ctx: Context) -> Outcome:
-    """Each job's polls (Get Issuance Job, by job): never two within ``POLL_MIN_INTERVAL``
-    (less ``TIMING_SLACK``), and a job polled more than ``POLL_PATIENCE`` times polled with
-    backoff (some interval at least ``POLL_GROWTH`` times the first)."""
+    """Each job's polls (Get Issuance Job, by job): never two arriving within
+    ``POLL_MIN_INTERVAL`` (less ``TIMING_SLACK``), and a job polled more than
+    ``POLL_PATIENCE`` times polled with backoff (``POLL_GROWN`` of the pauses between polls at
+    least ``POLL_GROWTH`` times the first pause)."""
     polls: dict[str, list[Req]] = defaultdict(list)
     for r in _by_arrival(ctx):
         if r.endpoint == JOB_POLL and r.object_id:
@@ -337,19 +339,24 @@ async def frequency(ctx: Context) -> Outcome:
     flat: list[Evidence] = []
     total = sum(len(p) for p in polls.values())
     for job_id, seen in polls.items():
-        gaps = [arrival(b) - arrival(a) for a, b in pairwise(seen)]
-        for (a, b), gap in zip(pairwise(seen), gaps, strict=True):
+        for a, b in pairwise(seen):
+            gap = arrival(b) - arrival(a)
             if gap < POLL_MIN_INTERVAL - TIMING_SLACK:
                 rapid.append((job_id, a, b, gap))
-        if len(seen) > POLL_PATIENCE and max(gaps) < POLL_GROWTH * gaps[0]:
-            flat += [
-                Evidence.of(seen[0], f"first poll of {job_id}"),
-                Evidence.of(
-                    seen[-1],
-                    f"poll {len(seen)}: intervals {_seconds(min(gaps))} to "
-                    f"{_seconds(max(gaps))}, never backed off",
-                ),
-            ]
+        if len(seen) > POLL_PATIENCE:
+            # The client's pauses: from a poll's answer to the next poll (a slow answer does
+            # not look like backoff).
+            pauses = [arrival(b) - a.t for a, b in pairwise(seen)]
+            grown = sum(1 for p in pauses[1:] if p >= POLL_GROWTH * pauses[0])
+            if grown < POLL_GROWN:
+                flat += [
+                    Evidence.of(seen[0], f"first poll of {job_id}"),
+                    Evidence.of(
+                        seen[-1],
+                        f"poll {len(seen)}: pauses {_seconds(min(pauses))} to "
+                        f"{_seconds(max(pauses))}, never backed off",
+                    ),
+                ]
     if rapid or flat:
         parts = []
         if rapid:
