@@ -109,10 +109,13 @@ async def list_reward_templates(
     client: IssueScope,
     session: ReadSessionDep,
     merchant_id: MerchantId,
+    request: Request,
     page: Page = 1,
     per_page: PerPage = 10,
 ) -> Any:
     """Every published reward template of the merchant in this client's catalogue."""
+    # The certification reads which merchants' templates a client discovered.
+    note(request, object_id=merchant_id)
     await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
     stmt = templates.query(merchant_id=merchant_id, state="published", for_client=client.id)
     stmt = stmt.order_by(RewardTemplate.id)
@@ -125,9 +128,14 @@ async def list_reward_templates(
 
 @router.get("/reward_templates/{template_id}", response_model=RewardTemplateEnvelope)
 async def get_reward_template(
-    template_id: str, client: IssueScope, session: ReadSessionDep, merchant_id: MerchantId
+    template_id: str,
+    client: IssueScope,
+    session: ReadSessionDep,
+    merchant_id: MerchantId,
+    request: Request,
 ) -> Any:
     """One published reward template of the merchant."""
+    note(request, object_id=template_id)
     await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
     template = await templates.published_template(
         session, merchant_id=merchant_id, template_id=template_id, for_client=client.id

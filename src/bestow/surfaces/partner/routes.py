@@ -13,6 +13,7 @@ from bestow.kit.auth_cache import AuthCache
 from bestow.kit.pagination import paginate
 from bestow.merchants import service as merchants
 from bestow.models import Location, Merchant
+from bestow.surfaces.common import note
 from bestow.surfaces.partner.auth import PartnerClient
 from bestow.surfaces.partner.schemas import (
     LocationOut,
@@ -69,12 +70,14 @@ async def get_merchants(client: PartnerClient, request: Request) -> Any:
 async def get_locations(
     client: PartnerClient,
     session: ReadSessionDep,
+    request: Request,
     merchant_id: Annotated[str | None, Query(max_length=64)] = None,
     page: Page = 1,
     per_page: PerPage = 10,
 ) -> LocationsOut:
     """Locations of the client's merchants, optionally of one merchant."""
     if merchant_id is not None:
+        note(request, object_id=merchant_id)
         await merchants.granted_merchant(session, client_id=client.id, merchant_id=merchant_id)
         merchant_ids = [merchant_id]
     else:
