@@ -177,6 +177,14 @@ async def content_type(ctx: Context) -> Outcome:
     )
 
 
+def _needless(before: Req, again: Req) -> bool:
+    """A read sent again within a second of the same one's answer; not a retry after a 429 or
+    a 5xx (the backoff item judges those) nor after a lost answer."""
+    if before.status == 429 or before.status >= 500 or before.fault is not None:
+        return False
+    return _start(again) - before.t < READ_REPEAT_SECONDS - TOLERANCE_SECONDS
+
+
 async def frequency(ctx: Context) -> Outcome:
     requests = _loyalty(ctx)
     if not requests:
@@ -184,18 +192,18 @@ async def frequency(ctx: Context) -> Outcome:
     bad: list[Evidence] = []
     throttled = 0
     repeated = 0
-    last_read: dict[str, float] = {}
+    last_read: dict[str, Req] = {}
     for r in requests:
         if r.rate_limited and r.fault is None:
             throttled += 1
             bad.append(Evidence.of(r, "over the client's rate limit (429 from the rate limiter)"))
         if r.method == "GET" and r.fingerprint is not None:
             before = last_read.get(r.fingerprint)
-            if before is not None and _start(r) - before < READ_REPEAT_SECONDS:
+            if before is not None and _needless(before, r):
                 repeated += 1
-                gap = max(0.0, _start(r) - before)
+                gap = max(0.0, _start(r) - before.t)
                 bad.append(Evidence.of(r, f"the same read again {gap:.2f} s after the last"))
-            last_read[r.fingerprint] = r.t
+            last_read[r.fingerprint] = r
     if bad:
         return failed(
             bad, f"{throttled} requests over the rate limit, {repeated} reads repeated within 1 s"
