@@ -5,7 +5,11 @@ with the request ids the server answered as the evidence (``docs/certification-l
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +17,14 @@ import pytest
 
 from bestow.deps import Runtime
 from bestow.lab.certification.loyalty import CHECKLIST
+from tests.fixtures import servers
+from tests.fixtures.deployment import Deployment, bestow
 from tests.lab.cert_loyalty_helpers import FAULT, Integration, integration, rid
 from tests.lab.certification_helpers import close_run, evidence_ids, item, open_run, report_of
 from tests.lab.helpers import ADMIN
 from tests.loyalty.helpers import DISABLED_REWARD, MAXIMUM, make_member, reward_body
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "loyalty_flow.py"
 LOST = {FAULT: "lost_answer", "X-Bestow-Fault-Answer": "504"}
 
 
@@ -111,7 +118,7 @@ async def test_one_token_reused_for_every_call_passes(it: Integration) -> None:
 
     assert found["status"] == "pass"
     assert evidence_ids(found) == [rid(it.token_response), rid(last)]
-    assert found["detail"] == "1 tokens fetched for 3 Loyalty API requests"
+    assert found["detail"] == "1 token fetched for 3 Loyalty API requests"
 
 
 async def test_a_token_fetched_before_every_call_fails_naming_the_refetches(
@@ -466,7 +473,7 @@ async def test_a_documented_error_retried_unchanged_fails(
 
     assert found["status"] == "fail"
     assert evidence_ids(found) == [rid(again)]
-    assert found["detail"] == "1 requests sent again unchanged after a documented error"
+    assert found["detail"] == "1 request sent again unchanged after a documented error"
 
 
 async def test_no_error_met_leaves_the_errors_item_not_exercised(it: Integration) -> None:
@@ -569,3 +576,35 @@ async def test_a_careful_integration_passes_once_the_demo_is_attested(
     )
     assert attested.status_code == 200, attested.text
     assert (await report_of(it.http, it.client_id, "loyalty"))["passed"] is True
+
+
+# The example, against a live server
+
+
+@pytest.mark.slow
+def test_the_example_passes_its_certification_run(deployment: Deployment, tmp_path: Path) -> None:
+    """``examples/loyalty_flow.py`` in a run with the checklist's faults (two 429s, a lost
+    answer), on the demo's loyalty client: every item passes, the demo once attested."""
+    demo_json = tmp_path / "demo.json"
+    demo_json.write_text(deployment.demo_json)
+    client_id = deployment.demo["loyalty"]["client_id"]
+    env = {**deployment.env, "BESTOW_BASE_URL": deployment.server.base_url}
+    bestow(env, "certify", "attest", client_id, "loyalty.submission.demo", "--note", "Demoed")
+    try:
+        done = subprocess.run(
+            [*servers.BESTOW, "certify", "run", "--client", client_id, "--surface", "loyalty",
+             "--faults", "--json", "--", sys.executable, str(EXAMPLE), "--demo-json",
+             str(demo_json)],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        bestow(env, "certify", "withdraw", client_id, "loyalty.submission.demo")
+
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{deployment.logs()}"
+    out = done.stdout
+    assert "Loyalty flow result: PASS (9 checks)" in out
+    assert "(sent 2 times: the answer was lost" in out
+    assert "2 429(s) waited out, 1 lost answer(s) retried" in out
+    report = json.loads(out[out.index("\n{") + 1 :])
+    assert report["passed"] is True
+    assert {i["status"] for i in report["items"]} == {"pass", "attested"}

@@ -75,6 +75,11 @@ def _ends(requests: list[Req]) -> list[Req]:
     return requests[:1] if len(requests) == 1 else [requests[0], requests[-1]]
 
 
+def _n(count: int, noun: str) -> str:
+    """``1 token``, ``2 tokens``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _start(r: Req) -> float:
     """When the request arrived: its answer's time less its latency."""
     return r.t - r.latency_ms / 1000
@@ -138,7 +143,7 @@ async def token_reuse(ctx: Context) -> Outcome:
         served = sum(1 for r in requests if grant.t <= r.t < following.t)
         if still_valid and served <= 1:
             wasted.append(following)
-    detail = f"{len(grants)} tokens fetched for {len(requests)} Loyalty API requests"
+    detail = f"{_n(len(grants), 'token')} fetched for {_n(len(requests), 'Loyalty API request')}"
     if len(wasted) >= WASTED_TOKENS:
         return failed(
             (
@@ -293,7 +298,7 @@ async def retry(ctx: Context) -> Outcome:
                                      "replayed, credited once"))  # fmt: skip
     if bad:
         return failed(bad, f"{len(bad)} of {len(lost)} lost answers not recovered")
-    return passed(proof, f"all {len(lost)} lost answers recovered with the same reference")
+    return passed(proof, f"{_n(len(lost), 'lost answer')} recovered with the same reference")
 
 
 # Reward Rules
@@ -335,7 +340,7 @@ async def reference_unique(ctx: Context) -> Outcome:
         seen.add(digest)
     what = "reused an externalReferenceId for another award: nothing was credited"
     if bad:
-        return failed((Evidence.of(r, what) for r in bad), f"{len(bad)} awards {what}")
+        return failed((Evidence.of(r, what) for r in bad), f"{_n(len(bad), 'award')} {what}")
     return passed(
         (Evidence.of(r, "its own externalReferenceId") for r in _ends(awards)),
         f"{len(bodies)} references, each for one award",
@@ -366,10 +371,10 @@ async def errors_not_retried(ctx: Context) -> Outcome:
             bad.append(again)
     what = "sent again unchanged after a documented error"
     if bad:
-        return failed((Evidence.of(r, what) for r in bad), f"{len(bad)} requests {what}")
+        return failed((Evidence.of(r, what) for r in bad), f"{_n(len(bad), 'request')} {what}")
     return passed(
         (Evidence.of(r, f"{r.error_code or r.status} met, not repeated unchanged") for r in met),
-        f"{len(met)} documented errors met, none retried unchanged",
+        f"{_n(len(met), 'documented error')} met, none retried unchanged",
     )
 
 
