@@ -9,6 +9,7 @@ them in ``body.counts`` (``surfaces/loyalty``): whether an award carried an
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterable
 
@@ -18,6 +19,7 @@ from bestow.lab.certification.core import (
     ATTESTED,
     AUTOMATIC,
     CONDITIONAL,
+    MAX_EVIDENCE,
     Checklist,
     Evidence,
     FaultSpec,
@@ -80,6 +82,11 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _each(requests: list[Req], note: str) -> list[Evidence]:
+    """Evidence of the first requests (as many as a report shows), each with ``note``."""
+    return [Evidence.of(r, note) for r in requests[:MAX_EVIDENCE]]
+
+
 def _start(r: Req) -> float:
     """When the request arrived: its answer's time less its latency."""
     return r.t - r.latency_ms / 1000
@@ -94,9 +101,7 @@ def _flagged(
     names = tuple(flags)
     bad = [r for r in requests if any(r.count(name) for name in names)]
     if bad:
-        return failed(
-            (Evidence.of(r, what) for r in bad), f"{len(bad)} of {len(requests)} requests {what}"
-        )
+        return failed(_each(bad, what), f"{len(bad)} of {len(requests)} requests {what}")
     good = [r for r in requests if r.ok] or requests
     return passed(
         (Evidence.of(r, proof) for r in _ends(good)), f"none of {len(requests)} requests {what}"
@@ -120,7 +125,7 @@ async def bearer(ctx: Context) -> Outcome:
                     if "Authorization" not in r.headers
                     else f"refused {r.status}: the token lacks the loyalty.adhoc_reward scope",
                 )
-                for r in bad
+                for r in bad[:MAX_EVIDENCE]
             ),
             f"{len(bad)} of {len(requests)} requests not authenticated as documented",
         )
@@ -137,10 +142,11 @@ async def token_reuse(ctx: Context) -> Outcome:
     grants = [r for r in ctx.on(GRANT) if r.ok]
     lifetime = float(get_settings().oauth_token_seconds)
     renew = max(RENEW_SECONDS, lifetime / 10)
+    times = [r.t for r in requests]  # in order: the window's requests are sorted by time
     wasted: list[Req] = []
     for grant, following in itertools.pairwise(grants):
         still_valid = following.t < grant.t + lifetime - renew
-        served = sum(1 for r in requests if grant.t <= r.t < following.t)
+        served = bisect.bisect_left(times, following.t) - bisect.bisect_left(times, grant.t)
         if still_valid and served <= 1:
             wasted.append(following)
     detail = f"{_n(len(grants), 'token')} fetched for {_n(len(requests), 'Loyalty API request')}"
@@ -173,9 +179,7 @@ async def content_type(ctx: Context) -> Outcome:
     bad = [r for r in bodies if _not_json(r)]
     what = "have a body without Content-Type: application/json"
     if bad:
-        return failed(
-            (Evidence.of(r, what) for r in bad), f"{len(bad)} of {len(bodies)} requests {what}"
-        )
+        return failed(_each(bad, what), f"{len(bad)} of {len(bodies)} requests {what}")
     return passed(
         (Evidence.of(r, "body sent as application/json") for r in _ends(bodies)),
         f"all {len(bodies)} requests with a body carry Content-Type: application/json",
@@ -194,24 +198,25 @@ async def frequency(ctx: Context) -> Outcome:
     requests = _loyalty(ctx)
     if not requests:
         return not_exercised("no Loyalty API request in the window")
-    bad: list[Evidence] = []
+    bad: list[tuple[Req, str]] = []
     throttled = 0
     repeated = 0
     last_read: dict[str, Req] = {}
     for r in requests:
         if r.rate_limited and r.fault is None:
             throttled += 1
-            bad.append(Evidence.of(r, "over the client's rate limit (429 from the rate limiter)"))
+            bad.append((r, "over the client's rate limit (429 from the rate limiter)"))
         if r.method == "GET" and r.fingerprint is not None:
             before = last_read.get(r.fingerprint)
             if before is not None and _needless(before, r):
                 repeated += 1
                 gap = max(0.0, _start(r) - before.t)
-                bad.append(Evidence.of(r, f"the same read again {gap:.2f} s after the last"))
+                bad.append((r, f"the same read again {gap:.2f} s after the last"))
             last_read[r.fingerprint] = r
     if bad:
         return failed(
-            bad, f"{throttled} requests over the rate limit, {repeated} reads repeated within 1 s"
+            (Evidence.of(r, note) for r, note in bad[:MAX_EVIDENCE]),
+            f"{throttled} requests over the rate limit, {repeated} reads repeated within 1 s",
         )
     span = requests[-1].t - _start(requests[0])
     return passed(
@@ -230,9 +235,7 @@ async def sessions(ctx: Context) -> Outcome:
     bad = [r for r in calls if r.count("session_unknown")]
     what = "name no open session (Could not find the account)"
     if bad:
-        return failed(
-            (Evidence.of(r, what) for r in bad), f"{len(bad)} of {len(calls)} requests {what}"
-        )
+        return failed(_each(bad, what), f"{len(bad)} of {len(calls)} requests {what}")
     opened = [r for r in ctx.on(SESSION) if r.ok]
     proof = [Evidence.of(r, "session opened") for r in opened[:1]]
     proof += [Evidence.of(r, "in an open session") for r in _ends(calls)]
@@ -266,9 +269,7 @@ async def reference(ctx: Context) -> Outcome:
     bad = [r for r in awards if not r.count("reference")]
     what = "lack an externalReferenceId"
     if bad:
-        return failed(
-            (Evidence.of(r, what) for r in bad), f"{len(bad)} of {len(awards)} awards {what}"
-        )
+        return failed(_each(bad, what), f"{len(bad)} of {len(awards)} awards {what}")
     return passed(
         (Evidence.of(r, "carries an externalReferenceId") for r in _ends(awards)),
         f"all {len(awards)} awards carry an externalReferenceId",
@@ -280,22 +281,28 @@ async def retry(ctx: Context) -> Outcome:
     lost = [r for r in awards if r.fault == "lost_answer"]
     if not lost:
         return not_exercised("no award's answer was lost in the window")
+    by_key: dict[str, list[Req]] = {}
+    for a in awards:
+        if a.idempotency_key is not None:
+            by_key.setdefault(a.idempotency_key, []).append(a)
     bad: list[Evidence] = []
     proof: list[Evidence] = []
-    for r in lost:
-        if r.idempotency_key is None:
-            bad.append(Evidence.of(r, "answer lost, and no externalReferenceId to retry with"))
-            continue
-        later = [a for a in awards if a.t > r.t and a.idempotency_key == r.idempotency_key]
-        recovered = [a for a in later if a.ok and (a.replayed or not r.ok)]
-        if not later:
-            bad.append(Evidence.of(r, "answer lost, not retried with its externalReferenceId"))
-        elif not recovered:
-            bad.append(Evidence.of(later[-1], "retried, but never answered as a replay"))
-        else:
-            proof.append(Evidence.of(r, "answer lost"))
-            proof.append(Evidence.of(recovered[0], "retried with the same externalReferenceId: "
-                                     "replayed, credited once"))  # fmt: skip
+    unkeyed = [r for r in lost if r.idempotency_key is None]
+    bad += _each(unkeyed, "answer lost, and no externalReferenceId to retry with")
+    for same in by_key.values():
+        for j, r in enumerate(same):
+            if r.fault != "lost_answer":
+                continue
+            later = same[j + 1 :]
+            recovered = next((a for a in later if a.ok and (a.replayed or not r.ok)), None)
+            if not later:
+                bad.append(Evidence.of(r, "answer lost, not retried with its externalReferenceId"))
+            elif recovered is None:
+                bad.append(Evidence.of(later[-1], "retried, but never answered as a replay"))
+            elif len(proof) < MAX_EVIDENCE:
+                proof.append(Evidence.of(r, "answer lost"))
+                proof.append(Evidence.of(recovered, "retried with the same externalReferenceId: "
+                                         "replayed, credited once"))  # fmt: skip
     if bad:
         return failed(bad, f"{len(bad)} of {len(lost)} lost answers not recovered")
     return passed(proof, f"{_n(len(lost), 'lost answer')} recovered with the same reference")
@@ -340,7 +347,7 @@ async def reference_unique(ctx: Context) -> Outcome:
         seen.add(digest)
     what = "reused an externalReferenceId for another award: nothing was credited"
     if bad:
-        return failed((Evidence.of(r, what) for r in bad), f"{_n(len(bad), 'award')} {what}")
+        return failed(_each(bad, what), f"{_n(len(bad), 'award')} {what}")
     return passed(
         (Evidence.of(r, "its own externalReferenceId") for r in _ends(awards)),
         f"{len(bodies)} references, each for one award",
@@ -356,24 +363,26 @@ async def errors_not_retried(ctx: Context) -> Outcome:
     if not met:
         return not_exercised("no documented error (400, 403, 404, 415, 422) met in the window")
     bad = []
-    for error in met:
-        again = next(
-            (
-                r
-                for r in requests
-                if r.t > error.t
-                and r.fingerprint == error.fingerprint
-                and _start(r) - error.t < RETRY_SECONDS
-            ),
-            None,
-        )
-        if again is not None:
-            bad.append(again)
+    pending: dict[str, Req] = {}
+    """The last error met of each fingerprint, until the same request is sent again."""
+    for r in requests:
+        if r.fingerprint is None:
+            continue
+        error = pending.get(r.fingerprint)
+        if error is not None and r.t > error.t:
+            del pending[r.fingerprint]
+            if _start(r) - error.t < RETRY_SECONDS:
+                bad.append(r)
+        if r.status in DOCUMENTED_ERRORS and r.fault != "lost_answer":
+            pending[r.fingerprint] = r
     what = "sent again unchanged after a documented error"
     if bad:
-        return failed((Evidence.of(r, what) for r in bad), f"{_n(len(bad), 'request')} {what}")
+        return failed(_each(bad, what), f"{_n(len(bad), 'request')} {what}")
     return passed(
-        (Evidence.of(r, f"{r.error_code or r.status} met, not repeated unchanged") for r in met),
+        (
+            Evidence.of(r, f"{r.error_code or r.status} met, not repeated unchanged")
+            for r in met[:MAX_EVIDENCE]
+        ),
         f"{_n(len(met), 'documented error')} met, none retried unchanged",
     )
 
