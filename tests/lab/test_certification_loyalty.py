@@ -62,6 +62,14 @@ def test_the_checklist_is_bestows_with_an_attested_demo_and_the_faults_a_run_nee
     }
 
 
+def test_the_docs_give_every_item_in_its_words() -> None:
+    docs = (EXAMPLE.parents[1] / "docs" / "certification-loyalty.md").read_text()
+    assert "**This checklist is Bestow's.**" in docs
+    for found in CHECKLIST.items:
+        assert f"| `{found.id}` | {found.kind}" in docs, found.id
+        assert f"| {found.text} |" in docs, found.id
+
+
 async def test_a_window_without_requests_leaves_every_judged_item_not_exercised(
     it: Integration,
 ) -> None:

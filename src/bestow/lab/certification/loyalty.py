@@ -483,8 +483,9 @@ ITEMS: tuple[Item, ...] = (
     Item(
         "loyalty.sessions.open",
         SESSIONS,
-        "A session is started (`POST /client/users/:identifier/sessions`) before any other "
-        "call, and later calls name it by its `correlationId` while it is open",
+        "A session is started (`POST /client/users/:identifier/sessions`) before the "
+        "member's calls (awards, history), which name it by its `correlationId` while it is "
+        "open",
         AUTOMATIC,
         sessions,
         advice="Start a session for the member first and use its `correlationId` in the path; "
