@@ -508,7 +508,7 @@ async def test_429s_waited_out_and_longer_on_repeat_pass(it: Integration) -> Non
 
     assert found["status"] == "pass", found
     assert evidence_ids(found) == [rid(second), rid(done)]
-    assert "after a repeated 429" in found["evidence"][1]["note"]
+    assert "after the 429 no. 2 in a row" in found["evidence"][1]["note"]
 
 
 async def test_a_429_retried_at_once_fails(it: Integration) -> None:
@@ -520,7 +520,7 @@ async def test_a_429_retried_at_once_fails(it: Integration) -> None:
 
     assert found["status"] == "fail"
     assert evidence_ids(found) == [rid(at_once)]
-    assert "after a 429 asking 1 s" in found["evidence"][0]["note"]
+    assert "after a 429 (Retry-After 1 s): at least 1.00 s" in found["evidence"][0]["note"]
 
 
 async def test_a_repeated_429_waited_out_no_longer_fails(it: Integration) -> None:
@@ -534,7 +534,8 @@ async def test_a_repeated_429_waited_out_no_longer_fails(it: Integration) -> Non
 
     assert found["status"] == "fail"
     assert evidence_ids(found) == [rid(same_wait)]
-    assert "after a repeated 429" in found["evidence"][0]["note"]
+    assert "after the 429 no. 2 in a row" in found["evidence"][0]["note"]
+    assert "at least 1.50 s expected" in found["evidence"][0]["note"]
 
 
 # The whole checklist, in a run

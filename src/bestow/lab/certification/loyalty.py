@@ -48,7 +48,7 @@ RETRY_SECONDS = 60.0
 TOLERANCE_SECONDS = 0.05
 """Of the times in the request log (each taken when the answer was written)."""
 BACKOFF_GROWTH = 1.5
-"""The wait after a repeated 429 is at least this many times the previous wait."""
+"""After the k-th 429 in a row, the wait is at least ``Retry-After`` times this to the k-1."""
 DOCUMENTED_ERRORS = frozenset({400, 403, 404, 405, 413, 415, 422})
 """The Loyalty API's refusals a client must not repeat as they are (not 409 or 429: those say
 "try again"; 401s are not logged, having named no client)."""
@@ -394,10 +394,8 @@ async def backoff(ctx: Context) -> Outcome:
         return not_exercised("no 429 answered in the window")
     bad: list[Evidence] = []
     proof: list[Evidence] = []
-    waited: dict[int, float] = {}
-    """The wait after each 429 (by its index), before the next request."""
-    retry_of: dict[int, int] = {}
-    """A 429 that answered the retry after an earlier 429: that one's index."""
+    streak: dict[int, int] = {}
+    """For a 429 that answered the retry after an earlier 429: how many in a row it makes."""
     for i in limited:
         r = requests[i]
         following = next(
@@ -412,24 +410,23 @@ async def backoff(ctx: Context) -> Outcome:
             continue
         n = requests[following]
         wait = _start(n) - r.t
-        waited[i] = wait
+        row = streak.get(i, 1)
         if n.status == 429:
-            retry_of[following] = i
+            streak[following] = row + 1
         asked = r.retry_after or 0.0
-        earlier = retry_of.get(i)
-        if wait < asked - TOLERANCE_SECONDS:
-            bad.append(Evidence.of(n, f"sent {max(wait, 0):.2f} s after a 429 asking {asked:g} s"))
-        elif earlier is not None and wait < waited[earlier] * BACKOFF_GROWTH:
+        needed = asked * BACKOFF_GROWTH ** (row - 1)
+        which = f"the 429 no. {row} in a row" if row > 1 else "a 429"
+        if wait < needed - TOLERANCE_SECONDS:
             bad.append(
                 Evidence.of(
                     n,
-                    f"waited {wait:.2f} s after a repeated 429, not {BACKOFF_GROWTH:g} times "
-                    f"the previous {waited[earlier]:.2f} s",
+                    f"sent {max(wait, 0):.2f} s after {which} (Retry-After {asked:g} s): "
+                    f"at least {needed:.2f} s expected",
                 )
             )
         else:
-            again = " after a repeated 429" if earlier is not None else ""
-            proof.append(Evidence.of(n, f"waited {wait:.2f} s{again} (Retry-After {asked:g} s)"))
+            proof.append(Evidence.of(n, f"waited {wait:.2f} s after {which} "
+                                     f"(Retry-After {asked:g} s)"))  # fmt: skip
     if bad:
         return failed(bad, f"{len(bad)} of {len(limited)} 429s not waited out as asked")
     if not proof:
