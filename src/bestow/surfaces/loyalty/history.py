@@ -10,13 +10,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from bestow.deps import RuntimeDep, WriteSessionDep
 from bestow.kit.db import utcnow
+from bestow.kit.errors import Invalid
 from bestow.loyalty import history
+from bestow.loyalty.adhoc import ACCOUNT_NOT_FOUND
+from bestow.surfaces.common import note
 from bestow.surfaces.loyalty.auth import LoyaltyClient
 from bestow.surfaces.loyalty.routes import ERRORS
 
@@ -46,6 +49,7 @@ class HistoryOut(BaseModel):
 @router.get("/users/{correlation_id}/transactions/history/v2", response_model=HistoryOut)
 async def transaction_history(
     correlation_id: str,
+    request: Request,
     client: LoyaltyClient,
     runtime: RuntimeDep,
     session: WriteSessionDep,
@@ -73,16 +77,26 @@ async def transaction_history(
 
     An unknown or expired session is `400 Could not find the account`; so is another client's.
     A `transactionId` that is not one of the account's transactions is refused (400)."""
-    query = history.parse_query(
-        limit=limit, transaction_id=transaction_id, since=since, until=until, now=utcnow()
-    )
-    page = await history.history(
-        session,
-        client_id=client.id,
-        correlation_id=correlation_id,
-        query=query,
-        idle=timedelta(seconds=runtime.settings.loyalty_session_idle_seconds),
-    )
+    counts = {"paged": 1 if transaction_id else 0}
+    note(request, counts=counts)
+    try:
+        query = history.parse_query(
+            limit=limit, transaction_id=transaction_id, since=since, until=until, now=utcnow()
+        )
+    except Invalid:
+        counts["refused_query"] = 1
+        raise
+    try:
+        page = await history.history(
+            session,
+            client_id=client.id,
+            correlation_id=correlation_id,
+            query=query,
+            idle=timedelta(seconds=runtime.settings.loyalty_session_idle_seconds),
+        )
+    except Invalid as refusal:
+        counts["session_unknown" if refusal.message == ACCOUNT_NOT_FOUND else "refused_query"] = 1
+        raise
     out = HistoryOut(
         transactions=[
             TransactionOut.model_validate(history.transaction_json(t)) for t in page.transactions

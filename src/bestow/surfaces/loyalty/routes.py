@@ -231,6 +231,24 @@ async def start_session(
     return Response(account.model_dump_json(), media_type="application/json")
 
 
+REFUSED_RULES = {
+    adhoc.OVER_MAXIMUM: "refused_amount",
+    adhoc.AMOUNT_NOT_INTEGER: "refused_amount",
+    adhoc.INSUFFICIENT: "refused_amount",
+    adhoc.REWARD_INVALID: "refused_reward",
+    adhoc.ACCOUNT_NOT_FOUND: "session_unknown",
+}
+"""Refusals the certification report tells apart (``docs/certification-loyalty.md``), noted as
+flags in the request log's ``body.counts``: never the message nor a value of the request."""
+
+
+def refusal_flag(message: str) -> str | None:
+    """The request log's flag of an ad hoc reward refusal the checklist judges, if any."""
+    if message.startswith("Business Unit ") and message.endswith(" is not a valid business unit"):
+        return "refused_business_unit"
+    return REFUSED_RULES.get(message)
+
+
 UNKEYED_AWARD = Unkeyed(
     "Idempotency-Key or externalReferenceId", "a repeat of this request moves the points again"
 )
@@ -267,18 +285,26 @@ async def issue_adhoc_reward(
     body it is refused (422). Refusals are not stored: a corrected retry may reuse the key."""
     data = await json_object(request)
     reference = data.get("externalReferenceId")
+    counts = {"reference": 1 if isinstance(reference, str) and reference.strip() else 0}
+    note(request, counts=counts)
     if isinstance(reference, str) and reference:
         note(request, idempotency_key=reference)
     body = read_adhoc(data)
 
     async def work(session: WriteSession) -> StoredResponse:
-        movement = await adhoc.issue(
-            session,
-            client_id=client.id,
-            correlation_id=correlation_id,
-            body=body,
-            idle=_idle(runtime),
-        )
+        try:
+            movement = await adhoc.issue(
+                session,
+                client_id=client.id,
+                correlation_id=correlation_id,
+                body=body,
+                idle=_idle(runtime),
+            )
+        except Invalid as refusal:
+            flag = refusal_flag(refusal.message)
+            if flag is not None:
+                counts[flag] = 1
+            raise
         if movement.replayed:
             note(request, replayed=True)
         out = AdhocOut(transactionId=movement.transaction.id, message=adhoc.message(movement))
