@@ -155,9 +155,15 @@ async def issue_vouchers(
 
     A repeat with the same `Idempotency-Key` returns the vouchers issued the first time, with the
     `Idempotency-Record` header, however long after and however many times."""
+    # The product code is the catalogue's, not personal: the certification reads which
+    # products were issued from it, and whether a face value was given (never its value).
+    note(request, object_id=code)
     key = issuing.idempotency_key(idempotency_key)
     asked = await IssueIn.from_request(request)
-    note(request, counts={"quantity": asked.quantity})
+    note(
+        request,
+        counts={"quantity": asked.quantity, "face_value": int(asked.face_value is not None)},
+    )
     issued = await issuing.issue(
         session,
         client_id=client.id,
@@ -168,6 +174,7 @@ async def issue_vouchers(
         billable=environments.is_billable(client.environment),
         allow_partial=asked.allow_partial,
     )
+    note(request, object_id=issued.order.product_code)
     now = utcnow()
     body: dict[str, Any] = {
         "vouchers": [
@@ -201,6 +208,7 @@ async def issue_vouchers(
     responses={400: {"model": ErrorOut, "description": "400-67B, 400-B32, 400-215"}},
 )
 async def retrieve_vouchers(
+    request: Request,
     client: ReadVouchers,
     session: ReadSessionDep,
     runtime: RuntimeDep,
@@ -210,6 +218,7 @@ async def retrieve_vouchers(
 ) -> list[dict[str, Any]]:
     """Several vouchers by id, in the order asked; 404 when one of them is unknown."""
     ids = lookup.check_ids((id or "").split(","))
+    note(request, counts={"ids": len(ids)})
     found = await lookup.client_vouchers_in_order(session, client.id, ids)
     now = utcnow()
     return [voucher_json(v, runtime.settings.public_url, now, runtime.sealer) for v in found]
@@ -217,8 +226,13 @@ async def retrieve_vouchers(
 
 @router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
 async def retrieve_voucher(
-    voucher_id: str, client: ReadVouchers, session: ReadSessionDep, runtime: RuntimeDep
+    voucher_id: str,
+    request: Request,
+    client: ReadVouchers,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """One voucher's details and current state; 404 when unknown (or another client's)."""
     voucher = await lookup.client_voucher(session, client.id, voucher_id)
+    note(request, object_id=voucher.id)
     return voucher_json(voucher, runtime.settings.public_url, utcnow(), runtime.sealer)
