@@ -100,10 +100,11 @@ def _catalogue_item(products: list[Product], ctx: Context, what: str, exercise: 
                 )
             else:
                 evidence.append(Evidence.object("product", product.code, f"{what} never issued"))
+        refused_count = sum(p.code in tried for p in missing)
         return failed(
             evidence,
             f"{len(missing)} of {len(products)} {what}s never issued"
-            + (f" ({sum(p.code in tried for p in missing)} tried and refused)" if tried else ""),
+            + (f" ({refused_count} tried and refused)" if refused_count else ""),
         )
     return passed(
         (_issue_evidence(first[p.code], p) for p in products),
