@@ -10,7 +10,10 @@ import httpx
 import pytest
 
 from bestow.deps import Runtime
+from bestow.lab import catalogue
+from bestow.lab.catalogue import PRODUCT
 from bestow.lab.certification.checklists import checklist_of
+from tests.conftest import ACTOR
 from tests.lab.cert_vouchers_helpers import (
     Uat,
     fetch_token,
@@ -22,6 +25,7 @@ from tests.lab.cert_vouchers_helpers import (
 )
 from tests.lab.certification_helpers import close_run, evidence_ids, item, open_run, report_of
 from tests.lab.helpers import ADMIN
+from tests.vouchers.helpers import create, fixed
 
 SURFACE = "vouchers"
 
@@ -157,6 +161,24 @@ async def test_a_product_issued_by_another_client_does_not_count(
 
     assert found["status"] == "fail"
     assert found["detail"] == "2 of 3 products never issued"
+
+
+async def test_a_product_out_of_stock_is_not_asked_for(
+    app_client: httpx.AsyncClient, runtime: Runtime, uat: Uat
+) -> None:
+    spent = await create(runtime, **fixed(stock=0))
+    async with runtime.db.write_session() as session:
+        await catalogue.assign(
+            session, client_id=uat.client_id, kind=PRODUCT, item_id=spent.code, actor=ACTOR
+        )
+        await session.commit()
+    for kind in ("fixed", "open", "items"):
+        await issue(app_client, uat, kind)
+
+    found = item(await report(app_client, uat), "vouchers.uat.all_products")
+
+    assert found["status"] == "pass"
+    assert found["detail"] == "all 3 products issued (1 out of stock, not asked for)"
 
 
 # --- Open-value products with a face value ------------------------------------------------------

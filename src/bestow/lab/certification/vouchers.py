@@ -88,6 +88,12 @@ def _catalogue_item(products: list[Product], ctx: Context, what: str, exercise: 
     if not products:
         return not_exercised(exercise)
     first = _first_issue_by_product(ctx)
+    # A product whose stock is spent cannot be issued: it is not asked for (unless issued).
+    spent = [p for p in products if p.code not in first and p.stock == 0]
+    products = [p for p in products if p not in spent]
+    if not products:
+        return not_exercised(f"every {what} of the catalogue is out of stock")
+    aside = f" ({len(spent)} out of stock, not asked for)" if spent else ""
     missing = [p for p in products if p.code not in first]
     if missing:
         tried = {r.object_id for r in issues}
@@ -104,11 +110,12 @@ def _catalogue_item(products: list[Product], ctx: Context, what: str, exercise: 
         return failed(
             evidence,
             f"{len(missing)} of {len(products)} {what}s never issued"
-            + (f" ({refused_count} tried and refused)" if refused_count else ""),
+            + (f" ({refused_count} tried and refused)" if refused_count else "")
+            + aside,
         )
     return passed(
         (_issue_evidence(first[p.code], p) for p in products),
-        f"all {len(products)} {what}s issued",
+        f"all {len(products)} {what}s issued{aside}",
     )
 
 
@@ -311,8 +318,9 @@ async def token_reused(ctx: Context) -> Outcome:
             "(nearly) every call",
         )  # fmt: skip
     if tokens:
+        last = next((r for r in reversed(calls) if r.ok), calls[-1])
         return passed(
-            [Evidence.of(tokens[0], "token obtained"), Evidence.of(calls[-1], "token reused")],
+            [Evidence.of(tokens[0], "token obtained"), Evidence.of(last, "token reused")],
             f"{len(tokens)} token(s) for {len(calls)} API requests",
         )
     return passed(
