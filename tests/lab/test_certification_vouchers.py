@@ -468,3 +468,45 @@ async def test_uat_completed_fails_without_open_value_issuance(
     assert found["status"] == "fail"
     assert found["detail"] == "not passed: open-value issuance"
     assert rid(refused) in evidence_ids(found)
+
+
+# --- A careless integration -----------------------------------------------------------------------
+
+
+async def test_a_careless_integration_fails_exactly_the_items_it_violates(
+    app_client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """A token fetched before every call, and a lost answer sent again with a new key: the
+    products, statuses and the opened voucher are right all the same."""
+    uat = await new_uat(app_client, runtime, token=False)
+    await fetch_token(app_client, uat)
+    assert (await app_client.get("/v3/products", headers=uat.headers)).status_code == 200
+    issued = []
+    for kind in ("fixed", "items"):
+        await fetch_token(app_client, uat)
+        issued += vouchers_of(await issue(app_client, uat, kind))
+    await fetch_token(app_client, uat)
+    lost = await issue(app_client, uat, "open", lost=True)
+    await fetch_token(app_client, uat)
+    again = await issue(app_client, uat, "open")  # the retry made a new key
+    issued += vouchers_of(again)
+    await fetch_token(app_client, uat)
+    assert (await retrieve(app_client, uat, [v["voucher_id"] for v in issued])).status_code == 200
+    await open_voucher(app_client, issued[0])
+
+    found = await report(app_client, uat)
+
+    statuses = {i["id"]: i["status"] for i in found["items"] if i["kind"] == "automatic"}
+    assert statuses == {
+        "vouchers.demo.sample_vouchers": "pass",
+        "vouchers.auth.token_reused": "fail",
+        "vouchers.uat.all_products": "pass",
+        "vouchers.uat.open_value": "pass",
+        "vouchers.uat.statuses": "pass",
+        "vouchers.uat.issue_recovery": "fail",
+        "vouchers.uat.no_duplicate": "fail",
+        "vouchers.golive.uat_completed": "fail",
+    }
+    assert evidence_ids(item(found, "vouchers.uat.no_duplicate")) == [rid(again)]
+    assert evidence_ids(item(found, "vouchers.uat.issue_recovery")) == [rid(lost), rid(again)]
+    assert found["passed"] is False
