@@ -76,10 +76,14 @@ async def _catalogue(ctx: Context) -> list[Product]:
 
 
 def _first_issue_by_product(ctx: Context) -> dict[str, Req]:
-    first: dict[str, Req] = {}
-    for req in _issues(ctx):
-        if _issued(req) and req.object_id is not None:
-            first.setdefault(req.object_id, req)
+    """Each product code's first issuing request in the window."""
+    first: dict[str, Req] | None = ctx.memo.get("vouchers.first_issues")
+    if first is None:
+        first = {}
+        for req in _issues(ctx):
+            if _issued(req) and req.object_id is not None:
+                first.setdefault(req.object_id, req)
+        ctx.memo["vouchers.first_issues"] = first
     return first
 
 
@@ -99,13 +103,15 @@ def _catalogue_item(products: list[Product], ctx: Context, what: str, exercise: 
     aside = f" ({len(spent)} out of stock, not asked for)" if spent else ""
     missing = [p for p in products if p.code not in first]
     if missing:
-        tried = {r.object_id for r in issues}
+        tried: dict[str | None, Req] = {}
+        for r in issues:
+            tried.setdefault(r.object_id, r)
         evidence: list[Evidence] = []
-        for product in missing:
-            refused = [r for r in issues if r.object_id == product.code]
-            if refused:
+        for product in missing[:MAX_EVIDENCE]:
+            refused = tried.get(product.code)
+            if refused is not None:
                 evidence.append(
-                    Evidence.of(refused[0], f"{product.code}: {_refusal(refused[0], product)}")
+                    Evidence.of(refused, f"{product.code}: {_refusal(refused, product)}")
                 )
             else:
                 evidence.append(Evidence.object("product", product.code, f"{what} never issued"))
@@ -161,16 +167,19 @@ async def statuses(ctx: Context) -> Outcome:
     answered = [r for r in reads if r.ok]
     if answered:
         return passed(
-            (Evidence.of(r, _read_note(r)) for r in answered),
+            (Evidence.of(r, _read_note(r)) for r in answered[:MAX_EVIDENCE]),
             f"{len(answered)} of {len(reads)} retrievals answered",
         )
     if reads:
         return failed(
-            (Evidence.of(r, f"retrieval refused ({r.status})") for r in reads),
+            (Evidence.of(r, f"retrieval refused ({r.status})") for r in reads[:MAX_EVIDENCE]),
             f"none of {len(reads)} retrievals answered",
         )
     return failed(
-        (Evidence.of(r, "vouchers issued, their status never retrieved") for r in issued),
+        (
+            Evidence.of(r, "vouchers issued, their status never retrieved")
+            for r in issued[:MAX_EVIDENCE]
+        ),
         f"{len(issued)} issuances, no retrieval of vouchers (`GET /v3/vouchers?id=...`)",
     )
 
@@ -240,7 +249,7 @@ async def issue_recovery(ctx: Context) -> Outcome:
     lost, unrecovered = seen["lost"], seen["unrecovered"]
     if unrecovered:
         evidence = []
-        for first, copy in unrecovered:
+        for first, copy in unrecovered[:MAX_EVIDENCE]:
             evidence.append(Evidence.of(first, "answer lost; never repeated with its key"))
             if copy is not None:
                 evidence.append(Evidence.of(copy, "repeated without its key: issued a second time"))
@@ -251,11 +260,12 @@ async def issue_recovery(ctx: Context) -> Outcome:
     if not recovered and not seen["replays"]:
         return not_exercised("no issuance was repeated with its Idempotency-Key in the window")
     evidence = []
-    for first, again in recovered:
+    for first, again in recovered[:MAX_EVIDENCE]:
         evidence.append(Evidence.of(first, "answer lost (fault lost_answer)"))
         evidence.append(Evidence.of(again, "repeated with its key: Idempotency-Record"))
     evidence += [
-        Evidence.of(r, "repeated with its key: Idempotency-Record") for r in seen["replays"]
+        Evidence.of(r, "repeated with its key: Idempotency-Record")
+        for r in seen["replays"][:MAX_EVIDENCE]
     ]
     count = len(recovered) + len(seen["replays"])
     return passed(
@@ -272,11 +282,13 @@ async def no_duplicate(ctx: Context) -> Outcome:
     keyless = [r for r in issues if "Idempotency-Key" not in r.headers]
     duplicates = _recovery(ctx)["duplicates"]
     if keyless or duplicates:
-        evidence = [Evidence.of(r, "issuance without an Idempotency-Key") for r in keyless]
+        evidence = [
+            Evidence.of(r, "issuance without an Idempotency-Key") for r in keyless[:MAX_EVIDENCE]
+        ]
         evidence += [
             Evidence.of(copy, "the request of a lost answer sent again with a new key: "
                         "vouchers issued twice")
-            for _, copy in duplicates
+            for _, copy in duplicates[:MAX_EVIDENCE]
         ]  # fmt: skip
         parts = []
         if keyless:
@@ -331,7 +343,7 @@ async def token_reused(ctx: Context) -> Outcome:
     if len(tokens) > allowed:
         return failed(
             (Evidence.of(r, "a new token fetched; the last one was still valid")
-             for r in tokens[1:]),
+             for r in tokens[1 : MAX_EVIDENCE + 1]),
             f"{len(tokens)} tokens for {len(calls)} API requests: a token is fetched before "
             "(nearly) every call",
         )  # fmt: skip
