@@ -24,6 +24,7 @@ from bestow.surfaces.common import note
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
 from bestow.surfaces.vouchers.errors import BAD_BODY, UnreadableIssue
 from bestow.vouchers import issuing, links, lookup
+from bestow.vouchers.errors import BadFaceValue, OutOfStock
 from bestow.vouchers.status import remaining_of, status_of
 
 router = APIRouter(prefix="/v3", tags=["Voucher API"])
@@ -155,25 +156,29 @@ async def issue_vouchers(
 
     A repeat with the same `Idempotency-Key` returns the vouchers issued the first time, with the
     `Idempotency-Record` header, however long after and however many times."""
-    # The product code is the catalogue's, not personal: the certification reads which
-    # products were issued from it, and whether a face value was given (never its value).
-    note(request, object_id=code)
     key = issuing.idempotency_key(idempotency_key)
     asked = await IssueIn.from_request(request)
+    # For the certification (bestow.lab.certification.vouchers): whether a face value was given
+    # (never the value), and the product code as the request's object, once the product is
+    # known to be the catalogue's (a code a client typed that names no product is not kept).
     counts = {"quantity": asked.quantity}
     if asked.face_value is not None:
         counts["face_value"] = 1
     note(request, counts=counts)
-    issued = await issuing.issue(
-        session,
-        client_id=client.id,
-        key=key,
-        product_code=code,
-        quantity=asked.quantity,
-        face_value=asked.face_value,
-        billable=environments.is_billable(client.environment),
-        allow_partial=asked.allow_partial,
-    )
+    try:
+        issued = await issuing.issue(
+            session,
+            client_id=client.id,
+            key=key,
+            product_code=code,
+            quantity=asked.quantity,
+            face_value=asked.face_value,
+            billable=environments.is_billable(client.environment),
+            allow_partial=asked.allow_partial,
+        )
+    except (BadFaceValue, OutOfStock):
+        note(request, object_id=code)  # raised once the product was found
+        raise
     note(request, object_id=issued.order.product_code)
     now = utcnow()
     body: dict[str, Any] = {
