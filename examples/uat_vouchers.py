@@ -7,7 +7,11 @@ The vendor asks every client to pass these before going live (its "integration p
 2. read the vouchers' status with ``GET /v3/vouchers?id=...`` (unknown for the products with
    ``is_status_available=false``);
 3. recover an issuance after a network failure with its ``Idempotency-Key``: the repeat must
-   return the vouchers the first attempt issued, never new ones (production issuance is billed).
+   return the vouchers the first attempt issued, never new ones (production issuance is billed);
+
+and, from the demo phase, it opens a sample voucher as its holder would (``short_url`` and PIN).
+Run inside a certification run (``bestow certify run --surface vouchers``), its traffic passes
+every automatic item of the Voucher API's checklist (``docs/certification-vouchers.md``).
 
 This is what an integrator writes: it needs only ``httpx`` and the standard library, and talks
 to the server over HTTP like any client. Against ``make run``::
@@ -370,6 +374,28 @@ def show_statuses(api: Api, report: Report, orders: list[Issuance]) -> None:
         )
 
 
+def open_sample(api: Api, report: Report, orders: list[Issuance]) -> None:
+    """Open a sample voucher as its holder would: its ``short_url``, then its PIN (the vendor's
+    demo phase: "issue and open sample demo vouchers"). The link's path is opened on the API's
+    own address, which a sandbox's public address may not be."""
+    vouchers = [v for order in orders for v in order.vouchers]
+    if not vouchers:
+        report.check("sample voucher opened", False, "no voucher issued to open")
+        return
+    voucher = vouchers[0]
+    path = urlsplit(voucher["short_url"]).path
+    form = api.http.get(path)
+    opened = api.http.post(path, data={"pin": voucher["short_url_pin"]})
+    shown = opened.status_code == 200 and voucher["voucher_code"] in opened.text
+    report.check(
+        "sample voucher opened",
+        form.status_code == 200 and shown,
+        f"{path} asked for the PIN and showed the voucher"
+        if shown
+        else f"PIN form {form.status_code}, with the PIN {opened.status_code}",
+    )
+
+
 def recover(api: Api, report: Report, catalogue: list[dict[str, Any]], face_value: int) -> None:
     """Issue, lose the answer, repeat with the same key: the same vouchers, issued once."""
     candidates = [p for p in catalogue if p.get("in_stock", True)]
@@ -492,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         catalogue = read_catalogue(api, report)
         orders = issue_everything(api, report, catalogue, args.face_value)
         show_statuses(api, report, orders)
+        open_sample(api, report, orders)
         recover(api, report, catalogue, args.face_value)
     except Stop as exc:
         report.check("run", False, f"stopped: {exc}")

@@ -108,6 +108,7 @@ def test_the_uat_passes_against_a_real_server_and_recovery_issues_once(
     assert lines_starting(out, f"[PASS] statuses: {len(codes)} of {len(codes)} vouchers")
     [unknown] = [line for line in out.splitlines() if "unknown (is_status_available" in line]
     assert "DEMO-PARTNER20" in unknown
+    assert lines_starting(out, "[PASS] sample voucher opened: /s/")
     assert "attempt 1: request sent; connection reset as the answer arrived" in out
     assert lines_starting(
         out, "[PASS] recovery: repeat answered from the first attempt: Idempotency-Record: "
@@ -115,7 +116,7 @@ def test_the_uat_passes_against_a_real_server_and_recovery_issues_once(
     assert lines_starting(out, "[PASS] recovery: recorded server-side")
     assert lines_starting(out, "[PASS] recovery: a further repeat issues nothing")
     assert lines_starting(out, "[PASS] recovery: the key of another request is refused: 422")
-    assert out.splitlines()[-1] == "UAT result: PASS (14 checks)"
+    assert out.splitlines()[-1] == "UAT result: PASS (15 checks)"
     # One voucher per product, and the recovered request's 3 issued once, for all its repeats.
     vouchers, orders = counts(deployment.database, client_id)
     assert (vouchers - before[0], orders - before[1]) == (len(codes) + 3, len(codes) + 1)
@@ -130,7 +131,7 @@ def test_the_uat_reads_the_demo_from_stdin_and_can_be_run_again(deployment: Depl
         stdin=deployment.demo_path.read_text(),
     )
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
-    assert run.stdout.splitlines()[-1] == "UAT result: PASS (14 checks)"
+    assert run.stdout.splitlines()[-1] == "UAT result: PASS (15 checks)"
 
 
 def test_wrong_credentials_fail_the_uat(deployment: Deployment) -> None:

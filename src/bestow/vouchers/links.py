@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bestow.kit.db import WriteSession, sealer_of, utcnow
@@ -39,7 +39,9 @@ async def open_short_link(session: WriteSession, voucher: Voucher, pin: str) -> 
     burst of concurrent guesses gets more than ``PIN_ATTEMPTS`` tries (the update holds the row
     till the caller commits; SQLite serialises writers); the last failure locks the link for
     ``PIN_LOCK`` (``PinLocked``), after which the count starts again. A right PIN clears the
-    count. The caller commits, on ``PinLocked`` and a wrong PIN too (see the module)."""
+    count and, the first time, records when the holder opened the voucher (``opened_at``: the
+    certification's "open sample vouchers"). The caller commits, on ``PinLocked`` and a wrong
+    PIN too (see the module)."""
     now = utcnow()
     lapsed = and_(Voucher.pin_locked_until.is_not(None), Voucher.pin_locked_until <= now)
     reserved = await session.execute(
@@ -64,7 +66,9 @@ async def open_short_link(session: WriteSession, voucher: Voucher, pin: str) -> 
         raise PinLocked(until or now + PIN_LOCK)
     if equal(pin, pin_of(voucher, sealer_of(session))):
         await session.execute(
-            update(Voucher).where(Voucher.id == voucher.id).values(pin_failures=0)
+            update(Voucher)
+            .where(Voucher.id == voucher.id)
+            .values(pin_failures=0, opened_at=func.coalesce(Voucher.opened_at, now))
         )
         return True
     locked = await session.execute(

@@ -24,6 +24,7 @@ from bestow.surfaces.common import note
 from bestow.surfaces.vouchers.auth import IssueVouchers, ReadVouchers
 from bestow.surfaces.vouchers.errors import BAD_BODY, UnreadableIssue
 from bestow.vouchers import issuing, links, lookup
+from bestow.vouchers.errors import BadFaceValue, OutOfStock
 from bestow.vouchers.status import remaining_of, status_of
 
 router = APIRouter(prefix="/v3", tags=["Voucher API"])
@@ -157,17 +158,28 @@ async def issue_vouchers(
     `Idempotency-Record` header, however long after and however many times."""
     key = issuing.idempotency_key(idempotency_key)
     asked = await IssueIn.from_request(request)
-    note(request, counts={"quantity": asked.quantity})
-    issued = await issuing.issue(
-        session,
-        client_id=client.id,
-        key=key,
-        product_code=code,
-        quantity=asked.quantity,
-        face_value=asked.face_value,
-        billable=environments.is_billable(client.environment),
-        allow_partial=asked.allow_partial,
-    )
+    # For the certification (bestow.lab.certification.vouchers): whether a face value was given
+    # (never the value), and the product code as the request's object, once the product is
+    # known to be the catalogue's (a code a client typed that names no product is not kept).
+    counts = {"quantity": asked.quantity}
+    if asked.face_value is not None:
+        counts["face_value"] = 1
+    note(request, counts=counts)
+    try:
+        issued = await issuing.issue(
+            session,
+            client_id=client.id,
+            key=key,
+            product_code=code,
+            quantity=asked.quantity,
+            face_value=asked.face_value,
+            billable=environments.is_billable(client.environment),
+            allow_partial=asked.allow_partial,
+        )
+    except (BadFaceValue, OutOfStock):
+        note(request, object_id=code)  # raised once the product was found
+        raise
+    note(request, object_id=issued.order.product_code)
     now = utcnow()
     body: dict[str, Any] = {
         "vouchers": [
@@ -201,6 +213,7 @@ async def issue_vouchers(
     responses={400: {"model": ErrorOut, "description": "400-67B, 400-B32, 400-215"}},
 )
 async def retrieve_vouchers(
+    request: Request,
     client: ReadVouchers,
     session: ReadSessionDep,
     runtime: RuntimeDep,
@@ -210,6 +223,7 @@ async def retrieve_vouchers(
 ) -> list[dict[str, Any]]:
     """Several vouchers by id, in the order asked; 404 when one of them is unknown."""
     ids = lookup.check_ids((id or "").split(","))
+    note(request, counts={"ids": len(ids)})
     found = await lookup.client_vouchers_in_order(session, client.id, ids)
     now = utcnow()
     return [voucher_json(v, runtime.settings.public_url, now, runtime.sealer) for v in found]
@@ -217,8 +231,13 @@ async def retrieve_vouchers(
 
 @router.get("/vouchers/{voucher_id}", response_model=VoucherOut)
 async def retrieve_voucher(
-    voucher_id: str, client: ReadVouchers, session: ReadSessionDep, runtime: RuntimeDep
+    voucher_id: str,
+    request: Request,
+    client: ReadVouchers,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """One voucher's details and current state; 404 when unknown (or another client's)."""
     voucher = await lookup.client_voucher(session, client.id, voucher_id)
+    note(request, object_id=voucher.id)
     return voucher_json(voucher, runtime.settings.public_url, utcnow(), runtime.sealer)
