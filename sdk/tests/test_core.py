@@ -145,11 +145,26 @@ def response(status: int, **headers: str) -> httpx.Response:
 def test_retry_after_is_honoured_in_seconds_and_capped() -> None:
     policy = RetryPolicy()
     assert policy.after_response(SAFE, response(429, **{"Retry-After": "3"}), 0) == 3.0
-    assert policy.after_response(SAFE, response(503, **{"Retry-After": "1.5"}), 2) == 1.5
+    assert policy.after_response(SAFE, response(503, **{"Retry-After": "1.5"}), 0) == 1.5
     assert policy.after_response(SAFE, response(429, **{"Retry-After": "3600"}), 0) == (
         MAX_RETRY_AFTER
     )
     assert policy.after_response(SAFE, response(429, **{"Retry-After": "-4"}), 0) == 0.0
+
+
+def test_repeated_429s_and_503s_wait_longer_each_time() -> None:
+    """Exponential backoff on top of Retry-After (Thanx's checklist: "429 Too Many Requests
+    handled with exponential backoff"): doubled per repeat, capped at max_delay, and never less
+    than the server asks."""
+    policy = RetryPolicy(max_delay=8.0, max_retries=10)
+    waits = [
+        policy.after_response(SAFE, response(429, **{"Retry-After": "1"}), n) for n in range(6)
+    ]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert policy.after_response(UNSAFE, response(503, **{"Retry-After": "2"}), 1) == 4.0
+    assert policy.after_response(SAFE, response(429, **{"Retry-After": "20"}), 3) == 20.0
+    # A 409 "still in flight" is waited for at its Retry-After, without growth.
+    assert policy.after_response(SAFE, response(409, **{"Retry-After": "1"}), 3) == 1.0
 
 
 def test_an_unreadable_retry_after_falls_back_to_backoff() -> None:
@@ -560,7 +575,7 @@ def test_retries_run_out_on_429(local: LocalServer, run: Runner) -> None:
 
     assert raised.value.code == "RATE_LIMIT_EXCEEDED"
     assert len(local.script.seen) == 3
-    assert recorder.pauses() == [1.0, 1.0]
+    assert recorder.pauses() == [1.0, 2.0]  # Retry-After, doubled on the repeat
 
 
 @DRIVERS

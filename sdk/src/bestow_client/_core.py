@@ -158,7 +158,13 @@ class RetryPolicy:
         elif attempt >= self.max_retries or (not call.safe and status not in (429, 503)):
             return None
         retry_after = _retry_after(response)
-        return retry_after if retry_after is not None else self.backoff(attempt)
+        if retry_after is None:
+            return self.backoff(attempt)
+        if status == 409:
+            return retry_after
+        # A 429 or 503 again: at least what the server asks, doubled on each repeat (exponential
+        # backoff, as the vendors' checklists ask), capped at max_delay unless it asks for more.
+        return max(retry_after, min(retry_after * 2**attempt, self.max_delay))
 
     def after_error(self, call: Call, error: httpx.TransportError, attempt: int) -> float | None:
         if attempt >= self.max_retries:
