@@ -23,6 +23,7 @@ from bestow.lab.certification.core import (
     ATTESTED,
     AUTOMATIC,
     CONDITIONAL,
+    MAX_EVIDENCE,
     Evidence,
     Item,
     Outcome,
@@ -57,8 +58,15 @@ TERMINAL = ("completed", "failed", "revoking", "revoked")
 finished job only)."""
 
 
-def _has(req: Req, key: str) -> bool:
-    return key in (req.body.get("counts") or {})
+def _on(ctx: Context, endpoint: str) -> list[Req]:
+    """The window's requests to one endpoint, in order (indexed once per report)."""
+    if "by_endpoint" not in ctx.memo:
+        index: dict[str, list[Req]] = {}
+        for r in ctx.requests:
+            index.setdefault(f"{r.method} {r.route}", []).append(r)
+        ctx.memo["by_endpoint"] = index
+    found: list[Req] = ctx.memo["by_endpoint"].get(endpoint, [])
+    return found
 
 
 def _proof(reqs: list[Req], note: str) -> list[Evidence]:
@@ -77,7 +85,10 @@ def _plural(n: int, word: str) -> str:
 def _judged_creates(ctx: Context) -> list[Req]:
     """The Create Campaign requests whose body the route could read (a request refused
     before, such as a 401, says nothing of its fields)."""
-    return [r for r in ctx.on(CREATE) if r.count("campaign") == 1]
+    if "creates" not in ctx.memo:
+        ctx.memo["creates"] = [r for r in _on(ctx, CREATE) if r.count("campaign") == 1]
+    found: list[Req] = ctx.memo["creates"]
+    return found
 
 
 def _creates_judge(offends: Callable[[Req], bool], what: str, good: str) -> Any:
@@ -88,7 +99,7 @@ def _creates_judge(offends: Callable[[Req], bool], what: str, good: str) -> Any:
         bad = [r for r in judged if offends(r)]
         if bad:
             return failed(
-                (Evidence.of(r, what) for r in bad),
+                (Evidence.of(r, what) for r in bad[:MAX_EVIDENCE]),
                 f"{len(bad)} of {_plural(len(judged), 'Create Campaign request')} {what}",
             )
         created = [r for r in judged if r.status == 201] or judged
@@ -101,7 +112,13 @@ def _creates_judge(offends: Callable[[Req], bool], what: str, good: str) -> Any:
 
 
 def _lacks(*fields: str) -> Callable[[Req], bool]:
-    return lambda r: any(r.count(f"campaign.{f}") == 0 for f in fields)
+    keys = tuple(f"campaign.{f}" for f in fields)
+
+    def lacks(r: Req) -> bool:
+        counts = r.body["counts"]  # judged requests have counts
+        return not all(counts.get(k) for k in keys)
+
+    return lacks
 
 
 def _bad_variants(r: Req) -> bool:
@@ -127,7 +144,10 @@ async def campaign_create(ctx: Context) -> Outcome:
     bad = [r for r in judged if _lacks(*REQUIRED)(r) or _bad_variants(r)]
     if bad:
         return failed(
-            (Evidence.of(r, "lacks a required field or has not 1-4 variants") for r in bad),
+            (
+                Evidence.of(r, "lacks a required field or has not 1-4 variants")
+                for r in bad[:MAX_EVIDENCE]
+            ),
             f"{len(bad)} of {_plural(len(judged), 'Create Campaign request')} lack a required "
             "field or have not 1-4 variants",
         )
@@ -162,7 +182,10 @@ async def campaign_control(ctx: Context) -> Outcome:
     bad = [r for r in judged if r.count("variants.control_with_template")]
     if bad:
         return failed(
-            (Evidence.of(r, "a Control variant carries a reward_template_id") for r in bad),
+            (
+                Evidence.of(r, "a Control variant carries a reward_template_id")
+                for r in bad[:MAX_EVIDENCE]
+            ),
             f"{len(bad)} of {_plural(len(judged), 'Create Campaign request')} give a Control "
             "variant a reward_template_id",
         )
@@ -319,7 +342,10 @@ def _identifiers(r: Req) -> int:
 
 def _issues(ctx: Context) -> list[Req]:
     """The issue requests whose identifiers the route counted."""
-    return [r for r in ctx.on(ISSUE) if _identifiers(r)]
+    if "issues" not in ctx.memo:
+        ctx.memo["issues"] = [r for r in _on(ctx, ISSUE) if _identifiers(r)]
+    found: list[Req] = ctx.memo["issues"]
+    return found
 
 
 async def issue_identifiers(ctx: Context) -> Outcome:
@@ -353,7 +379,10 @@ async def issue_e164(ctx: Context) -> Outcome:
     bad = [r for r in counted if r.count("phone.not_e164")]
     if bad:
         return failed(
-            (Evidence.of(r, f"{r.count('phone.not_e164')} phones not in E.164") for r in bad),
+            (
+                Evidence.of(r, f"{r.count('phone.not_e164')} phones not in E.164")
+                for r in bad[:MAX_EVIDENCE]
+            ),
             f"{len(bad)} of {_plural(len(counted), 'Issue Rewards request')} send phones not "
             "in E.164",
         )
@@ -374,7 +403,10 @@ async def issue_batch_size(ctx: Context) -> Outcome:
     bad = [r for r in counted if _identifiers(r) > MAX_BATCH]
     if bad:
         return failed(
-            (Evidence.of(r, f"{_identifiers(r)} identifiers in one request") for r in bad),
+            (
+                Evidence.of(r, f"{_identifiers(r)} identifiers in one request")
+                for r in bad[:MAX_EVIDENCE]
+            ),
             f"{len(bad)} of {_plural(len(counted), 'Issue Rewards request')} exceed "
             f"{MAX_BATCH:,} identifiers",
         )
@@ -386,13 +418,13 @@ async def issue_batch_size(ctx: Context) -> Outcome:
 
 
 async def issue_idempotency_key(ctx: Context) -> Outcome:
-    issues = list(ctx.on(ISSUE))
+    issues = _on(ctx, ISSUE)
     if not issues:
         return not_exercised("no Issue Rewards request in the window")
     bad = [r for r in issues if not r.idempotency_key]
     if bad:
         return failed(
-            (Evidence.of(r, "no X-Idempotency-Key") for r in bad),
+            (Evidence.of(r, "no X-Idempotency-Key") for r in bad[:MAX_EVIDENCE]),
             f"{len(bad)} of {_plural(len(issues), 'Issue Rewards request')} lack X-Idempotency-Key",
         )
     return passed(
@@ -427,18 +459,21 @@ async def _subscription(ctx: Context) -> Subscription:
 
 def _accepted(ctx: Context) -> dict[str, Req]:
     """Each job the window's issues started, with the first 202 that answered it."""
-    jobs: dict[str, Req] = {}
-    for r in ctx.on(ISSUE):
-        if r.status == 202 and r.object_id and r.object_id not in jobs:
-            jobs[r.object_id] = r
-    return jobs
+    if "accepted" not in ctx.memo:
+        jobs: dict[str, Req] = {}
+        for r in _on(ctx, ISSUE):
+            if r.status == 202 and r.object_id and r.object_id not in jobs:
+                jobs[r.object_id] = r
+        ctx.memo["accepted"] = jobs
+    found: dict[str, Req] = ctx.memo["accepted"]
+    return found
 
 
 def _reads(ctx: Context) -> dict[str, list[Req]]:
     """The successful Get Issuance Job requests of each job, in order."""
     if "reads" not in ctx.memo:
         reads: dict[str, list[Req]] = {}
-        for r in ctx.on(GET_JOB):
+        for r in _on(ctx, GET_JOB):
             if r.ok and r.object_id:
                 reads.setdefault(r.object_id, []).append(r)
         ctx.memo["reads"] = reads
@@ -464,7 +499,10 @@ async def issue_accepted(ctx: Context) -> Outcome:
     bad = [r for job, r in jobs.items() if not any(g.t >= r.t for g in reads.get(job, ()))]
     if bad:
         return failed(
-            (Evidence.of(r, f"job {r.object_id} never read after its 202") for r in bad),
+            (
+                Evidence.of(r, f"job {r.object_id} never read after its 202")
+                for r in bad[:MAX_EVIDENCE]
+            ),
             f"{len(bad)} of {_plural(len(jobs), 'accepted job')} neither polled nor followed "
             "by a webhook subscription",
         )
@@ -712,7 +750,7 @@ MONITORING: tuple[Item, ...] = (
 
 
 async def revocation_tested(ctx: Context) -> Outcome:
-    revokes = list(ctx.on(REVOKE))
+    revokes = _on(ctx, REVOKE)
     if not revokes:
         return not_exercised("no Revoke Issuance Job request in the window")
     accepted = [r for r in revokes if r.status == 202]
@@ -728,13 +766,16 @@ async def revocation_tested(ctx: Context) -> Outcome:
 
 
 async def revocation_states(ctx: Context) -> Outcome:
-    revokes = list(ctx.on(REVOKE))
+    revokes = _on(ctx, REVOKE)
     if not revokes:
         return not_exercised("no Revoke Issuance Job request in the window")
     bad = [r for r in revokes if r.status == 422]
     if bad:
         return failed(
-            (Evidence.of(r, f"job {r.object_id} not completed or failed (422)") for r in bad),
+            (
+                Evidence.of(r, f"job {r.object_id} not completed or failed (422)")
+                for r in bad[:MAX_EVIDENCE]
+            ),
             f"{len(bad)} of {_plural(len(revokes), 'revocation')} of a job neither completed "
             "nor failed",
         )
@@ -746,7 +787,7 @@ async def revocation_states(ctx: Context) -> Outcome:
 
 async def revocation_async(ctx: Context) -> Outcome:
     accepted: dict[str, Req] = {}
-    for r in ctx.on(REVOKE):
+    for r in _on(ctx, REVOKE):
         if r.status == 202 and r.object_id:
             accepted.setdefault(r.object_id, r)
     if not accepted:
