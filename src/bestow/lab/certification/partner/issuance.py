@@ -79,6 +79,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _all(n: int, word: str) -> str:
+    """``3 of 3 jobs``: a passing item's count, in the words of a failing one's."""
+    return f"{n} of {n} {word}s"
+
+
 # --- Campaign Creation ---------------------------------------------------------------------------
 
 
@@ -105,7 +110,7 @@ def _creates_judge(offends: Callable[[Req], bool], what: str, good: str) -> Any:
         created = [r for r in judged if r.status == 201] or judged
         return passed(
             _proof(created, good),
-            f"all {_plural(len(judged), 'Create Campaign request')} {good}",
+            f"{_all(len(judged), 'Create Campaign request')} {good}",
         )
 
     return judge
@@ -392,7 +397,7 @@ async def issue_e164(ctx: Context) -> Outcome:
     phones = sum(r.count("identifiers.phone") for r in with_phones)
     return passed(
         _proof(with_phones, "phones in E.164"),
-        f"all {phones} phone identifiers in E.164",
+        f"{phones} of {phones} phone identifiers in E.164",
     )
 
 
@@ -429,7 +434,7 @@ async def issue_idempotency_key(ctx: Context) -> Outcome:
         )
     return passed(
         _proof(issues, "carries X-Idempotency-Key"),
-        f"all {_plural(len(issues), 'Issue Rewards request')} carry X-Idempotency-Key",
+        f"{_all(len(issues), 'Issue Rewards request')} carry X-Idempotency-Key",
     )
 
 
@@ -508,7 +513,7 @@ async def issue_accepted(ctx: Context) -> Outcome:
         )
     return passed(
         (Evidence.of(reads[job][0], f"job {job} polled after its 202") for job in jobs),
-        f"all {_plural(len(jobs), 'accepted job')} polled after their 202",
+        f"{_all(len(jobs), 'accepted job')} polled after their 202",
     )
 
 
@@ -644,7 +649,7 @@ def _following(states: tuple[str, ...], note: str, what: str, event_type: str) -
                 bad.append(Evidence.of(last, f"job {job}: last read, never {note}"))
         if bad:
             return failed(bad, f"{len(bad)} of {_plural(len(jobs), 'job')} {what}")
-        return passed(proof, f"all {_plural(len(jobs), 'job')} {note}")
+        return passed(proof, f"{_all(len(jobs), 'job')} {note}")
 
     return judge
 
@@ -781,7 +786,7 @@ async def revocation_states(ctx: Context) -> Outcome:
         )
     return passed(
         _proof(revokes, "revoked a completed or failed job"),
-        f"all {_plural(len(revokes), 'revocation')} of completed or failed jobs",
+        f"{_all(len(revokes), 'revocation')} of completed or failed jobs",
     )
 
 
@@ -810,7 +815,7 @@ async def revocation_async(ctx: Context) -> Outcome:
         return failed(
             bad, f"{len(bad)} of {_plural(len(accepted), 'revocation')} not followed to revoked"
         )
-    return passed(proof, f"all {_plural(len(accepted), 'revocation')} followed to revoked")
+    return passed(proof, f"{_all(len(accepted), 'revocation')} followed to revoked")
 
 
 REVOCATION: tuple[Item, ...] = (
@@ -899,7 +904,7 @@ async def webhooks_https(ctx: Context) -> Outcome:
             )
     if bad:
         return failed(bad, f"{len(bad)} of {_plural(len(endpoints), 'endpoint')} not https")
-    return passed(proof, f"all {_plural(len(endpoints), 'endpoint')} valid")
+    return passed(proof, f"{_all(len(endpoints), 'endpoint')} valid")
 
 
 async def _attempts(ctx: Context) -> list[tuple[WebhookAttempt, str]]:
@@ -944,7 +949,7 @@ async def webhooks_timely(ctx: Context) -> Outcome:
             Evidence.object("webhook_delivery", a.delivery_id, f"answered in {a.latency_ms} ms")
             for a, _ in attempts[:2]
         ),
-        f"all {_plural(len(attempts), 'attempt')} answered, the slowest in {slowest} ms",
+        f"{_all(len(attempts), 'attempt')} answered, the slowest in {slowest} ms",
     )
 
 
@@ -971,7 +976,7 @@ def _event_judge(event_type: str) -> Any:
                 Evidence.object("webhook_delivery", a.delivery_id, f"answered {a.status_code}")
                 for a in attempts[:2]
             ),
-            f"all {_plural(len(attempts), event_type + ' attempt')} answered 2xx",
+            f"{_all(len(attempts), event_type + ' attempt')} answered 2xx",
         )
 
     return judge
