@@ -29,6 +29,7 @@ from tests.lab.cert_partner_issuance_helpers import (
     until_state,
 )
 from tests.lab.certification_helpers import evidence_ids, item, report_of
+from tests.lab.helpers import requests_of
 from tests.surfaces.partner.helpers import campaign_body, email, worker_client
 
 pytestmark = pytest.mark.asyncio
@@ -276,6 +277,11 @@ async def test_a_careless_issuance_fails_the_items_it_violates(
     # Nothing finished: no failure to read yet.
     assert item(report, "partner.monitoring.failures")["status"] == "not_exercised"
     assert report["passed"] is False
+    # The request log holds counts of the bodies, never an identifier.
+    logged = str(await requests_of(app_client, client_id=it.partner.client_id))
+    assert "identifiers.other" in logged and "phone.not_e164" in logged
+    for value in (it.emails[0], "(415) 555-0123", "u0@example.com", "user_id"):
+        assert value not in logged
 
 
 # --- Monitoring & Completion ---------------------------------------------------------------------
