@@ -13,9 +13,15 @@ checked and printed:
    request repeated with its idempotency key answers the same job; hold-outs on the Control;
 4. job monitoring: ``wait()`` polls with backoff, printing progress, until ``completed``; the
    success and failure counts, and each failure mapped back to the identifier sent;
-5. error handling: typed errors, a ``NotFoundError`` for an unknown campaign;
-6. revocation: the completed job revoked (``revoking``) and followed until ``revoked``; revoking
-   it again is a 422 (``UnprocessableEntityError``).
+5. error handling: typed errors, a ``NotFoundError`` for an unknown campaign, an
+   ``UnprocessableEntityError`` for the issue's idempotency key sent with another body;
+6. revocation: the completed job revoked (``revoking``) and followed until ``revoked`` (only a
+   job read ``completed`` or ``failed`` is revoked: revoking one in another state is a 422).
+
+Its traffic is what the certification judges (``bestow certify report CLIENT --surface
+partner``): every header on every request, discovery once and then the cache, a key on every
+issue, jobs polled from 1 s with backoff until they finish, their failures read, the revocation
+followed.
 
 This is an integrator's program: it uses the SDK (``pip install ./sdk``) and never imports
 ``bestow``. Against ``make run``::
@@ -259,18 +265,25 @@ def run(
     report.step("4. Monitoring")
     job = partner.wait(job, on_progress=progress("treatment"))
     report.check(job.state == "completed", f"job {job.id} {job.state}")
+    # One failure is expected (the unknown email); a certification run with --faults makes one
+    # more identifier fail: each failure is mapped back to what was sent, whatever its cause.
     report.check(
-        (job.success_count, job.failure_count) == (len(sendable) - 1, 1),
+        job.success_count + job.failure_count == job.total_count and job.failure_count >= 1,
         "counts surfaced",
         f"{job.success_count} rewarded, {job.failure_count} failed of {job.total_count}",
     )
     for failure in job.failures:
-        sent_value = sendable[failure.identifier_index].value
+        sent = sendable[failure.identifier_index]
         report.check(
-            failure.error == "User not found" and sent_value == unknown,
-            f"failure #{failure.identifier_index} ({failure.identifier_type} {sent_value})",
+            bool(failure.error) and sent.type == failure.identifier_type,
+            f"failure #{failure.identifier_index} ({sent.type} {sent.value})",
             failure.error,
         )
+    report.check(
+        any(sendable[f.identifier_index].value == unknown for f in job.failures),
+        "the unknown email is reported",
+        unknown,
+    )
     held_out = partner.wait(held_out, on_progress=progress("control"))
     report.check(
         held_out.state == "completed" and held_out.failure_count == 0,
@@ -288,23 +301,35 @@ def run(
             "an unknown campaign is refused",
             f"NotFoundError {error.status_code} {error.code}: {error.message}",
         )
+    # A key names one request: sent again with another body, it is refused, never a new job.
+    try:
+        partner.issue(
+            merchant_id=merchant_id,
+            campaign_id=campaign.id,
+            variant_id=treatment.id,
+            identifiers=sendable[:1],
+            idempotency_key=key,
+        )
+        report.check(False, "the issue's key with another body is refused")
+    except UnprocessableEntityError as error:
+        report.check(
+            error.status_code == 422,
+            "the issue's key with another body is refused",
+            f"UnprocessableEntityError {error.status_code} {error.code}: {error.message}",
+        )
 
     report.step("6. Revocation")
+    # Only a job read completed or failed is revoked: the certification fails a revocation the
+    # API answers 422 (a job pending, processing, revoking or revoked).
+    if job.state not in ("completed", "failed"):
+        report.check(False, f"job {job.id} is {job.state}: not revoked")
+        return
     revoking = partner.revoke(job.id, merchant_id=merchant_id)
     report.check(revoking.state == "revoking", f"revoke {job.id}: 202 accepted", revoking.state)
     revoked = partner.wait(
         revoking, until=frozenset({"revoked"}), on_progress=progress("revocation")
     )
     report.check(revoked.state == "revoked", f"job {job.id} {revoked.state}")
-    try:
-        partner.revoke(job.id, merchant_id=merchant_id)
-        report.check(False, "revoking it again is refused")
-    except UnprocessableEntityError as error:
-        report.check(
-            error.status_code == 422,
-            "revoking it again is refused",
-            f"UnprocessableEntityError {error.status_code} {error.code}: {error.message}",
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
