@@ -52,6 +52,7 @@ def test_every_write_with_a_body_documents_one(document: dict[str, Any]) -> None
     bodiless = {
         "/admin/clients/{client_id}/credentials/{credential_id}/revoke",
         "/admin/clients/{client_id}/catalogue/{kind}/{item_id}",
+        "/admin/clients/{client_id}/certification/runs/{run_id}/close",
         "/admin/reward_templates/{template_id}/publish",
         "/admin/reward_templates/{template_id}/unpublish",
     }

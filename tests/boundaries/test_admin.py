@@ -345,6 +345,37 @@ async def delete_fault_rule(world: World) -> Request:
     return Request(params={"client_id": client_id, "rule_id": str(rule["id"])})
 
 
+async def open_run(world: World) -> Request:
+    return Request(
+        params={"client_id": await _new_client(world)},
+        body={"surface": "partner", "faults": False},
+    )
+
+
+async def close_run(world: World) -> Request:
+    client_id = await _new_client(world)
+    run = await _post(
+        world, f"/admin/clients/{client_id}/certification/runs", {"surface": "operator"}
+    )
+    return Request(params={"client_id": client_id, "run_id": str(run["id"])})
+
+
+ATTESTED_ITEM = "partner.submission.demo"
+
+
+async def attest(world: World) -> Request:
+    params = {"client_id": await _new_client(world), "item_id": ATTESTED_ITEM}
+    return Request(params=params, body={"note": "Demonstrated live on 7 Dec"})
+
+
+async def withdraw(world: World) -> Request:
+    client_id = await _new_client(world)
+    path = f"/admin/clients/{client_id}/certification/attestations/{ATTESTED_ITEM}"
+    made = await world.http.put(path, json={"note": "Demonstrated"}, headers=ADMIN)
+    assert made.status_code == 200, made.text
+    return Request(params={"client_id": client_id, "item_id": ATTESTED_ITEM})
+
+
 TEMPLATE_MEMBERS = (("discount.type", "string"), ("discount.value", "integer"))
 
 OPERATIONS = [
@@ -392,6 +423,12 @@ OPERATIONS = [
     Operation("PUT", "/admin/clients/{client_id}/features/adhoc_reward", feature),
     Operation("POST", "/admin/clients/{client_id}/faults", create_fault_rule),
     Operation("DELETE", "/admin/clients/{client_id}/faults/{rule_id}", delete_fault_rule),
+    Operation("POST", "/admin/clients/{client_id}/certification/runs", open_run),
+    Operation("POST", "/admin/clients/{client_id}/certification/runs/{run_id}/close", close_run),
+    Operation("PUT", "/admin/clients/{client_id}/certification/attestations/{item_id}", attest),
+    Operation(
+        "DELETE", "/admin/clients/{client_id}/certification/attestations/{item_id}", withdraw
+    ),
 ]
 
 

@@ -210,6 +210,13 @@ def requests(ids: DemoIds, now: datetime) -> dict[tuple[str, str], Any]:
             "params": {"answer": "drop"},
             "ttl_seconds": 3600,
         },
+        ("post", "/admin/clients/{client_id}/certification/runs"): {
+            "surface": "partner",
+            "faults": True,
+        },
+        ("put", "/admin/clients/{client_id}/certification/attestations/{item_id}"): {
+            "note": "Discovery to revocation demonstrated live to the partner's team on 7 Dec",
+        },
         # OAuth 2.0 (form-encoded; the client's id and secret go in HTTP Basic)
         ("post", "/oauth2/token"): {"grant_type": "client_credentials"},
         # Voucher API
