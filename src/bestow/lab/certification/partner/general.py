@@ -325,20 +325,28 @@ async def errors_handled(ctx: Context) -> Outcome:
 
 
 async def frequency(ctx: Context) -> Outcome:
-    """Each job's polls (Get Issuance Job, by job): never two arriving within
+    """Each job's polls (Get Issuance Job, by job; a revocation starts a new run of them): never
+    two arriving within
     ``POLL_MIN_INTERVAL`` (less ``TIMING_SLACK``), and a job polled more than
     ``POLL_PATIENCE`` times polled with backoff (``POLL_GROWN`` of the pauses between polls at
     least ``POLL_GROWTH`` times the first pause)."""
-    polls: dict[str, list[Req]] = defaultdict(list)
+    # A job's polls, in runs: a write on the job (its revocation) starts a new run of polls,
+    # and the first read after it may follow the last read before it closely.
+    runs: dict[str, list[list[Req]]] = defaultdict(lambda: [[]])
     for r in _by_arrival(ctx):
-        if r.endpoint == JOB_POLL and r.object_id:
-            polls[r.object_id].append(r)
+        if not r.object_id:
+            continue
+        if r.endpoint == JOB_POLL:
+            runs[r.object_id][-1].append(r)
+        elif r.method != "GET" and r.object_id in runs and runs[r.object_id][-1]:
+            runs[r.object_id].append([])
+    polls = [(job_id, seen) for job_id, job_runs in runs.items() for seen in job_runs if seen]
     if not polls:
         return not_exercised("no issuance job polled (Get Issuance Job) in the window")
     rapid: list[tuple[str, Req, Req, float]] = []
     flat: list[Evidence] = []
-    total = sum(len(p) for p in polls.values())
-    for job_id, seen in polls.items():
+    total = sum(len(seen) for _, seen in polls)
+    for job_id, seen in polls:
         for a, b in pairwise(seen):
             gap = arrival(b) - arrival(a)
             if gap < POLL_MIN_INTERVAL - TIMING_SLACK:
@@ -370,10 +378,10 @@ async def frequency(ctx: Context) -> Outcome:
             for job_id, a, b, gap in rapid
         )
         return failed([*_pairs(pairs), *flat], "; ".join(parts))
-    slowest = max(polls.values(), key=len)
+    slowest = max((seen for _, seen in polls), key=len)
     return passed(
         (Evidence.of(r, "poll") for r in _ends(slowest)),
-        f"{total} polls of {len(polls)} jobs, at least {POLL_MIN_INTERVAL:g} s apart"
+        f"{total} polls of {len(runs)} jobs, at least {POLL_MIN_INTERVAL:g} s apart"
         " and backing off",
     )
 
