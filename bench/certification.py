@@ -381,6 +381,9 @@ async def insert(runtime: Any, traffic: Traffic) -> float:
 class Timing:
     total: float
     load: float
+    cpu: float
+    """CPU seconds of this process (the database server's not counted): less sensitive to
+    other load on the machine than the wall-clock ``total``."""
     requests: int
     summary: dict[str, int]
     passed: bool
@@ -410,12 +413,12 @@ async def judge_once(runtime: Any, world: World, surface: str, window: Any) -> T
         async with runtime.db.session() as session:
             client = await session.get(Client, world.client_id)
             assert client is not None
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             report = await engine.judge(session, client, surface, window)
-            total = time.perf_counter() - began
+            total, cpu = time.perf_counter() - began, time.process_time() - cpu
     finally:
         engine.load_requests = original  # type: ignore[assignment]
-    return Timing(total, spent[0], report.requests, report.counts(), report.passed)
+    return Timing(total, spent[0], cpu, report.requests, report.counts(), report.passed)
 
 
 async def item_times(runtime: Any, world: World, window: Any) -> list[tuple[str, float, str]]:
@@ -502,6 +505,7 @@ async def run_one(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, A
                     "seconds": round(top.total, 3),
                     "load_seconds": round(top.load, 3),
                     "judge_seconds": round(top.judge, 3),
+                    "cpu_seconds": round(top.cpu, 3),
                     "rounds_seconds": [round(t.total, 3) for t in rounds],
                     "summary": top.summary,
                     "passed": top.passed,
@@ -540,14 +544,14 @@ def lines_of(result: dict[str, Any]) -> list[str]:
         f"({result['rows_table']:,} in the table), {result['jobs']:,} jobs; "
         f"inserted in {result['insert_seconds']:.1f} s",
         f"{'surface':<10} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'load s':>7} "
-        f"{'judge s':>8}  rounds               summary",
+        f"{'judge s':>8} {'cpu s':>6}  rounds               summary",
     ]
     for surface, s in result["surfaces"].items():
         rate = f"{s['requests'] / s['seconds']:,.0f}" if s["seconds"] and s["requests"] else "-"
         summary = ", ".join(f"{n} {k}" for k, n in sorted(s["summary"].items()))
         out.append(
             f"{surface:<10} {s['requests']:>8,} {s['seconds']:>8.3f} {rate:>9} "
-            f"{s['load_seconds']:>7.3f} {s['judge_seconds']:>8.3f}  "
+            f"{s['load_seconds']:>7.3f} {s['judge_seconds']:>8.3f} {s['cpu_seconds']:>6.3f}  "
             f"{' '.join(f'{x:.3f}' for x in s['rounds_seconds']):<20} {summary}"
         )
     if result["http_seconds"] is not None:
