@@ -50,9 +50,11 @@ from typing import Any
 from benchkit import (
     ADMIN_TOKEN,
     DEFAULT_PG_URL,
+    DirectReader,
     bench_campaign,
     bench_dirs,
     bench_runtime,
+    cpu_delta,
     database,
 )
 
@@ -61,6 +63,16 @@ GOAL_REQUESTS = 100_000
 CHUNK = 20_000
 UA = "acme-rewards/2.3.1 (python-httpx)"
 PARTNER_HEADERS = ["Authorization", "X-ClientId", "Accept-Version"]
+CAMPAIGN_FACTS = {
+    "campaign": 1,
+    **{f"campaign.{name}": 1 for name in ("merchant_id", "name", "objective", "fine_print")},
+    **{f"campaign.{d}": 1 for d in ("start_at", "end_at", "redeemable_from", "redeemable_to")},
+    "campaign.variants": 2,
+    "variants.control": 1,
+    "variants.treatment_without_template": 0,
+    "variants.control_with_template": 0,
+}
+"""What the Create Campaign route notes of a well-formed body (``body.counts``)."""
 
 
 @dataclass
@@ -206,14 +218,19 @@ class Generator:
     def discovery(self) -> None:
         mid = self.world.merchant_id
         self.add("GET", "/partner/merchants", "/partner/merchants")
-        self.add("GET", "/partner/reward_templates", f"/partner/reward_templates?merchant_id={mid}")
+        self.add(
+            "GET",
+            "/partner/reward_templates",
+            f"/partner/reward_templates?merchant_id={mid}",
+            object_id=mid,
+        )
 
     def campaign(self) -> None:
         campaign_id, _ = self.rng.choice(self.world.campaigns)
         body = json.dumps({"merchant_id": self.world.merchant_id, "n": self.n}).encode()
         self.add(
             "POST", "/partner/campaigns", "/partner/campaigns", status=201, body=body,
-            object_id=campaign_id,
+            object_id=campaign_id, counts=CAMPAIGN_FACTS,
         )  # fmt: skip
         self.add(
             "GET",
@@ -250,17 +267,20 @@ class Generator:
             body=body.encode(), counts=counts, key=key, object_id=job_id,
         )  # fmt: skip
         path = f"/partner/issuance_jobs/{job_id}?merchant_id={self.world.merchant_id}"
-        for _ in range(rng.randint(2, 6)):
+        total = emails + phones
+        failures = rng.choice((0, 0, 0, 0, 1, 2))
+        state = "failed" if rng.random() < 0.01 else "completed"
+        polls = rng.randint(2, 6)
+        for at in range(polls):
+            now = state if at == polls - 1 else "processing"
             self.add(
                 "GET",
                 "/partner/issuance_jobs/{job_id}",
                 path,
                 gap=rng.uniform(1.0, 1.6),
                 object_id=job_id,
+                counts={f"state.{now}": 1, "failures": failures if at == polls - 1 else 0},
             )
-        total = emails + phones
-        failures = rng.choice((0, 0, 0, 0, 1, 2))
-        state = "failed" if rng.random() < 0.01 else "completed"
         revoked = state == "completed" and rng.random() < 0.02
         if revoked:
             revoke = json.dumps({"merchant_id": self.world.merchant_id}).encode()
@@ -269,10 +289,11 @@ class Generator:
                 f"/partner/issuance_jobs/{job_id}/revoke", status=202, body=revoke,
                 object_id=job_id,
             )  # fmt: skip
-            for _ in range(2):
+            for now in ("revoking", "revoked"):
                 self.add(
                     "GET", "/partner/issuance_jobs/{job_id}", path,
                     gap=rng.uniform(1.0, 1.6), object_id=job_id,
+                    counts={f"state.{now}": 1, "failures": failures},
                 )  # fmt: skip
         done = created + timedelta(seconds=1)
         self.out.jobs.append(
@@ -382,8 +403,10 @@ class Timing:
     total: float
     load: float
     cpu: float
-    """CPU seconds of this process (the database server's not counted): less sensitive to
-    other load on the machine than the wall-clock ``total``."""
+    """CPU seconds of this process: less sensitive to other load on the machine than the
+    wall-clock ``total``."""
+    db_cpu: float
+    """CPU seconds of the database's PostgreSQL backends (0 on SQLite: in this process)."""
     requests: int
     summary: dict[str, int]
     passed: bool
@@ -393,7 +416,9 @@ class Timing:
         return self.total - self.load
 
 
-async def judge_once(runtime: Any, world: World, surface: str, window: Any) -> Timing:
+async def judge_once(
+    runtime: Any, reader: DirectReader, world: World, surface: str, window: Any
+) -> Timing:
     """``engine.judge`` with ``load_requests`` timed inside it."""
     from bestow.lab.certification import engine
     from bestow.models import Client
@@ -413,12 +438,14 @@ async def judge_once(runtime: Any, world: World, surface: str, window: Any) -> T
         async with runtime.db.session() as session:
             client = await session.get(Client, world.client_id)
             assert client is not None
+            backends = await reader.backend_cpu()
             began, cpu = time.perf_counter(), time.process_time()
             report = await engine.judge(session, client, surface, window)
             total, cpu = time.perf_counter() - began, time.process_time() - cpu
+            db_cpu = cpu_delta(backends, await reader.backend_cpu())
     finally:
         engine.load_requests = original  # type: ignore[assignment]
-    return Timing(total, spent[0], cpu, report.requests, report.counts(), report.passed)
+    return Timing(total, spent[0], cpu, db_cpu, report.requests, report.counts(), report.passed)
 
 
 async def item_times(runtime: Any, world: World, window: Any) -> list[tuple[str, float, str]]:
@@ -495,10 +522,17 @@ async def run_one(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, A
             assert traffic.since is not None and traffic.until is not None
             window = Window(traffic.since, traffic.until, source="given")
             surfaces: dict[str, Any] = {}
-            for surface in SURFACES:
-                rounds = [
-                    await judge_once(runtime, world, surface, window) for _ in range(args.rounds)
-                ]
+            reader = DirectReader(url)
+            await reader.open()
+            try:
+                for surface in SURFACES:
+                    surfaces[surface] = [
+                        await judge_once(runtime, reader, world, surface, window)
+                        for _ in range(args.rounds)
+                    ]
+            finally:
+                await reader.close()
+            for surface, rounds in list(surfaces.items()):
                 top = best(rounds)
                 surfaces[surface] = {
                     "requests": top.requests,
@@ -506,6 +540,7 @@ async def run_one(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, A
                     "load_seconds": round(top.load, 3),
                     "judge_seconds": round(top.judge, 3),
                     "cpu_seconds": round(top.cpu, 3),
+                    "db_cpu_seconds": round(top.db_cpu, 3),
                     "rounds_seconds": [round(t.total, 3) for t in rounds],
                     "summary": top.summary,
                     "passed": top.passed,
@@ -544,14 +579,15 @@ def lines_of(result: dict[str, Any]) -> list[str]:
         f"({result['rows_table']:,} in the table), {result['jobs']:,} jobs; "
         f"inserted in {result['insert_seconds']:.1f} s",
         f"{'surface':<10} {'rows':>8} {'seconds':>8} {'rows/s':>9} {'load s':>7} "
-        f"{'judge s':>8} {'cpu s':>6}  rounds               summary",
+        f"{'judge s':>8} {'cpu s':>6} {'db cpu':>6}  rounds               summary",
     ]
     for surface, s in result["surfaces"].items():
         rate = f"{s['requests'] / s['seconds']:,.0f}" if s["seconds"] and s["requests"] else "-"
         summary = ", ".join(f"{n} {k}" for k, n in sorted(s["summary"].items()))
         out.append(
             f"{surface:<10} {s['requests']:>8,} {s['seconds']:>8.3f} {rate:>9} "
-            f"{s['load_seconds']:>7.3f} {s['judge_seconds']:>8.3f} {s['cpu_seconds']:>6.3f}  "
+            f"{s['load_seconds']:>7.3f} {s['judge_seconds']:>8.3f} {s['cpu_seconds']:>6.3f} "
+            f"{s['db_cpu_seconds']:>6.3f}  "
             f"{' '.join(f'{x:.3f}' for x in s['rounds_seconds']):<20} {summary}"
         )
     if result["http_seconds"] is not None:

@@ -107,7 +107,8 @@ class Req(NamedTuple):
 
     def count(self, name: str) -> int:
         """A count the route noted of the body (``identifiers.email``, ``quantity``...)."""
-        return int((self.body.get("counts") or {}).get(name, 0))
+        counts = self.body.get("counts")
+        return int(counts.get(name, 0)) if counts else 0
 
 
 @dataclass(frozen=True)
