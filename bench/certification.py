@@ -410,6 +410,7 @@ class Timing:
     requests: int
     summary: dict[str, int]
     passed: bool
+    failing: list[str]
 
     @property
     def judge(self) -> float:
@@ -445,13 +446,17 @@ async def judge_once(
             db_cpu = cpu_delta(backends, await reader.backend_cpu())
     finally:
         engine.load_requests = original  # type: ignore[assignment]
-    return Timing(total, spent[0], cpu, db_cpu, report.requests, report.counts(), report.passed)
+    failing = [r.item.id for r in report.results if r.status == "fail"]
+    return Timing(
+        total, spent[0], cpu, db_cpu, report.requests, report.counts(), report.passed, failing
+    )
 
 
 async def item_times(runtime: Any, world: World, window: Any) -> list[tuple[str, float, str]]:
     """Each Partner item's judge alone, on one loaded context: (id, seconds, status)."""
     from bestow.lab.certification.checklists import checklist_of
     from bestow.lab.certification.context import Context, load_requests
+    from bestow.lab.certification.engine import _collector_paused
     from bestow.models import Client
 
     out = []
@@ -464,7 +469,8 @@ async def item_times(runtime: Any, world: World, window: Any) -> list[tuple[str,
             if item.judge is None:
                 continue
             began = time.perf_counter()
-            outcome = await item.judge(ctx)
+            with _collector_paused():  # as engine.judge does
+                outcome = await item.judge(ctx)
             out.append((item.id, time.perf_counter() - began, outcome.status))
     return sorted(out, key=lambda x: -x[1])
 
@@ -544,6 +550,7 @@ async def run_one(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, A
                     "rounds_seconds": [round(t.total, 3) for t in rounds],
                     "summary": top.summary,
                     "passed": top.passed,
+                    "failing": top.failing,
                 }
             items = await item_times(runtime, world, window)
             http = None
@@ -595,6 +602,8 @@ def lines_of(result: dict[str, Any]) -> list[str]:
             f"GET /admin/clients/{{id}}/certification?surface=partner: "
             f"{result['http_seconds']:.3f} s ({result['http_requests']:,} requests)"
         )
+    failing = result["surfaces"]["partner"]["failing"]
+    out.append(f"failing Partner items (the generated mix): {', '.join(failing) or 'none'}")
     slow = ", ".join(f"{i['id']} {i['seconds'] * 1000:.0f} ms" for i in result["items_slowest"])
     out.append(f"slowest Partner judges: {slow or 'none'}")
     out.append(
