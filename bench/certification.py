@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -350,8 +351,9 @@ def generate(world: World, count: int, other: int, seed: int) -> Traffic:
     from bestow.kit.db import utcnow
 
     rng = random.Random(seed)
-    # ~0.6 s a request on average: the window ends a minute before now.
-    start = utcnow() - timedelta(seconds=count * 0.7 + 60)
+    # About 1 s a request on average (polls are most of them); shifted at the end so that the
+    # window ends a minute before now.
+    start = utcnow() - timedelta(seconds=count * 1.0)
     gen = Generator(world, start, rng)
     gen.discovery()
     while len(gen.out.rows) < count:
@@ -360,6 +362,16 @@ def generate(world: World, count: int, other: int, seed: int) -> Traffic:
     del traffic.rows[count:]
     kept = {r["object_id"] for r in traffic.rows if r["route"] == "/partner/campaigns/issue"}
     traffic.jobs = [j for j in traffic.jobs if j["id"] in kept]
+    shift = utcnow() - timedelta(seconds=60) - traffic.rows[-1]["created_at"]
+    for row in traffic.rows:
+        row["created_at"] += shift
+    for job in traffic.jobs:
+        for name in ("created_at", "started_at", "completed_at", "revoke_requested_at"):
+            if job[name] is not None:
+                job[name] += shift
+        job["revoked_at"] = job["revoke_requested_at"]
+    start += shift
+    traffic.since = start
     traffic.until = traffic.rows[-1]["created_at"] + timedelta(seconds=1)
     # Other clients' requests, interleaved in time: the judged client's are found among them.
     span = (traffic.until - start).total_seconds()
@@ -454,9 +466,11 @@ async def judge_once(
 
 async def item_times(runtime: Any, world: World, window: Any) -> list[tuple[str, float, str]]:
     """Each Partner item's judge alone, on one loaded context: (id, seconds, status)."""
+    from bestow.lab.certification import engine
     from bestow.lab.certification.checklists import checklist_of
     from bestow.lab.certification.context import Context, load_requests
-    from bestow.lab.certification.engine import _collector_paused
+
+    paused = getattr(engine, "_collector_paused", contextlib.nullcontext)  # older trees: none
     from bestow.models import Client
 
     out = []
@@ -469,7 +483,7 @@ async def item_times(runtime: Any, world: World, window: Any) -> list[tuple[str,
             if item.judge is None:
                 continue
             began = time.perf_counter()
-            with _collector_paused():  # as engine.judge does
+            with paused():  # as engine.judge does
                 outcome = await item.judge(ctx)
             out.append((item.id, time.perf_counter() - began, outcome.status))
     return sorted(out, key=lambda x: -x[1])
