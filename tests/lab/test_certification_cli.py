@@ -38,6 +38,7 @@ headers = {
     "Accept-Version": "v4.0",
     "User-Agent": "certification-cli-test/1.0",
 }
+print("the integration suite speaks on standard output")
 seen = []
 with httpx.Client(base_url=base, timeout=10) as http:
     for _ in range(2):
@@ -174,7 +175,8 @@ def test_run_judges_the_scripts_requests_with_its_faults_then_removes_them(
         **env,
     )
 
-    report = report_exit(done)
+    report = report_exit(done)  # standard output holds the report alone
+    assert "the integration suite speaks on standard output" in done.stderr
     assert done.returncode == 1  # the careless request fails Accept-Version
     seen = json.loads(out.read_text())
     run_id = seen["run"]
