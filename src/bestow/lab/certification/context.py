@@ -2,7 +2,8 @@
 a session to read the client's data (its campaigns, jobs, vouchers, webhook deliveries).
 
 The requests are loaded once per report as plain tuples of the columns the judges use (no ORM
-objects): a window of 100,000 requests is judged in a few seconds (``bench/certification.py``).
+objects): a window of 100,000 requests loads in about 0.5 s and is judged against every Partner
+item in about 1.5 s on PostgreSQL (``bench/certification.py``).
 """
 
 from __future__ import annotations
