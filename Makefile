@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/loyalty.py
 	$(BIN)/python bench/operator_api.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/certification.py
 
 # Processes SIGKILLed under SDK load, then the invariants (bench/chaos.py). The full run restarts
 # the local PostgreSQL once (pg_ctlcluster): never run it while a test suite uses that server.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -235,16 +236,20 @@ def run_(
     html: HtmlFile = None,
 ) -> None:
     """Open a run, run the integrator's test suite (the command after --), close the run and
-    print the report. The command gets the run's id in BESTOW_CERTIFICATION_RUN. Exits 1 when
-    the report does not pass (or the command failed), 0 when it passes."""
+    print the report. The command gets the run's id in BESTOW_CERTIFICATION_RUN (and, with
+    --json or --markdown, standard error for its output). Exits 1 when the report does not
+    pass (or the command failed), 0 when it passes."""
     command = list(ctx.args)
     if not command:
         fail("give the integrator's test command after --: bestow certify run ... -- pytest")
     run = _open(client_id, surface, faults)
     typer.echo(f"run {run['id']} opened on {surface.value}", err=True)
     env = {**os.environ, RUN_ENV: run["id"]}
+    # With --json or --markdown, standard output holds the report alone: the command's own
+    # output (a test runner's) goes to standard error.
+    output = sys.stderr if as_json or markdown else None
     try:
-        code = subprocess.call(command, env=env)  # noqa: S603 (the operator's own command)
+        code = subprocess.call(command, env=env, stdout=output)  # noqa: S603 (the operator's own command)
     except OSError as exc:
         code = 127
         typer.secho(f"error: could not run {command[0]}: {exc}", fg=typer.colors.RED, err=True)

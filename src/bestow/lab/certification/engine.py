@@ -7,7 +7,10 @@ exercised passes, and every attested item is attested.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,8 +172,43 @@ async def window_for(
     return Window(since or now - timedelta(days=RETENTION_DAYS), until or now, source=source)
 
 
+_paused = 0
+"""How many reports are being judged with the cyclic garbage collector paused."""
+_paused_by_us = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a report is judged.
+
+    A window of 100,000 requests keeps hundreds of thousands of objects alive, and the
+    judges make many small ones: each automatic collection then walks them all, a third of
+    the CPU of a report (``bench/certification.py``). Nothing judged makes reference cycles
+    that matter; reference counting still frees everything at once, and the collector runs
+    again (and catches up) when the last report being judged is done. Reports judged at the
+    same time share the pause."""
+    global _paused, _paused_by_us
+    if _paused == 0:
+        _paused_by_us = gc.isenabled()
+        if _paused_by_us:
+            gc.disable()
+    _paused += 1
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if _paused == 0 and _paused_by_us:
+            _paused_by_us = False
+            gc.enable()
+
+
 async def judge(session: AsyncSession, client: Client, surface: str, window: Window) -> Report:
     """The report of ``client`` for ``surface`` over ``window``."""
+    with _collector_paused():
+        return await _judge(session, client, surface, window)
+
+
+async def _judge(session: AsyncSession, client: Client, surface: str, window: Window) -> Report:
     checklist = checklist_of(surface)
     requests = await load_requests(session, client.id, surface, window)
     ctx = Context(session, client, surface, window, requests)
