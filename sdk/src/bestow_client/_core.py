@@ -164,7 +164,8 @@ class RetryPolicy:
             return retry_after
         # A 429 or 503 again: at least what the server asks, doubled on each repeat (exponential
         # backoff, as the vendors' checklists ask), capped at max_delay unless it asks for more.
-        return max(retry_after, min(retry_after * 2**attempt, self.max_delay))
+        grown: float = retry_after * 2.0**attempt
+        return max(retry_after, min(grown, self.max_delay))
 
     def after_error(self, call: Call, error: httpx.TransportError, attempt: int) -> float | None:
         if attempt >= self.max_retries:
