@@ -53,7 +53,15 @@ def test_the_documents_show_commands_to_run() -> None:
     blocks = documented_blocks()
     commands = "\n".join(code for *_, code in blocks)
     assert {doc for doc, *_ in blocks} == set(DOCS)
-    for program in ("bestow-client", "uat_vouchers.py", "operator_flow.py", "certification_flow"):
+    programs = (
+        "bestow-client",
+        "uat_vouchers.py",
+        "operator_flow.py",
+        "certification_flow",
+        "loyalty_flow.py",
+        "bestow certify run",
+    )
+    for program in programs:
         assert program in commands, program
 
 
@@ -61,7 +69,8 @@ def test_the_documents_show_commands_to_run() -> None:
 def test_every_documented_command_succeeds_against_a_live_server(
     database_url: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """About 80 s (the three examples run end to end), so on one database only: what the
+    """About 100 s (the four examples run end to end, each in a certification run), so on one
+    database only: what the
     commands do is tested on both by the examples' and the CLI's own tests; this test guards
     the documents' wording."""
     if not database_url.startswith("sqlite"):
