@@ -610,10 +610,11 @@ def test_the_example_passes_its_certification_run(deployment: Deployment, tmp_pa
         bestow(env, "certify", "withdraw", client_id, "loyalty.submission.demo")
 
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{deployment.logs()}"
-    out = done.stdout
-    assert "Loyalty flow result: PASS (9 checks)" in out
-    assert "(sent 2 times: the answer was lost" in out
-    assert "2 429(s) waited out, 1 lost answer(s) retried" in out
-    report = json.loads(out[out.index("\n{") + 1 :])
+    # With --json the flow's own output goes to stderr, the report alone to stdout.
+    flow = done.stderr
+    assert "Loyalty flow result: PASS (9 checks)" in flow
+    assert "(sent 2 times: the answer was lost" in flow
+    assert "2 429(s) waited out, 1 lost answer(s) retried" in flow
+    report = json.loads(done.stdout)
     assert report["passed"] is True
     assert {i["status"] for i in report["items"]} == {"pass", "attested"}

@@ -29,6 +29,10 @@ from bestow.lab.certification.core import (
     not_exercised,
     passed,
 )
+from bestow.lab.certification.judging import each as _each
+from bestow.lab.certification.judging import ends as _ends
+from bestow.lab.certification.judging import not_json as _not_json
+from bestow.lab.certification.judging import plural as _n
 
 AWARD = "POST /client/users/{correlation_id}/adhoc-reward/"
 AWARD_ROUTES = (AWARD, "POST /client/users/{correlation_id}/adhoc-reward")
@@ -73,20 +77,6 @@ def _awards(ctx: Context) -> list[Req]:
     return list(ctx.on(*AWARD_ROUTES))
 
 
-def _ends(requests: list[Req]) -> list[Req]:
-    return requests[:1] if len(requests) == 1 else [requests[0], requests[-1]]
-
-
-def _n(count: int, noun: str) -> str:
-    """``1 token``, ``2 tokens``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _each(requests: list[Req], note: str) -> list[Evidence]:
-    """Evidence of the first requests (as many as a report shows), each with ``note``."""
-    return [Evidence.of(r, note) for r in requests[:MAX_EVIDENCE]]
-
-
 def _start(r: Req) -> float:
     """When the request arrived: its answer's time less its latency."""
     return r.t - r.latency_ms / 1000
@@ -104,7 +94,8 @@ def _flagged(
         return failed(_each(bad, what), f"{len(bad)} of {len(requests)} requests {what}")
     good = [r for r in requests if r.ok] or requests
     return passed(
-        (Evidence.of(r, proof) for r in _ends(good)), f"none of {len(requests)} requests {what}"
+        (Evidence.of(r, proof) for r in _ends(good)),
+        f"none of {len(requests)} requests {what}",
     )
 
 
@@ -165,11 +156,6 @@ async def token_reuse(ctx: Context) -> Outcome:
 
 
 # Headers & General
-
-
-def _not_json(r: Req) -> bool:
-    media = r.values.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    return media != "application/json"
 
 
 async def content_type(ctx: Context) -> Outcome:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bestow.lab.certification import judging
 from bestow.lab.certification.context import Context, Req
 from bestow.lab.certification.core import (
     ATTESTED,
@@ -32,6 +33,7 @@ from bestow.lab.certification.core import (
     not_exercised,
     passed,
 )
+from bestow.lab.certification.judging import proof as _proof
 from bestow.models import Campaign, OperatorEnrollment, OperatorEnrollmentBatch, OperatorReward
 
 AUTH = "Authentication"
@@ -108,30 +110,16 @@ def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
         yield ids[start : start + size]
 
 
-def _proof(requests: list[Req], note: str) -> Iterable[Evidence]:
-    """The first and last of ``requests`` (the one when there is one)."""
-    picked = requests[:1] if len(requests) == 1 else [requests[0], requests[-1]]
-    return (Evidence.of(r, note) for r in picked)
-
-
 def _every(
     ctx: Context, wanted: str, offends: Callable[[Req], bool], what: str, *, among: str = ""
 ) -> Outcome:
-    """Pass when no Operator API request offends; evidence: the first offending requests, or
-    the first and last conforming ones. ``among`` narrows the requests judged (``body``)."""
+    """Pass when no Operator API request offends (``judging.every``). ``among`` narrows the
+    requests judged (``body``)."""
     requests = _surface(ctx)
     if among == "body":
         requests = [r for r in requests if r.has_body]
-    if not requests:
-        kind = "Operator API request with a body" if among == "body" else "Operator API request"
-        return not_exercised(f"no {kind} in the window")
-    bad = [r for r in requests if offends(r)]
-    if bad:
-        return failed(
-            (Evidence.of(r, what) for r in bad[:MAX_EVIDENCE]),
-            f"{len(bad)} of {len(requests)} requests {what}",
-        )
-    return passed(_proof(requests, f"carries {wanted}"), f"all {len(requests)} requests {wanted}")
+    kind = "Operator API request with a body" if among == "body" else "Operator API request"
+    return judging.every(requests, offends, what=what, held=wanted, none=f"no {kind} in the window")
 
 
 # --- Authentication ------------------------------------------------------------------------
@@ -153,16 +141,11 @@ async def no_bypass(ctx: Context) -> Outcome:
 # --- Requests & errors ---------------------------------------------------------------------
 
 
-def _no_json_type(r: Req) -> bool:
-    media = r.values.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    return media != JSON
-
-
 async def content_type(ctx: Context) -> Outcome:
     return _every(
         ctx,
         f"with a body carry Content-Type: {JSON}",
-        _no_json_type,
+        judging.not_json,
         f"have a body without Content-Type: {JSON}",
         among="body",
     )

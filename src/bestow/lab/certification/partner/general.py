@@ -12,6 +12,7 @@ from itertools import islice, pairwise
 from sqlalchemy import select
 
 from bestow.lab import environments
+from bestow.lab.certification import judging
 from bestow.lab.certification.context import Context, Req
 from bestow.lab.certification.core import (
     ATTESTED,
@@ -24,6 +25,7 @@ from bestow.lab.certification.core import (
     not_exercised,
     passed,
 )
+from bestow.lab.certification.judging import ends as _ends
 from bestow.models import Campaign, IssuanceJob
 
 HEADERS_SECTION = "API Headers & General"
@@ -66,21 +68,13 @@ backoff with up to 20% jitter passes; a constant wait does not)."""
 
 
 def _every(ctx: Context, wanted: str, offends: Callable[[Req], bool], what: str) -> Outcome:
-    """Pass when no Partner request offends; evidence: the first offending requests, or the
-    first and last conforming ones."""
-    requests = _partner(ctx)
-    if not requests:
-        return not_exercised("no Partner API request in the window")
-    bad = [r for r in requests if offends(r)]
-    if bad:
-        return failed(
-            (Evidence.of(r, what) for r in bad[:MAX_EVIDENCE]),
-            f"{len(bad)} of {len(requests)} requests {what}",
-        )
-    proof = [requests[0]] if len(requests) == 1 else [requests[0], requests[-1]]
-    return passed(
-        (Evidence.of(r, f"carries {wanted}") for r in proof),
-        f"all {len(requests)} requests carry {wanted}",
+    """Pass when no Partner request offends (``judging.every``)."""
+    return judging.every(
+        _partner(ctx),
+        offends,
+        what=what,
+        held=f"carry {wanted}",
+        none="no Partner API request in the window",
     )
 
 
@@ -108,10 +102,7 @@ async def accept_version(ctx: Context) -> Outcome:
 
 
 def _no_json_type(r: Req) -> bool:
-    if not r.has_body:
-        return False
-    media = r.values.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    return media != "application/json"
+    return r.has_body and judging.not_json(r)
 
 
 async def content_type(ctx: Context) -> Outcome:
@@ -194,10 +185,6 @@ def _by_arrival(ctx: Context) -> list[Req]:
         found = sorted(_partner(ctx), key=arrival)
         ctx.memo["partner.by_arrival"] = found
     return found
-
-
-def _ends(requests: Sequence[Req]) -> list[Req]:
-    return [requests[0]] if len(requests) == 1 else [requests[0], requests[-1]]
 
 
 def _pairs(pairs: Iterable[tuple[Req, str, Req, str]]) -> list[Evidence]:

@@ -31,6 +31,8 @@ from bestow.lab.certification.core import (
     not_exercised,
     passed,
 )
+from bestow.lab.certification.judging import plural as _plural
+from bestow.lab.certification.judging import proof as _proof
 from bestow.models import IssuanceJob, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 CAMPAIGN_SECTION = "Campaign Creation"
@@ -67,16 +69,6 @@ def _on(ctx: Context, endpoint: str) -> list[Req]:
         ctx.memo["by_endpoint"] = index
     found: list[Req] = ctx.memo["by_endpoint"].get(endpoint, [])
     return found
-
-
-def _proof(reqs: list[Req], note: str) -> list[Evidence]:
-    """The first and last proving requests."""
-    chosen = reqs[:1] if len(reqs) <= 1 else [reqs[0], reqs[-1]]
-    return [Evidence.of(r, note) for r in chosen]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _all(n: int, word: str) -> str:
@@ -813,7 +805,8 @@ async def revocation_async(ctx: Context) -> Outcome:
             bad.append(Evidence.of(last, f"job {job}: never read revoked after its 202"))
     if bad:
         return failed(
-            bad, f"{len(bad)} of {_plural(len(accepted), 'revocation')} not followed to revoked"
+            bad,
+            f"{len(bad)} of {_plural(len(accepted), 'revocation')} not followed to revoked",
         )
     return passed(proof, f"{_all(len(accepted), 'revocation')} followed to revoked")
 
