@@ -17,12 +17,14 @@ import pytest
 
 from bestow.deps import Runtime
 from bestow.lab.certification.loyalty import CHECKLIST
+from tests.conftest import unique
 from tests.fixtures import servers
 from tests.fixtures.deployment import Deployment, bestow
 from tests.lab.cert_loyalty_helpers import FAULT, Integration, integration, rid
 from tests.lab.certification_helpers import close_run, evidence_ids, item, open_run, report_of
 from tests.lab.helpers import ADMIN
 from tests.loyalty.helpers import DISABLED_REWARD, MAXIMUM, make_member, reward_body
+from tests.surfaces.admin.helpers import new_client
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "loyalty_flow.py"
 LOST = {FAULT: "lost_answer", "X-Bestow-Fault-Answer": "504"}
@@ -585,6 +587,56 @@ async def test_a_careful_integration_passes_once_the_demo_is_attested(
     )
     assert attested.status_code == 200, attested.text
     assert (await report_of(it.http, it.client_id, "loyalty"))["passed"] is True
+
+
+async def test_the_go_live_gate_opens_on_a_passing_report(
+    it: Integration, runtime: Runtime
+) -> None:
+    """The gate of the sandbox lab asks this report: a production client of the organisation
+    gets its first Loyalty credential once the demo client's report passes, not before."""
+    organisation = unique("org")
+    named = await it.http.patch(
+        f"/admin/clients/{it.client_id}", json={"organization": organisation}, headers=ADMIN
+    )
+    assert named.status_code == 200, named.text
+    production = await new_client(
+        it.http,
+        environment="production",
+        organization=organisation,
+        scopes=["loyalty.adhoc_reward"],
+    )
+    credentials = f"/admin/clients/{production['id']}/credentials"
+    correlation_id = await it.session()
+    await awarded(it, correlation_id)
+
+    refused = await it.http.post(credentials, json={"kind": "oauth_secret"}, headers=ADMIN)
+    assert refused.status_code == 409, refused.text
+    assert f"client {it.client_id} has not passed the loyalty checklist" in refused.text
+
+    body = reward_body()
+    assert (await it.award(correlation_id, body, **LOST)).status_code == 504
+    assert (await it.award(correlation_id, body)).status_code == 200
+    assert (await it.history(correlation_id, limit=5)).status_code == 200
+    inactive = await make_member(runtime, it.merchant_id, status="inactive")
+    assert (await it.award(await it.session(inactive))).status_code == 400
+    assert (await it.start(**{FAULT: "rate_limit"})).status_code == 429
+    await asyncio.sleep(1.05)
+    assert (await it.start()).status_code == 200
+    attested = await it.http.put(
+        f"/admin/clients/{it.client_id}/certification/attestations/loyalty.submission.demo",
+        json={"note": "Demoed to the programme's team"},
+        headers=ADMIN,
+    )
+    assert attested.status_code == 200, attested.text
+    assert (await report_of(it.http, it.client_id, "loyalty"))["passed"] is True
+
+    issued = await it.http.post(credentials, json={"kind": "oauth_secret"}, headers=ADMIN)
+    assert issued.status_code == 201, issued.text
+    audit = await it.http.get("/admin/audit", params={"target_id": production["id"]}, headers=ADMIN)
+    [entry] = [e for e in audit.json()["data"] if e["action"] == "client.went_live"]
+    assert entry["changes"]["certified_by"] == {
+        "loyalty": {"client_id": it.client_id, "report_id": None}
+    }
 
 
 # The example, against a live server
