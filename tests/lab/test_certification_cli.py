@@ -291,6 +291,11 @@ def test_report_in_json_markdown_html_and_as_a_table(
         assert outside not in lowered, outside
     assert "All requests include `Accept-Version: v4.0` header" in written
     assert offending in written
+    # --html beside --json: the page is written and the JSON alone is on stdout.
+    both = tmp_path / "both.html"
+    with_json = report_exit(cli(served, *base, "--json", "--html", str(both)))
+    assert with_json["items"] == report["items"]
+    assert both.read_text(encoding="utf-8").startswith("<!doctype html>")
     table = cli(served, *base)
     assert table.returncode == 1, table.stderr
     assert "FAIL" in table.stdout and "partner.headers.accept_version" in table.stdout

@@ -60,9 +60,13 @@ STATUS_STYLE = {
 def show_report(
     report: dict[str, Any], *, as_json: bool, markdown: bool, html: Path | None
 ) -> None:
-    """The report as asked: JSON, Markdown, an HTML file (and its summary line), or a table."""
+    """The report as asked: an HTML file written (with any other form), then JSON, Markdown,
+    or (without either) the HTML file's summary line or a table."""
     from bestow.lab.certification import render
 
+    if html is not None:
+        html.write_text(render.html(report), encoding="utf-8")
+        typer.echo(f"wrote {html}", err=as_json or markdown)
     if as_json:
         print_json(report)
         return
@@ -70,8 +74,6 @@ def show_report(
         typer.echo(render.markdown(report), nl=False)
         return
     if html is not None:
-        html.write_text(render.html(report), encoding="utf-8")
-        typer.echo(f"wrote {html}")
         typer.echo(render.summary_line(report))
         return
     section = None
