@@ -6,13 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from bestow.lab.certification.core import Checklist
 from bestow.models import Attestation, CertificationRun
 
 
 class EvidenceOut(BaseModel):
+    """A request (its id, time, route and status) or an object (its type and id), and what it
+    shows; the fields of the other kind are left out, not null."""
+
     request_id: str | None = None
     time: str | None = None
     method: str | None = None
@@ -21,6 +24,10 @@ class EvidenceOut(BaseModel):
     object_type: str | None = None
     object_id: str | None = None
     note: str
+
+    @model_serializer(mode="wrap")
+    def _present(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class ItemOut(BaseModel):
