@@ -49,6 +49,10 @@ def _local_date(value: datetime, zone: ZoneInfo) -> date:
         return date.max
 
 
+SAME_DATE = "same_date"
+"""The ``rule`` detail of the refusal of four dates on one date (the certification reads it)."""
+
+
 def _check_windows(
     *,
     start_at: datetime,
@@ -70,6 +74,7 @@ def _check_windows(
             "start_at, end_at, redeemable_from and redeemable_to are all on the same date; "
             "give members time to redeem",
             field="redeemable_to",
+            rule=SAME_DATE,
         )
 
 

@@ -244,7 +244,7 @@ async def create_campaign(
         # What the API refused, for the certification's judges (the dates rule and the
         # redemption window both name ``redeemable_to``).
         refused = "campaign.refused"
-        if "same date" in exc.message:
+        if exc.details.get("rule") == campaigns.SAME_DATE:
             refused = "campaign.same_date"
         elif (exc.field or "").endswith("reward_template_id"):
             refused = "campaign.template_refused"
