@@ -21,6 +21,7 @@ from bestow.cli.common import (
     show,
     show_list,
     show_page,
+    switch,
     write,
 )
 from bestow.webhooks.retries import MAX_ATTEMPTS
@@ -63,6 +64,20 @@ DELIVERY_COLUMNS = (
     "last_error",
 )
 
+ALL_DELIVERY_COLUMNS = (
+    "created_at",
+    "endpoint_id",
+    "event_id",
+    "event_type",
+    "state",
+    "origin",
+    "attempt_count",
+    "failed_attempts",
+    "last_status_code",
+    "last_latency_ms",
+    "last_error",
+)
+
 Events = Annotated[
     str | None, typer.Option("--events", help="Comma-separated event types (default: all)")
 ]
@@ -98,7 +113,7 @@ def _headers(values: list[str] | None) -> dict[str, str] | None:
     return headers
 
 
-def _since(value: str) -> datetime:
+def _since(value: str, option: str = "--since") -> datetime:
     """An ISO 8601 time (UTC when it has no offset) or a duration ago: 30m, 2h, 1d."""
     if match := _RELATIVE.match(value.strip()):
         amount, unit = int(match[1]), _UNITS[match[2]]
@@ -106,7 +121,7 @@ def _since(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        fail(f"--since takes an ISO 8601 time or a duration such as 30m, 2h, 1d; not {value!r}")
+        fail(f"{option} takes an ISO 8601 time or a duration such as 30m, 2h, 1d; not {value!r}")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -290,25 +305,84 @@ def delete(endpoint_id: str) -> None:
 
 @app.command("deliveries")
 def deliveries(
-    endpoint_id: str,
+    endpoint_id: Annotated[
+        str | None,
+        typer.Argument(help="One endpoint's attempts (or deliveries, --by-event); omit for all"),
+    ] = None,
+    client: Annotated[str | None, typer.Option("--client", help="A client id")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="An endpoint id")] = None,
     event: Annotated[str | None, typer.Option("--event", help="Only this event")] = None,
+    event_type: Annotated[str | None, typer.Option(help="e.g. reward.issued")] = None,
+    state: Annotated[
+        DeliveryState | None, typer.Option(help="Only deliveries in this state")
+    ] = None,
+    origin: Annotated[
+        str | None, typer.Option(help="schedule, replay, chaos:delay...; chaos:* for all chaos")
+    ] = None,
+    with_failures: Annotated[
+        bool | None,
+        switch("--with-failures/--without-failures", "With (or without) a failed attempt"),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Created since: ISO 8601 time, or 30m, 2h, 1d")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Created before: ISO 8601 time, or 30m, 2h, 1d (ago)")
+    ] = None,
     by_event: Annotated[
         bool, typer.Option("--by-event", help="One line per event with its state, not attempts")
     ] = False,
-    state: Annotated[
-        DeliveryState | None, typer.Option(help="With --by-event: only deliveries in this state")
-    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
     as_json: AsJson = False,
 ) -> None:
-    """The attempts made to an endpoint (status, latency, error), oldest first."""
+    """Deliveries of every endpoint, newest first, filtered; with an ENDPOINT_ID, the attempts
+    made to it (status, latency, error), oldest first, or its deliveries with --by-event."""
+    if endpoint_id is None:
+        _all_deliveries(
+            endpoint_id=endpoint,
+            client_id=client,
+            event_id=event,
+            event_type=event_type,
+            state=state.value if state else None,
+            origin=origin,
+            with_failures=with_failures,
+            since=None if since is None else _since(since),
+            until=None if until is None else _since(until, "--until"),
+            limit=limit,
+            cursor=cursor,
+            as_json=as_json,
+        )
+        return
+    across = {
+        "--client": client,
+        "--endpoint": endpoint,
+        "--event-type": event_type,
+        "--origin": origin,
+        "--with-failures": with_failures,
+        "--since": since,
+        "--until": until,
+    }
+    given = [name for name, value in across.items() if value is not None]
+    if given:
+        fail(f"{given[0]} filters the deliveries of every endpoint: leave ENDPOINT_ID out")
+    if state is not None and not by_event:
+        fail("--state lists deliveries: use it with --by-event")
+    _endpoint_deliveries(endpoint_id, event, by_event, state, limit, cursor, as_json)
+
+
+def _endpoint_deliveries(
+    endpoint_id: str,
+    event: str | None,
+    by_event: bool,
+    state: DeliveryState | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
     from bestow.views.pages import listing
     from bestow.views.webhooks import AttemptOut, delivery_view
     from bestow.webhooks import endpoints
-
-    if state is not None and not by_event:
-        fail("--state lists deliveries: use it with --by-event")
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
         if by_event:
@@ -332,6 +406,36 @@ def deliveries(
         DELIVERY_COLUMNS if by_event else ATTEMPT_COLUMNS,
         as_json=as_json,
         empty="no deliveries" if by_event else "no attempts",
+        next_cursor=found["next_cursor"],
+    )
+
+
+def _all_deliveries(*, limit: int, cursor: str | None, as_json: bool, **filters: Any) -> None:
+    """As ``GET /admin/webhook_deliveries`` answers; the table shows the last attempt's latency
+    beside the delivery's last status and error."""
+    from bestow.views.pages import listing
+    from bestow.views.webhooks import delivery_item
+    from bestow.webhooks import deliveries
+
+    async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:
+        page = await deliveries.list_deliveries(
+            session, deliveries.Filters(**filters), cursor=cursor, limit=limit
+        )
+        return listing(page, lambda d: delivery_item(d).model_dump(mode="json"))
+
+    found = read(work)
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        {**row, "last_latency_ms": (row["last_attempt"] or {}).get("latency_ms")}
+        for row in found["data"]
+    ]
+    show_list(
+        rows,
+        ALL_DELIVERY_COLUMNS,
+        as_json=False,
+        empty="no deliveries",
         next_cursor=found["next_cursor"],
     )
 

@@ -11,6 +11,7 @@ from bestow.models import WebhookDelivery
 
 # bestow.webhooks.endpoints imports aiohttp, which the CLI's listing commands have no use for.
 if TYPE_CHECKING:
+    from bestow.webhooks.deliveries import Listed
     from bestow.webhooks.endpoints import WithSecret
 
 
@@ -60,6 +61,27 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
+class LastAttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    attempt: int
+    origin: str
+    success: bool
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    created_at: datetime
+
+
+class DeliveryItemOut(DeliveryOut):
+    """A delivery in the list of every endpoint's: whose it is, and what its attempts tell."""
+
+    client_id: str
+    failed_attempts: int = Field(description="Recorded attempts that did not succeed")
+    last_attempt: LastAttemptOut | None = Field(
+        description="The latest recorded attempt; null before the first one is recorded"
+    )
+
+
 class AttemptOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
@@ -90,3 +112,14 @@ def delivery_view(delivery: WebhookDelivery) -> DeliveryOut:
     if delivery.state != "pending":
         view.next_attempt_at = None
     return view
+
+
+def delivery_item(listed: Listed) -> DeliveryItemOut:
+    """A delivery of the list across endpoints: the per-endpoint list's fields and more."""
+    last = listed.last_attempt
+    return DeliveryItemOut(
+        **delivery_view(listed.delivery).model_dump(),
+        client_id=listed.delivery.client_id,
+        failed_attempts=listed.failed_attempts,
+        last_attempt=None if last is None else LastAttemptOut.model_validate(last),
+    )

@@ -25,7 +25,7 @@ from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.kit.security import Sealer
 from bestow.lab import environments
 from bestow.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from bestow.webhooks import signing, urls
+from bestow.webhooks import deliveries, signing, urls
 
 # Re-exported: the dispatcher, the Admin API and the tests read them here.
 from bestow.webhooks.retries import MAX_ATTEMPTS as MAX_ATTEMPTS
@@ -252,17 +252,6 @@ async def delete_endpoint(session: WriteSession, *, endpoint_id: str, actor: Act
     )
 
 
-def deliveries_query(
-    endpoint_id: str, *, state: str | None = None, event_id: str | None = None
-) -> Select[WebhookDelivery]:
-    stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-    if state:
-        stmt = stmt.where(WebhookDelivery.state == state)
-    if event_id:
-        stmt = stmt.where(WebhookDelivery.event_id == event_id)
-    return stmt
-
-
 def attempts_query(endpoint_id: str, *, event_id: str | None = None) -> Select[WebhookAttempt]:
     stmt = select(WebhookAttempt).where(WebhookAttempt.endpoint_id == endpoint_id)
     if event_id:
@@ -279,9 +268,12 @@ async def list_deliveries(
     cursor: str | None,
     limit: int,
 ) -> CursorPage[WebhookDelivery]:
-    """An endpoint's deliveries, one per event (NotFound for an unknown endpoint)."""
+    """An endpoint's deliveries, one per event, oldest first (NotFound for an unknown endpoint);
+    ``deliveries.list_deliveries`` lists those of every endpoint."""
     await get_endpoint(session, endpoint_id)
-    stmt = deliveries_query(endpoint_id, state=state, event_id=event_id)
+    stmt = deliveries.query(
+        deliveries.Filters(endpoint_id=endpoint_id, state=state or None, event_id=event_id)
+    )
     return await cursor_paginate(session, stmt, WebhookDelivery.id, cursor=cursor, limit=limit)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -17,18 +17,22 @@ from bestow.surfaces.admin.schemas import Cursor, Limit, Strict
 from bestow.views.pages import ListOut, listing
 from bestow.views.webhooks import (
     AttemptOut,
+    DeliveryItemOut,
     DeliveryOut,
     EndpointOut,
     EndpointWithSecretOut,
     EventTypeOut,
     ReplayOut,
+    delivery_item,
     delivery_view,
     with_secret,
 )
-from bestow.webhooks import endpoints
+from bestow.webhooks import deliveries, endpoints
 from bestow.webhooks.endpoints import MAX_ATTEMPTS
 
 router = APIRouter(prefix="/admin", tags=["Admin API"])
+
+STATE = "^(" + "|".join(deliveries.STATES) + ")$"
 
 EventTypes = Annotated[list[str], Field(max_length=50)]
 Headers = Annotated[dict[str, str], Field(max_length=20)]
@@ -186,14 +190,61 @@ async def list_deliveries(
     session: ReadSessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-    state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
+    state: Annotated[str | None, Query(pattern=STATE)] = None,
     event_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Any:
-    """The endpoint's deliveries, one per event."""
+    """The endpoint's deliveries, one per event, oldest first."""
     page = await endpoints.list_deliveries(
         session, endpoint_id, state=state, event_id=event_id, cursor=cursor, limit=limit
     )
     return listing(page, delivery_view)
+
+
+@router.get("/webhook_deliveries", response_model=ListOut[DeliveryItemOut])
+async def list_webhook_deliveries(
+    _: AdminActor,
+    session: ReadSessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    client_id: Annotated[str | None, Query(max_length=40)] = None,
+    endpoint_id: Annotated[str | None, Query(max_length=40)] = None,
+    event_id: Annotated[str | None, Query(max_length=40)] = None,
+    event_type: Annotated[
+        str | None, Query(max_length=100, description="One of `GET /admin/webhook_event_types`")
+    ] = None,
+    state: Annotated[str | None, Query(pattern=STATE)] = None,
+    origin: Annotated[
+        str | None,
+        Query(
+            pattern=deliveries.ORIGIN_PATTERN,
+            description="`schedule`, `replay`, `chaos:delay`...; a trailing `*` matches a "
+            "prefix: `chaos:*` is every delivery webhook chaos picked",
+        ),
+    ] = None,
+    with_failures: Annotated[
+        bool | None,
+        Query(description="true: with at least one failed attempt; false: with none"),
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Created from this time, inclusive")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Created before this time")] = None,
+) -> Any:
+    """Deliveries of every endpoint, newest first, each with its failed attempts and the last
+    attempt's outcome."""
+    filters = deliveries.Filters(
+        endpoint_id=endpoint_id,
+        client_id=client_id,
+        event_id=event_id,
+        event_type=event_type,
+        state=state,
+        origin=origin,
+        with_failures=with_failures,
+        since=since,
+        until=until,
+    )
+    page = await deliveries.list_deliveries(session, filters, cursor=cursor, limit=limit)
+    return listing(page, delivery_item)
 
 
 @router.get("/webhook_endpoints/{endpoint_id}/attempts", response_model=ListOut[AttemptOut])
