@@ -54,9 +54,9 @@ class PointsEntryOut(BaseModel):
     kind: str = Field(description="`adhoc` (Loyalty API) or a campaign's award or reversal")
     amount: int = Field(description="Points credited (> 0) or debited (< 0)")
     balance_after: int
-    reward_id: str
+    reward_id: str = Field(description="The ledger's: the Loyalty API's or the template's")
     client_id: str | None
-    job_id: str | None
+    job_id: str | None = Field(description="The issuance job of a campaign's points")
 
 
 HistoryEntryOut = Annotated[
