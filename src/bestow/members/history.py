@@ -61,10 +61,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, entry_id = text.split("|")
-        time = datetime.fromisoformat(stamp)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        given = datetime.fromisoformat(stamp)
+        time = given.astimezone(UTC) if given.tzinfo is not None else None
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise Invalid(BAD_CURSOR, field="cursor") from exc
-    if time.tzinfo is None or not _ID.match(entry_id):
+    if time is None or not _ID.match(entry_id):
         raise Invalid(BAD_CURSOR, field="cursor")
     return time, entry_id
 

@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from bestow.members.history import Entry, HistoryPage
 from bestow.models import IssuedReward, PointsTransaction, Voucher
-from bestow.views.pages import ListOut
 from bestow.vouchers.status import merchant_status
 
 COLUMNS = ("time", "type", "id", "summary")
@@ -25,7 +24,7 @@ class RewardEntryOut(BaseModel):
     id: str
     time: datetime = Field(description="When it was issued")
     kind: str
-    state: str = Field(description="`active` or `revoked`")
+    state: str = Field(description="`active` or `revoked`", examples=["active"])
     campaign_id: str | None
     variant_id: str | None
     job_id: str | None
@@ -116,6 +115,15 @@ def entry_out(entry: Entry) -> dict[str, Any]:
     }
 
 
+class MemberHistoryOut(BaseModel):
+    """A page of a member's history: ``ListOut``'s shape, named for the OpenAPI document."""
+
+    data: list[HistoryEntryOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
 def history_list(page: HistoryPage) -> dict[str, Any]:
     """A page of the history: ``data`` and the ``next_cursor``."""
     return {"data": [entry_out(entry) for entry in page.items], "next_cursor": page.next_cursor}
@@ -123,7 +131,7 @@ def history_list(page: HistoryPage) -> dict[str, Any]:
 
 def history_json(page: HistoryPage) -> dict[str, Any]:
     """``history_list`` as the Admin API prints it (times in ISO 8601), for the CLI."""
-    return ListOut[HistoryEntryOut].model_validate(history_list(page)).model_dump(mode="json")
+    return MemberHistoryOut.model_validate(history_list(page)).model_dump(mode="json")
 
 
 def summary(row: dict[str, Any]) -> str:

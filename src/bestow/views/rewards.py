@@ -14,7 +14,9 @@ class IssuedRewardOut(BaseModel):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: str
     kind: str = Field(description="The template's kind: `discount`, `voucher`, `points`, ...")
-    state: str = Field(description="`active`, or `revoked` once its job is revoked")
+    state: str = Field(
+        description="`active`, or `revoked` once its job is revoked", examples=["active"]
+    )
     member_id: str
     merchant_id: str
     client_id: str | None = Field(description="The client whose campaign issued it")

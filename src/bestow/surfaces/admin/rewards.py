@@ -12,7 +12,7 @@ from bestow.issuance import rewards
 from bestow.members import history
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import Cursor, Limit
-from bestow.views.history import HistoryEntryOut, history_list
+from bestow.views.history import MemberHistoryOut, history_list
 from bestow.views.pages import ListOut, listing
 from bestow.views.rewards import IssuedRewardOut
 
@@ -48,7 +48,7 @@ async def list_rewards(
     return listing(await rewards.list_rewards(session, filters, cursor=cursor, limit=limit))
 
 
-@router.get("/members/{member_id}/history", response_model=ListOut[HistoryEntryOut])
+@router.get("/members/{member_id}/history", response_model=MemberHistoryOut)
 async def member_history(
     member_id: str, _: AdminActor, session: ReadSessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Any:
