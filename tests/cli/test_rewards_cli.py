@@ -113,7 +113,7 @@ async def test_cli_prints_a_members_history(cli: Invoke, runtime: Runtime) -> No
     assert lines[0].split() == ["time", "type", "id", "summary"]
     assert lines[1].split()[1:] == ["points", points, "-40", "points", "(adhoc),", "balance", "-40"]
     assert voucher.code in lines[2] and "active" in lines[2]
-    assert voucher.pin not in table.stdout.replace(voucher.code, "")
+    assert voucher.pin not in table.stdout.split()
     assert lines[3].split()[1:4] == ["reward", reward, "discount"]
 
     assert "not found" in failed(await run(cli, "members", "history", new_id("mbr")))
