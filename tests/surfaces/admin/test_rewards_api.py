@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bestow.config import Settings
 from bestow.deps import Runtime
 from bestow.kit.ids import new_id
 from tests.surfaces.admin.helpers import ADMIN, assert_problem
@@ -20,6 +21,18 @@ from tests.surfaces.admin.rewards_helpers import (
     at,
     new_member,
     new_merchant,
+)
+from tests.surfaces.partner.helpers import (
+    create_campaign,
+    email,
+    in_state,
+    issue_body,
+    make_members,
+    make_template,
+    new_partner,
+    variant_id,
+    wait_for_job,
+    worker_client,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -153,6 +166,66 @@ async def test_reward_pages_hold_every_reward_once_newest_first(
 
     assert [len(page) for page in pages] == [2, 2, 1]
     assert [reward for page in pages for reward in page] == made[::-1]
+
+
+async def test_a_jobs_rewards_are_listed_as_issued_then_as_revoked(
+    settings: Settings, runtime: Runtime
+) -> None:
+    async with worker_client(settings) as client:
+        partner = await new_partner(runtime)
+        template = await make_template(runtime, partner.merchant_id)
+        campaign = await create_campaign(client, partner, template.id)
+        addresses = [email("r0"), email("r1"), email("r2")]
+        member_ids = await make_members(runtime, partner.merchant_id, emails=addresses)
+        identifiers = [{"type": "email", "value": value} for value in addresses]
+        accepted = await client.post(
+            "/partner/campaigns/issue",
+            headers=partner.headers(),
+            json=issue_body(partner, campaign, identifiers, "Treatment"),
+        )
+        assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["issuance_job"]["id"]
+        await wait_for_job(client, partner, job_id, in_state("completed"))
+
+        issued = (await get(client, "/admin/rewards", job_id=job_id))["data"]
+        assert sorted(r["member_id"] for r in issued) == sorted(member_ids)
+        expected = {
+            "kind": "discount",
+            "state": "active",
+            "client_id": partner.client_id,
+            "merchant_id": partner.merchant_id,
+            "campaign_id": campaign["id"],
+            "variant_id": variant_id(campaign, "Treatment"),
+            "job_id": job_id,
+            "template_id": template.id,
+            "revoked_at": None,
+        }
+        assert all({k: r[k] for k in expected} == expected for r in issued), issued
+        assert [r["id"] for r in issued] == sorted((r["id"] for r in issued), reverse=True)
+        by_campaign = await get(client, "/admin/rewards", campaign_id=campaign["id"])
+        assert [r["id"] for r in by_campaign["data"]] == [r["id"] for r in issued]
+
+        revoke = await client.post(
+            f"/partner/issuance_jobs/{job_id}/revoke",
+            headers=partner.headers(),
+            json={"merchant_id": partner.merchant_id},
+        )
+        assert revoke.status_code == 202, revoke.text
+        await wait_for_job(client, partner, job_id, in_state("revoked"))
+
+        revoked = await get(client, "/admin/rewards", job_id=job_id, state="revoked")
+        assert [r["id"] for r in revoked["data"]] == [r["id"] for r in issued]
+        assert all(r["revoked_at"] is not None for r in revoked["data"])
+        assert (await get(client, "/admin/rewards", job_id=job_id, state="active"))["data"] == []
+        history = await get(client, f"/admin/members/{member_ids[0]}/history")
+        [entry] = history["data"]
+        mine = next(r for r in revoked["data"] if r["member_id"] == member_ids[0])
+        assert (entry["type"], entry["id"], entry["state"], entry["time"]) == (
+            "reward",
+            mine["id"],
+            "revoked",
+            mine["issued_at"],
+        )
 
 
 async def test_bad_reward_filters_are_400s_naming_the_field(
