@@ -363,6 +363,7 @@ from bestow.cli import members as _members  # noqa: E402
 from bestow.cli import merchants as _merchants  # noqa: E402
 from bestow.cli import products as _products  # noqa: E402
 from bestow.cli import requests as _requests  # noqa: E402
+from bestow.cli import rewards as _rewards  # noqa: E402
 from bestow.cli import templates as _templates  # noqa: E402
 from bestow.cli import vouchers as _vouchers  # noqa: E402
 from bestow.cli import webhooks as _webhooks  # noqa: E402
@@ -370,6 +371,7 @@ from bestow.cli import webhooks as _webhooks  # noqa: E402
 app.add_typer(_clients.app, name="clients")
 app.add_typer(_merchants.app, name="merchants")
 app.add_typer(_members.app, name="members")
+app.add_typer(_rewards.app, name="rewards")
 app.add_typer(_admin_tokens.app, name="admin-tokens")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_templates.app, name="templates")

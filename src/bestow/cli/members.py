@@ -24,6 +24,7 @@ from bestow.cli.common import (
     run,
     runtime,
     show,
+    show_list,
     show_page,
     write,
 )
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from bestow.kit.db import WriteSession
     from bestow.kit.pagination import CursorPage
     from bestow.members import importer
+    from bestow.members.history import HistoryPage
     from bestow.models import Member
 
 app = typer.Typer(help="Members: the end users of a merchant's programme.", no_args_is_help=True)
@@ -151,6 +153,23 @@ def members_list(
         )
 
     show_page(read(work), MemberOut, MEMBER_COLUMNS, as_json=as_json, empty="no members")
+
+
+@app.command("history")
+def members_history(
+    member_id: str, limit: Limit = 50, cursor: Cursor = None, as_json: AsJson = False
+) -> None:
+    """A member's issued rewards, vouchers and points transactions, newest first; with --json,
+    as GET /admin/members/{member_id}/history answers."""
+    from bestow.members import history
+    from bestow.views.history import COLUMNS, history_json, summary
+
+    async def work(_: Runtime, session: AsyncSession) -> HistoryPage:
+        return await history.member_history(session, member_id, cursor=cursor, limit=limit)
+
+    page = history_json(read(work))
+    rows = page["data"] if as_json else [{**row, "summary": summary(row)} for row in page["data"]]
+    show_list(rows, COLUMNS, as_json=as_json, empty="no history", next_cursor=page["next_cursor"])
 
 
 @app.command("import")
