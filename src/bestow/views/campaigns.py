@@ -19,18 +19,20 @@ COLUMNS = ("id", "surface", "client_id", "merchant_id", "name", "status", "start
 
 
 class AdminVariantOut(BaseModel):
-    id: str
-    name: str
+    id: str = Field(examples=["var_01m98g6p0q8r7s6t5v4w3x2y1z"])
+    name: str = Field(examples=["Treatment"])
     reward_template_id: str | None = Field(description="Null for the Control, which rewards none")
     is_control: bool
 
 
 class AdminCampaignOut(BaseModel):
-    id: str
-    surface: str = Field(description="The surface that created it: `partner` or `operator`")
+    id: str = Field(examples=["cmp_01m98g6p0q8r7s6t5v4w3x2y1z"])
+    surface: str = Field(
+        description="The surface that created it: `partner` or `operator`", examples=["partner"]
+    )
     client_id: str | None
     merchant_id: str | None = Field(description="Partner campaigns only")
-    name: str
+    name: str = Field(examples=["Spring promotion"])
     status: str = Field(description="`scheduled`, `active`, `ended` or `cancelled`")
     start_at: datetime
     end_at: datetime | None
@@ -38,7 +40,17 @@ class AdminCampaignOut(BaseModel):
     redeemable_to: datetime | None
     cancelled_at: datetime | None
     variants: list[AdminVariantOut] | None = Field(
-        description="Its variants in order (Partner); null on a surface without them"
+        description="Its variants in order (Partner); null on a surface without them",
+        examples=[
+            [
+                {
+                    "id": "var_01m98g6p0q8r7s6t5v4w3x2y1z",
+                    "name": "Treatment",
+                    "reward_template_id": "rtp_01m98g6nwezksrtqkaaxgmq9w9",
+                    "is_control": False,
+                }
+            ]
+        ],
     )
     created_at: datetime
 

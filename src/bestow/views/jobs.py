@@ -40,13 +40,14 @@ BULK_COLUMNS = (
 
 class AdminIssuanceJobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    id: str
+    id: str = Field(examples=["job_01m98g6p0q8r7s6t5v4w3x2y1z"])
     client_id: str
     merchant_id: str
-    campaign_id: str
-    variant_id: str
+    campaign_id: str = Field(examples=["cmp_01m98g6p0q8r7s6t5v4w3x2y1z"])
+    variant_id: str = Field(examples=["var_01m98g6p0q8r7s6t5v4w3x2y1z"])
     state: str = Field(
-        description="`pending`, `processing`, `completed`, `failed`, `revoking` or `revoked`"
+        description="`pending`, `processing`, `completed`, `failed`, `revoking` or `revoked`",
+        examples=["completed"],
     )
     total_count: int
     processed_count: int
@@ -54,7 +55,9 @@ class AdminIssuanceJobOut(BaseModel):
     failure_count: int
     revoked_count: int
     progress_percent: int
-    error: str | None = Field(description="Why the job failed as a whole, if it did")
+    error: str | None = Field(
+        description="Why the job failed as a whole, if it did", examples=[None]
+    )
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -64,10 +67,12 @@ class AdminIssuanceJobOut(BaseModel):
 
 class AdminBulkOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    id: str
+    id: str = Field(examples=["oeb_01m98g6p0q8r7s6t5v4w3x2y1z"])
     client_id: str
-    reward_id: str
-    status: str = Field(description="`pending`, `processing`, `completed` or `failed`")
+    reward_id: str = Field(examples=["orw_01m98g6p0q8r7s6t5v4w3x2y1z"])
+    status: str = Field(
+        description="`pending`, `processing`, `completed` or `failed`", examples=["completed"]
+    )
     bet_value_minor: int = Field(description="Hundredths of the currency unit")
     bet_count: int
     total_count: int
