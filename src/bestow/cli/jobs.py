@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Partner issuance jobs of every client.", no_args_is_help=True)
 
 Since = Annotated[
-    datetime | None, typer.Option(help="Created at or after this time (UTC if no offset)")
+    datetime | None,
+    typer.Option(help="Created at or after this time, UTC: 2031-03-10 or 2031-03-10T09:00:00"),
 ]
-Until = Annotated[datetime | None, typer.Option(help="Created before this time")]
+Until = Annotated[datetime | None, typer.Option(help="Created before this time, UTC")]
 WithFailures = Annotated[
     bool | None,
     switch("--with-failures/--without-failures", "Only those with (or without) a failure"),

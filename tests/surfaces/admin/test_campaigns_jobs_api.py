@@ -179,6 +179,9 @@ async def test_jobs_list_newest_first_with_counts_and_no_identifiers(
         # A time without an offset is UTC; with one, it is converted.
         ({"since": "2031-03-10T02:00:00", "until": "2031-03-10T04:00:00"}, ["failed", "partial"]),
         ({"until": "2031-03-10T05:30:00+02:00"}, ["failed", "partial", "done"]),
+        # A date alone is its midnight, UTC.
+        ({"since": "2031-03-10", "until": "2031-03-11"}, ["pending", "failed", "partial", "done"]),
+        ({"until": "2031-03-10"}, []),
         ({"campaign_id": "cmp_00000000000000000000000000"}, []),
     ],
 )
