@@ -355,9 +355,12 @@ def _intro(data: dict[str, object], created: bool) -> None:
 
 from bestow.cli import admin_tokens as _admin_tokens  # noqa: E402
 from bestow.cli import audit as _audit  # noqa: E402
+from bestow.cli import bulks as _bulks  # noqa: E402
+from bestow.cli import campaigns as _campaigns  # noqa: E402
 from bestow.cli import certify as _certify  # noqa: E402
 from bestow.cli import clients as _clients  # noqa: E402
 from bestow.cli import faults as _faults  # noqa: E402
+from bestow.cli import jobs as _jobs  # noqa: E402
 from bestow.cli import loyalty as _loyalty  # noqa: E402
 from bestow.cli import members as _members  # noqa: E402
 from bestow.cli import merchants as _merchants  # noqa: E402
@@ -382,3 +385,6 @@ app.add_typer(_loyalty.app, name="loyalty")
 app.add_typer(_requests.app, name="requests")
 app.add_typer(_faults.app, name="faults")
 app.add_typer(_certify.app, name="certify")
+app.add_typer(_campaigns.app, name="campaigns")
+app.add_typer(_jobs.app, name="jobs")
+app.add_typer(_bulks.app, name="bulks")

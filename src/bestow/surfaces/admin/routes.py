@@ -9,10 +9,12 @@ from fastapi import APIRouter
 
 from bestow.surfaces.admin import (
     audit,
+    campaigns,
     catalogue,
     certification,
     clients,
     faults,
+    jobs,
     loyalty,
     members,
     merchants,
@@ -40,5 +42,7 @@ for resource in (
     requests,
     faults,
     certification,
+    campaigns,
+    jobs,
 ):
     router.include_router(resource.router)
