@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow.campaigns.service import Status, active_clause
 from bestow.kit.db import utcnow
 from bestow.kit.errors import Invalid
-from bestow.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.models import Campaign
 
 # The surface that created a campaign is its ``source``.
@@ -73,9 +73,6 @@ async def page(
 ) -> CursorPage[Campaign]:
     """A page of campaigns, newest first (ids are time-ordered); the cursor is the last id."""
     stmt = query(filters)
-    if cursor:
-        stmt = stmt.where(Campaign.id < decode_cursor(cursor))
-    rows = list(await session.scalars(stmt.order_by(Campaign.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CursorPage(rows, encode_cursor(rows[-1].id) if more else None)
+    return await cursor_paginate(
+        session, stmt, Campaign.id, cursor=cursor, limit=limit, newest_first=True
+    )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer
 
 from bestow.freebets.bulks import COMPLETED, FAILED, PENDING, PROCESSING
 from bestow.kit.errors import Invalid
-from bestow.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.models import OperatorEnrollmentBatch
 
 STATUSES = tuple(s.lower() for s in (PENDING, PROCESSING, COMPLETED, FAILED))
@@ -62,9 +62,6 @@ async def page(
     id. The player ids a bulk was given are not loaded: a list has no use for 10,000 of them."""
     Batch = OperatorEnrollmentBatch
     stmt = query(filters).options(defer(Batch.player_ids))
-    if cursor:
-        stmt = stmt.where(Batch.id < decode_cursor(cursor))
-    rows = list(await session.scalars(stmt.order_by(Batch.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CursorPage(rows, encode_cursor(rows[-1].id) if more else None)
+    return await cursor_paginate(
+        session, stmt, Batch.id, cursor=cursor, limit=limit, newest_first=True
+    )

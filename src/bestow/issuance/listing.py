@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from bestow.kit.errors import Invalid
-from bestow.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.models import IssuanceJob
 
 STATES = ("pending", "processing", "completed", "failed", "revoking", "revoked")
@@ -59,9 +59,6 @@ async def page(
     """A page of jobs, newest first (ids are time-ordered); the cursor is the last id. The
     identifiers a job was given are not loaded: a list has no use for 10,000 of them."""
     stmt = query(filters).options(defer(IssuanceJob.identifiers))
-    if cursor:
-        stmt = stmt.where(IssuanceJob.id < decode_cursor(cursor))
-    rows = list(await session.scalars(stmt.order_by(IssuanceJob.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CursorPage(rows, encode_cursor(rows[-1].id) if more else None)
+    return await cursor_paginate(
+        session, stmt, IssuanceJob.id, cursor=cursor, limit=limit, newest_first=True
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bestow.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.models import IssuedReward
 
 STATES = ("active", "revoked")
@@ -46,9 +46,6 @@ async def list_rewards(
     """One page of the rewards ``filters`` select, newest first; one row more than the page is
     read to know whether another follows."""
     stmt = query(filters)
-    if cursor:
-        stmt = stmt.where(IssuedReward.id < decode_cursor(cursor))
-    rows = list(await session.scalars(stmt.order_by(IssuedReward.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CursorPage(rows, encode_cursor(rows[-1].id) if more and rows else None)
+    return await cursor_paginate(
+        session, stmt, IssuedReward.id, cursor=cursor, limit=limit, newest_first=True
+    )

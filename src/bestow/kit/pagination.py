@@ -59,12 +59,22 @@ class CursorPage(Generic[T]):
 
 
 async def cursor_paginate(
-    session: AsyncSession, stmt: Select[T], id_column: Any, *, cursor: str | None, limit: int
+    session: AsyncSession,
+    stmt: Select[T],
+    id_column: Any,
+    *,
+    cursor: str | None,
+    limit: int,
+    newest_first: bool = False,
 ) -> CursorPage[T]:
-    """Items ordered by a time-ordered id; the cursor is the last id of the previous page."""
+    """Items ordered by a time-ordered id, oldest first (or ``newest_first``); the cursor is the
+    last id of the previous page. One row more than the page is read to know whether another
+    follows."""
     if cursor:
-        stmt = stmt.where(id_column > decode_cursor(cursor))
-    rows = list(await session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+        after = decode_cursor(cursor)
+        stmt = stmt.where(id_column < after if newest_first else id_column > after)
+    order = id_column.desc() if newest_first else id_column
+    rows = list(await session.scalars(stmt.order_by(order).limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]
     last = getattr(rows[-1], "id", None) if rows else None

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bestow import domains
 from bestow.kit.errors import Invalid
 from bestow.kit.outbox import lookup
-from bestow.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from bestow.kit.pagination import CursorPage, cursor_paginate
 from bestow.lab.requestlog import aware
 from bestow.models import WebhookAttempt, WebhookDelivery
 
@@ -110,16 +110,14 @@ async def list_deliveries(
     """Deliveries of every endpoint (or those ``filters`` keep), newest first; the cursor is the
     last delivery's id (ids are time-ordered). One more query per page, whatever its size,
     reads the attempts."""
-    stmt = query(filters)
-    if cursor:
-        stmt = stmt.where(WebhookDelivery.id < decode_cursor(cursor))
-    rows = list(await session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    found = await cursor_paginate(
+        session, query(filters), WebhookDelivery.id, cursor=cursor, limit=limit, newest_first=True
+    )
+    rows = found.items
     failed, last = await _attempts(session, [row.id for row in rows])
     return CursorPage(
         items=[Listed(row, failed.get(row.id, 0), last.get(row.id)) for row in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        next_cursor=found.next_cursor,
     )
 
 
