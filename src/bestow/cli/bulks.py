@@ -35,7 +35,7 @@ def list_bulks(
 ) -> None:
     """Bulk enrollments, newest first; with --json, as GET /admin/enrollment_bulks answers."""
     from bestow.freebets.listing import Filters
-    from bestow.lab.requestlog import aware
+    from bestow.kit.timefmt import aware
     from bestow.views.jobs import BULK_COLUMNS, AdminBulkOut, bulk_list
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:

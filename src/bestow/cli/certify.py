@@ -124,7 +124,7 @@ def report(
 ) -> None:
     """The client's report, judged now: over a run's window (--run, else its latest run's),
     or --since/--until (default: the last 30 days). Exits 1 when it does not pass."""
-    from bestow.lab import requestlog
+    from bestow.kit.timefmt import aware
     from bestow.lab.certification import runs
 
     bounds = {name: _time(value, name) for name, value in (("since", since), ("until", until))}
@@ -134,8 +134,8 @@ def report(
             session,
             client_id=client_id,
             surface=surface.value,
-            since=requestlog.aware(bounds["since"], "since"),
-            until=requestlog.aware(bounds["until"], "until"),
+            since=aware(bounds["since"], "since"),
+            until=aware(bounds["until"], "until"),
             run_id=run_id,
         )
         return judged.as_json()

@@ -48,7 +48,7 @@ def list_jobs(
 ) -> None:
     """Issuance jobs, newest first; with --json, as GET /admin/issuance_jobs answers."""
     from bestow.issuance.listing import Filters
-    from bestow.lab.requestlog import aware
+    from bestow.kit.timefmt import aware
     from bestow.views.jobs import JOB_COLUMNS, AdminIssuanceJobOut, job_list
 
     async def work(_: Runtime, session: AsyncSession) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bestow.cli.common import AsJson, Cursor, read, run, runtime, show_list
+from bestow.kit.timefmt import aware
 
 # The domain, the models and the views are imported by the commands that use them (see cli.common).
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _filters(**given: Any) -> Filters:
     from bestow.lab import requestlog
 
     for name in ("since", "until"):
-        given[name] = requestlog.aware(given.get(name), name)
+        given[name] = aware(given.get(name), name)
     requestlog.parse_status(given.get("status"))
     return requestlog.Filters(**given)
 

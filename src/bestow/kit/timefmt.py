@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import overload
 
+from bestow.kit.errors import Invalid
+
 
 def _utc_seconds(value: datetime) -> str:
     utc = value.astimezone(UTC)
@@ -32,3 +34,16 @@ def iso(value: datetime | None) -> str | None:
 def rfc3339(value: datetime) -> str:
     """The Voucher API's form: an explicit ``+00:00`` offset."""
     return _utc_seconds(value) + "+00:00"
+
+
+def aware(value: datetime | None, name: str) -> datetime | None:
+    """A time filter in UTC; a time without an offset is taken as UTC. ``name`` is the field a
+    time out of range is refused for."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise Invalid(f"{name} is out of range", field=name) from None

@@ -25,7 +25,7 @@ import hashlib
 import random
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -346,18 +346,6 @@ def parse_status(status: str | None) -> tuple[int, int] | None:
     if len(text) == 3 and text.isdigit() and 100 <= int(text) <= 599:
         return int(text), int(text)
     raise Invalid("status must be a status code (e.g. 429) or a class (e.g. 4xx)", field="status")
-
-
-def aware(value: datetime | None, name: str) -> datetime | None:
-    """A time filter in UTC; a time without an offset is taken as UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise Invalid(f"{name} is out of range", field=name) from None
 
 
 @dataclass(frozen=True)

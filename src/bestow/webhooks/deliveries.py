@@ -18,7 +18,7 @@ from bestow import domains
 from bestow.kit.errors import Invalid
 from bestow.kit.outbox import lookup
 from bestow.kit.pagination import CursorPage, cursor_paginate
-from bestow.lab.requestlog import aware
+from bestow.kit.timefmt import aware
 from bestow.models import WebhookAttempt, WebhookDelivery
 
 STATES = ("pending", "succeeded", "failed")

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import Field
 
 from bestow.deps import ReadSessionDep, WriteSessionDep
+from bestow.kit.timefmt import aware
 from bestow.lab import requestlog
 from bestow.lab.certification import render, runs
 from bestow.lab.certification.checklists import SURFACES, checklist_of
@@ -73,8 +74,8 @@ async def get_report(
         session,
         client_id=client_id,
         surface=surface,
-        since=requestlog.aware(since, "since"),
-        until=requestlog.aware(until, "until"),
+        since=aware(since, "since"),
+        until=aware(until, "until"),
         run_id=run_id,
     )
     body = report.as_json()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from bestow.deps import ReadSessionDep
 from bestow.freebets import listing as bulks
 from bestow.issuance import listing as jobs
-from bestow.lab.requestlog import aware
+from bestow.kit.timefmt import aware
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import Cursor, Limit
 from bestow.views.jobs import AdminBulkOut, AdminIssuanceJobOut, bulk_list, job_list

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from bestow.deps import ReadSessionDep
+from bestow.kit.timefmt import aware
 from bestow.lab import requestlog
 from bestow.surfaces.admin.auth import AdminActor
 from bestow.surfaces.admin.schemas import Cursor, Limit
@@ -45,8 +46,8 @@ async def list_requests(
         client_id=client_id,
         route=route,
         status=status,
-        since=requestlog.aware(since, "since"),
-        until=requestlog.aware(until, "until"),
+        since=aware(since, "since"),
+        until=aware(until, "until"),
         request_id=request_id,
         idempotency_key=idempotency_key,
     )
