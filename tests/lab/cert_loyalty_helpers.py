@@ -8,22 +8,13 @@ from typing import Any
 
 import httpx
 
-from bestow.clients import service as clients
 from bestow.deps import Runtime
-from bestow.loyalty import rewards
-from bestow.merchants import service as merchants
 from bestow.models import Member
-from tests.conftest import ACTOR, unique
 from tests.loyalty.helpers import (
-    DISABLED_REWARD,
-    MAXIMUM,
-    OTHER_UNIT,
-    REWARD,
     SCOPE,
-    SECOND_REWARD,
-    UNIT,
     correlation,
     make_member,
+    programme_for,
     reward_body,
 )
 from tests.oauth.helpers import get_token, oauth_client
@@ -110,31 +101,9 @@ async def integration(
     client_id, secret, _ = await oauth_client(
         runtime, (SCOPE, "read_catalogue"), tier=tier, name="cert-loyalty"
     )
-    async with runtime.db.write_session() as session:
-        merchant = await merchants.create_merchant(
-            session, name="Loyalty Merchant", handle=unique("lm"), time_zone="UTC", actor=ACTOR
-        )
-        for name in (UNIT, OTHER_UNIT):
-            await merchants.create_business_unit(
-                session, merchant_id=merchant.id, name=name, actor=ACTOR
-            )
-        for reward_id, enabled in ((REWARD, True), (SECOND_REWARD, True), (DISABLED_REWARD, False)):
-            await rewards.create_reward(
-                session,
-                merchant_id=merchant.id,
-                reward_id=reward_id,
-                name=f"{reward_id} points",
-                max_per_transaction=MAXIMUM,
-                enabled=enabled,
-                actor=ACTOR,
-            )
-        await clients.grant_merchant(
-            session, client_id=client_id, merchant_id=merchant.id, actor=ACTOR
-        )
-        await rewards.set_adhoc_feature(session, client_id=client_id, enabled=True, actor=ACTOR)
-        await session.commit()
-    found = Integration(http, runtime, client_id, secret, merchant.id)
-    found.member = await make_member(runtime, merchant.id)
+    merchant_id = await programme_for(runtime, client_id)
+    found = Integration(http, runtime, client_id, secret, merchant_id)
+    found.member = await make_member(runtime, merchant_id)
     if token:
         await found.fetch_token()
     return found

@@ -57,14 +57,10 @@ async def login(
     return client_id, {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def make_programme(
-    app_client: httpx.AsyncClient,
-    runtime: Runtime,
-    *,
-    adhoc: bool = True,
-    scopes: tuple[str, ...] = (SCOPE,),
-) -> Programme:
-    client_id, headers = await login(app_client, runtime, scopes)
+async def programme_for(runtime: Runtime, client_id: str, *, adhoc: bool = True) -> str:
+    """A new loyalty programme granted to ``client_id``: a merchant with two business units and
+    the rewards ``REWARD``, ``SECOND_REWARD`` and (disabled) ``DISABLED_REWARD``, and the ad hoc
+    feature on (or off): the merchant's id."""
     async with runtime.db.write_session() as session:
         merchant = await merchants.create_merchant(
             session, name="Loyalty Merchant", handle=unique("lm"), time_zone="UTC", actor=ACTOR
@@ -88,7 +84,19 @@ async def make_programme(
         )
         await rewards.set_adhoc_feature(session, client_id=client_id, enabled=adhoc, actor=ACTOR)
         await session.commit()
-    return Programme(client_id, headers, merchant.id)
+    return merchant.id
+
+
+async def make_programme(
+    app_client: httpx.AsyncClient,
+    runtime: Runtime,
+    *,
+    adhoc: bool = True,
+    scopes: tuple[str, ...] = (SCOPE,),
+) -> Programme:
+    client_id, headers = await login(app_client, runtime, scopes)
+    merchant_id = await programme_for(runtime, client_id, adhoc=adhoc)
+    return Programme(client_id, headers, merchant_id)
 
 
 def phone() -> str:
