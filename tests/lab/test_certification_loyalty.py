@@ -557,12 +557,10 @@ async def test_a_run_with_faults_schedules_the_loyalty_faults(it: Integration) -
     assert closed["report"]["surface"] == "loyalty"
 
 
-async def test_a_careful_integration_passes_once_the_demo_is_attested(
-    it: Integration, runtime: Runtime
-) -> None:
-    """Every automatic item exercised and passed, the conditional one too; ``passed`` once an
-    admin attests the demo."""
-    correlation_id = await it.session()
+async def careful_session(it: Integration, runtime: Runtime, correlation_id: str) -> None:
+    """A session exercising every automatic item and the conditional one, each as documented:
+    a lost award retried with its reference, a deduction, the history read, an account error
+    met and not repeated, a 429 waited out."""
     body = reward_body()
     assert (await it.award(correlation_id, body, **LOST)).status_code == 504
     assert (await it.award(correlation_id, body)).status_code == 200
@@ -574,18 +572,30 @@ async def test_a_careful_integration_passes_once_the_demo_is_attested(
     await asyncio.sleep(1.05)
     assert (await it.start()).status_code == 200
 
-    report = await report_of(it.http, it.client_id, "loyalty")
-    statuses = {i["id"]: i["status"] for i in report["items"]}
-    assert statuses.pop("loyalty.submission.demo") == "not_attested"
-    assert set(statuses.values()) == {"pass"}, statuses
-    assert report["passed"] is False
 
+async def attest_demo(it: Integration) -> None:
     attested = await it.http.put(
         f"/admin/clients/{it.client_id}/certification/attestations/loyalty.submission.demo",
         json={"note": "Demoed to the programme's team"},
         headers=ADMIN,
     )
     assert attested.status_code == 200, attested.text
+
+
+async def test_a_careful_integration_passes_once_the_demo_is_attested(
+    it: Integration, runtime: Runtime
+) -> None:
+    """Every automatic item exercised and passed, the conditional one too; ``passed`` once an
+    admin attests the demo."""
+    await careful_session(it, runtime, await it.session())
+
+    report = await report_of(it.http, it.client_id, "loyalty")
+    statuses = {i["id"]: i["status"] for i in report["items"]}
+    assert statuses.pop("loyalty.submission.demo") == "not_attested"
+    assert set(statuses.values()) == {"pass"}, statuses
+    assert report["passed"] is False
+
+    await attest_demo(it)
     assert (await report_of(it.http, it.client_id, "loyalty"))["passed"] is True
 
 
@@ -613,21 +623,8 @@ async def test_the_go_live_gate_opens_on_a_passing_report(
     assert refused.status_code == 409, refused.text
     assert f"client {it.client_id} has not passed the loyalty checklist" in refused.text
 
-    body = reward_body()
-    assert (await it.award(correlation_id, body, **LOST)).status_code == 504
-    assert (await it.award(correlation_id, body)).status_code == 200
-    assert (await it.history(correlation_id, limit=5)).status_code == 200
-    inactive = await make_member(runtime, it.merchant_id, status="inactive")
-    assert (await it.award(await it.session(inactive))).status_code == 400
-    assert (await it.start(**{FAULT: "rate_limit"})).status_code == 429
-    await asyncio.sleep(1.05)
-    assert (await it.start()).status_code == 200
-    attested = await it.http.put(
-        f"/admin/clients/{it.client_id}/certification/attestations/loyalty.submission.demo",
-        json={"note": "Demoed to the programme's team"},
-        headers=ADMIN,
-    )
-    assert attested.status_code == 200, attested.text
+    await careful_session(it, runtime, correlation_id)
+    await attest_demo(it)
     assert (await report_of(it.http, it.client_id, "loyalty"))["passed"] is True
 
     issued = await it.http.post(credentials, json={"kind": "oauth_secret"}, headers=ADMIN)
