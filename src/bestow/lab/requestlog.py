@@ -171,6 +171,14 @@ class RequestLog:
     def pending(self) -> int:
         return len(self._rows)
 
+    def may_keep(self, environment: str) -> bool:
+        """Whether a request of a client of ``environment`` may be recorded: the log is on and,
+        for production, a share of its requests is drawn. What only the log reads need not be
+        worked out otherwise (``surfaces.common.logged``)."""
+        return self.enabled and (
+            not environments.is_production(environment) or self.production_share > 0
+        )
+
     def wants_body(self, path: str) -> bool:
         """Whether the middleware should fingerprint this request's body as it streams."""
         return self.enabled and surface_of(path) is not None
@@ -188,8 +196,8 @@ class RequestLog:
         if surface is None:
             return
         environment = state.get("environment") or Environment.DEMO.value
-        if environments.is_production(environment) and not (
-            self.production_share > 0 and random.random() < self.production_share
+        if not self.may_keep(environment) or (
+            environments.is_production(environment) and random.random() >= self.production_share
         ):
             return
         try:

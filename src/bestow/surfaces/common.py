@@ -197,6 +197,14 @@ async def identify(
     await faults.inject(drawn, state)
 
 
+def logged(request: Request) -> bool:
+    """Whether the request log may keep this identified request's row: a route works out what
+    only the log reads (the certification's counts of a body) only then."""
+    log = getattr(request.app.state, "request_log", None)
+    environment = request.scope["state"].get("environment") or Environment.DEMO.value
+    return log is not None and log.may_keep(environment)
+
+
 def note(
     request: Request,
     *,

@@ -22,7 +22,7 @@ from bestow.kit.timefmt import iso
 from bestow.merchants import service as merchants
 from bestow.models import Campaign, IssuanceJob, RewardTemplate
 from bestow.rewards import templates
-from bestow.surfaces.common import Unkeyed, idempotent, note
+from bestow.surfaces.common import Unkeyed, idempotent, logged, note
 from bestow.surfaces.partner.auth import require_scope
 from bestow.surfaces.partner.campaign_schemas import (
     CampaignEnvelope,
@@ -74,7 +74,9 @@ async def campaign_facts(request: Request) -> dict[str, int]:
     """Note what the certification judges of a Create Campaign body (``docs/certification-
     partner.md``): which fields it carries and how its variants use templates, as flags and
     counts, never a value. A dependency runs before the body is validated, so a body the API
-    refuses is judged too."""
+    refuses is judged too. Nothing when the request log will not keep the request."""
+    if not logged(request):
+        return {}
     raw = await _raw_json(request)
     spec = raw.get("campaign") if isinstance(raw, dict) else None
     if not isinstance(spec, dict):
@@ -102,7 +104,10 @@ async def campaign_facts(request: Request) -> dict[str, int]:
 async def issue_facts(request: Request) -> None:
     """Note the identifiers of an Issue Rewards body per type, and the phones not in E.164,
     never a value; before validation, so that a batch the API refuses (more than 10,000) is
-    counted too."""
+    counted too. Nothing when the request log will not keep the request: a batch of 10,000 is
+    not read twice for nothing."""
+    if not logged(request):
+        return
     raw = await _raw_json(request)
     identifiers = raw.get("identifiers") if isinstance(raw, dict) else None
     if not isinstance(identifiers, list):
